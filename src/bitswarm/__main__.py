@@ -1,0 +1,5 @@
+"""``python -m bitswarm`` runs the command line."""
+
+from bitswarm.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""The ``bitswarm`` command line (click + rich)."""

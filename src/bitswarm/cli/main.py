@@ -1,0 +1,58 @@
+"""The ``bitswarm`` command: one group, one module per subcommand.
+
+Exit status follows DESIGN.md: 0 on success, 1 when the job ran but failed
+(damaged data, a download that could not finish), 2 on bad input or usage.
+Errors are one line on stderr; ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from bitswarm import __version__
+from bitswarm.cli.errors import UserError
+
+
+class _Group(click.Group):
+    """Turns any exception that escapes a subcommand into one line and exit status 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except Exception as error:  # the one place every error is reported
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            status = error.status if isinstance(error, UserError) else 2
+            click.echo(f"bitswarm: error: {_describe(error)}", err=True)
+            sys.exit(status)
+
+
+def _describe(error: Exception) -> str:
+    if isinstance(error, OSError) and error.strerror:
+        where = f": {error.filename}" if error.filename else ""
+        return f"{error.strerror}{where}"
+    return str(error) or type(error).__name__
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="bitswarm")
+@click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
+    """bitswarm: make and check torrents, run trackers, download and seed."""
+    ctx.ensure_object(dict)["debug"] = debug
+
+
+def _register() -> None:
+    from bitswarm.cli import commands
+
+    for command in commands.ALL:
+        main.add_command(command)
+
+
+_register()
