@@ -1,0 +1,57 @@
+"""The interface every tracker peer store implements (BEP 3, 15, 48).
+
+A store holds, per info-hash, the peers that announced recently, and answers
+an announce with other peers plus the swarm's counts. The tracker servers talk
+to a store only through :class:`PeerStore`, so the in-memory store and the
+Redis store are interchangeable, and several tracker processes can share one
+Redis.
+
+The methods are coroutines because a networked store needs to be awaited; an
+in-memory store simply never suspends. Time is passed in (``now``, in seconds
+on any monotonic-enough clock shared by the processes using the store), so
+tests and the simulator control it.
+
+Contract of :meth:`PeerStore.announce`:
+
+- the announcer is recorded (or removed on ``stopped``) before peers are
+  chosen, and never appears among its own peers;
+- a seeder (``left == 0``) is given no seeders;
+- at most ``numwant`` peers, picked at random from the swarm;
+- ``completed`` increments the torrent's ``downloaded`` count once per peer
+  that was known as a leecher;
+- a peer that does not announce again within the store's ``peer_ttl`` is
+  forgotten (by :meth:`PeerStore.expire` or lazily);
+- the counts reflect the swarm after this announce.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+from bitswarm.core.tracker.model import Announcement, AnnounceResult, StoreStats, SwarmCounts
+
+
+@runtime_checkable
+class PeerStore(Protocol):
+    """Swarms of peers, keyed by info-hash; see the module docstring for the contract."""
+
+    async def announce(self, announcement: Announcement, now: float) -> AnnounceResult:
+        """Record the announcer, then return up to ``numwant`` other peers and the counts."""
+        ...
+
+    async def scrape(self, info_hashes: Sequence[bytes]) -> list[SwarmCounts]:
+        """Counts for each info-hash, in order; an unknown torrent counts zero."""
+        ...
+
+    async def expire(self, now: float) -> int:
+        """Forget peers whose time-to-live ran out; return how many were forgotten."""
+        ...
+
+    async def stats(self) -> StoreStats:
+        """Torrents, seeders and leechers over the whole store."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections; the store is unusable afterwards."""
+        ...
