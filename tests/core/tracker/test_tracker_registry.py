@@ -1,0 +1,137 @@
+"""Swarm registry rules: self-exclusion, seeders, events, counts, expiry, families."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from bitswarm.core.tracker.compact import pack_address
+from bitswarm.core.tracker.model import Announcement, Event, SwarmCounts
+from bitswarm.core.tracker.registry import Registry
+
+HASH = b"\x11" * 20
+TTL = 100.0
+
+
+def peer(n: int, *, left: int = 1, event: Event = Event.NONE, numwant: int = 50,
+         v6: bool = False, info_hash: bytes = HASH, same_family_only: bool = False,
+         ) -> Announcement:  # fmt: skip
+    host = f"2001:db8::{n}" if v6 else f"10.0.0.{n}"
+    return Announcement(
+        info_hash=info_hash, peer_id=n.to_bytes(20, "big"), address=pack_address(host, 6000 + n),
+        uploaded=0, downloaded=0, left=left, event=event, numwant=numwant,
+        same_family_only=same_family_only,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def registry() -> Registry:
+    return Registry(TTL, random.Random(7))
+
+
+def test_first_peer_gets_nobody_and_counts_itself(registry: Registry) -> None:
+    result = registry.announce(peer(1, event=Event.STARTED), 0)
+    assert result.peers == ()
+    assert result.counts == SwarmCounts(complete=0, incomplete=1, downloaded=0)
+
+
+def test_peers_never_get_themselves_and_carry_peer_ids(registry: Registry) -> None:
+    for n in range(1, 6):
+        registry.announce(peer(n), 0)
+    result = registry.announce(peer(3), 1)
+    addresses = {p.address for p in result.peers}
+    assert len(addresses) == 4
+    assert peer(3).address not in addresses
+    assert {p.peer_id for p in result.peers} == {n.to_bytes(20, "big") for n in (1, 2, 4, 5)}
+
+
+def test_seeders_get_no_seeders_but_leechers_get_both(registry: Registry) -> None:
+    registry.announce(peer(1, left=0), 0)
+    registry.announce(peer(2, left=0), 0)
+    registry.announce(peer(3), 0)
+    seeder = registry.announce(peer(1, left=0), 1)
+    assert [p.address for p in seeder.peers] == [peer(3).address]
+    leecher = registry.announce(peer(3), 1)
+    assert {p.address for p in leecher.peers} == {peer(1).address, peer(2).address}
+    assert leecher.counts == SwarmCounts(complete=2, incomplete=1, downloaded=0)
+
+
+def test_numwant_limits_and_zero_means_none(registry: Registry) -> None:
+    for n in range(1, 31):
+        registry.announce(peer(n), 0)
+    assert len(registry.announce(peer(1, numwant=10), 1).peers) == 10
+    assert registry.announce(peer(1, numwant=0), 1).peers == ()
+
+
+def test_picks_are_spread_over_the_swarm(registry: Registry) -> None:
+    for n in range(1, 101):
+        registry.announce(peer(n), 0)
+    seen = set()
+    for _ in range(50):
+        seen |= {p.address for p in registry.announce(peer(1, numwant=5), 1).peers}
+    assert len(seen) > 60
+
+
+def test_completed_counts_once_and_turns_leecher_into_seeder(registry: Registry) -> None:
+    registry.announce(peer(1, event=Event.STARTED), 0)
+    done = registry.announce(peer(1, left=0, event=Event.COMPLETED), 1)
+    assert done.counts == SwarmCounts(complete=1, incomplete=0, downloaded=1)
+    again = registry.announce(peer(1, left=0, event=Event.COMPLETED), 2)
+    assert again.counts.downloaded == 1
+
+
+def test_stopped_removes_the_peer_and_forgets_empty_swarms(registry: Registry) -> None:
+    registry.announce(peer(1, left=0), 0)
+    registry.announce(peer(2), 0)
+    result = registry.announce(peer(2, event=Event.STOPPED), 1)
+    assert result.peers == ()
+    assert result.counts == SwarmCounts(complete=1, incomplete=0)
+    registry.announce(peer(1, left=0, event=Event.STOPPED), 1)
+    assert registry.stats().torrents == 0
+    assert registry.announce(peer(9, event=Event.STOPPED), 1).counts == SwarmCounts()
+
+
+def test_expired_peers_are_skipped_then_swept(registry: Registry) -> None:
+    registry.announce(peer(1), 0)
+    registry.announce(peer(2), 50)
+    late = 0 + TTL + 1
+    assert [p.address for p in registry.announce(peer(3), late).peers] == [peer(2).address]
+    assert registry.expire(late) == 1
+    assert registry.stats().leechers == 2
+    assert registry.expire(late + TTL + 1) == 2
+    assert registry.stats().torrents == 0
+
+
+def test_same_family_only_filters_v6_from_a_v4_announcer(registry: Registry) -> None:
+    registry.announce(peer(1, v6=True), 0)
+    registry.announce(peer(2), 0)
+    mixed = registry.announce(peer(3), 1)
+    assert len(mixed.peers) == 2
+    v4_only = registry.announce(peer(3, same_family_only=True), 1)
+    assert [p.address for p in v4_only.peers] == [peer(2).address]
+
+
+def test_scrape_and_stats(registry: Registry) -> None:
+    other = b"\x22" * 20
+    registry.announce(peer(1, left=0), 0)
+    registry.announce(peer(2, info_hash=other), 0)
+    registry.announce(peer(3, info_hash=other), 0)
+    assert registry.scrape([HASH, other, b"\x33" * 20]) == [
+        SwarmCounts(1, 0, 0),
+        SwarmCounts(0, 2, 0),
+        SwarmCounts(),
+    ]
+    stats = registry.stats()
+    assert (stats.torrents, stats.seeders, stats.leechers, stats.peers) == (2, 1, 2, 3)
+
+
+def test_reannounce_as_seeder_updates_counts_without_duplicates(registry: Registry) -> None:
+    registry.announce(peer(1), 0)
+    registry.announce(peer(1, left=0), 1)
+    assert registry.scrape([HASH]) == [SwarmCounts(complete=1, incomplete=0)]
+
+
+def test_ttl_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="peer_ttl"):
+        Registry(0)
