@@ -1,0 +1,143 @@
+"""Cutting the post-handshake byte stream into messages (BEP 3, 5, 6, 10).
+
+Theory of operation
+-------------------
+Bytes arrive in whatever pieces TCP hands over: :meth:`MessageParser.receive_data`
+appends them to one buffer, and :meth:`MessageParser.next_message` returns the
+next complete message, or ``None`` when more bytes are needed. Nothing is
+parsed ahead of demand, so a caller that stops asking stops the work.
+
+The parser is bounded. As soon as the five header bytes (length prefix and id)
+are in, the length is checked against what that id may carry:
+
+* fixed-size messages (``have``, ``request``, ``port``, ...) must match exactly;
+* ``piece`` may carry at most ``max_block`` bytes of data (16 KiB, BEP 3);
+* ``bitfield`` must be exactly ``ceil(pieces / 8)`` bytes once the piece count
+  is known, and at most ``max_extended`` before that (a magnet link's peer
+  knows no piece count until it has the metadata);
+* ``extended`` and unknown ids may carry at most ``max_extended`` bytes.
+
+A length that breaks its bound raises :class:`ProtocolError` naming the
+message and both numbers, before any payload is buffered, so a forged prefix
+of four gigabytes costs nothing. The buffer therefore never holds more than
+one maximal message plus the last chunk received. After an error the parser
+is spent: every later call raises the same error.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import NoReturn
+
+from bitswarm.core.swarm.bitfield import Bitfield, BitfieldError, wire_length
+from bitswarm.core.wire.errors import ProtocolError
+from bitswarm.core.wire.messages import (
+    BLOCK_SIZE,
+    MESSAGE_TYPES,
+    KeepAlive,
+    Message,
+    MessageId,
+    decode,
+    describe,
+)
+
+DEFAULT_MAX_EXTENDED = 1024 * 1024
+"""Largest ``extended`` (or unknown) payload accepted: BEP 9 metadata pieces are 16 KiB,
+BEP 11 PEX and extension handshakes far less; 1 MiB leaves room and bounds memory."""
+
+_LENGTH = struct.Struct(">I")
+_KEEP_ALIVE = KeepAlive()
+
+
+class MessageParser:
+    """Incremental, bounded parser for the message stream that follows the handshake."""
+
+    def __init__(
+        self,
+        piece_count: int | None = None,
+        *,
+        max_block: int = BLOCK_SIZE,
+        max_extended: int = DEFAULT_MAX_EXTENDED,
+    ) -> None:
+        self.piece_count = piece_count
+        """Pieces in the torrent, or ``None`` until the metadata is known (BEP 9)."""
+        self.max_block = max_block
+        self.max_extended = max_extended
+        self._buffer = bytearray()
+        self._start = 0
+        self._offset = 0
+        """Stream offset of ``_buffer[0]``, so errors can say where."""
+        self._error: ProtocolError | None = None
+
+    @property
+    def buffered(self) -> int:
+        """Bytes received but not yet returned as messages."""
+
+        return len(self._buffer) - self._start
+
+    def receive_data(self, data: bytes | bytearray | memoryview) -> None:
+        if self._start:
+            del self._buffer[: self._start]
+            self._offset += self._start
+            self._start = 0
+        self._buffer += data
+
+    def next_message(self) -> Message | None:
+        """The next complete message, or ``None`` until more data arrives."""
+
+        if self._error is not None:
+            raise self._error
+        available = len(self._buffer) - self._start
+        if available < 4:
+            return None
+        (length,) = _LENGTH.unpack_from(self._buffer, self._start)
+        if length == 0:
+            self._start += 4
+            return _KEEP_ALIVE
+        if available < 5:
+            return None
+        message_id = self._buffer[self._start + 4]
+        self._check_length(message_id, length - 1)
+        if available < 4 + length:
+            return None
+        payload = bytes(self._buffer[self._start + 5 : self._start + 4 + length])
+        if message_id == MessageId.BITFIELD and self.piece_count is not None:
+            self._check_bitfield(payload, self.piece_count)
+        self._start += 4 + length
+        return decode(message_id, payload)
+
+    def _fail(self, reason: str) -> NoReturn:
+        where = self._offset + self._start
+        self._error = ProtocolError(f"{reason} (message at stream byte {where})")
+        raise self._error
+
+    def _check_length(self, message_id: int, size: int) -> None:
+        low, high = self._payload_bounds(message_id)
+        if low <= size <= high:
+            return
+        if low == high:
+            expected = f"{low} bytes"
+        elif size < low:
+            expected = f"at least {low} bytes"
+        else:
+            expected = f"at most {high} bytes"
+        self._fail(f"{describe(message_id)}: payload of {size} bytes, expected {expected}")
+
+    def _payload_bounds(self, message_id: int) -> tuple[int, int]:
+        cls = MESSAGE_TYPES.get(message_id)
+        if cls is None or message_id == MessageId.EXTENDED:
+            return (0 if cls is None else cls.MIN_PAYLOAD), self.max_extended
+        if cls.PAYLOAD_SIZE is not None:
+            return cls.PAYLOAD_SIZE, cls.PAYLOAD_SIZE
+        if message_id == MessageId.PIECE:
+            return cls.MIN_PAYLOAD, cls.MIN_PAYLOAD - 1 + self.max_block
+        if self.piece_count is None:  # a bitfield before the metadata is known
+            return 0, self.max_extended
+        size = wire_length(self.piece_count)
+        return size, size
+
+    def _check_bitfield(self, payload: bytes, piece_count: int) -> None:
+        try:
+            Bitfield.from_wire(payload, piece_count)
+        except BitfieldError as error:
+            self._fail(f"bitfield (5): {error}")
