@@ -1,0 +1,123 @@
+"""Typed reading of decoded bencode dictionaries, with faults that name the key.
+
+Bencode (BEP 3) has four types and no schema; a torrent parser spends most of
+its lines asking "is this key there, and is it the type the BEP says?". The
+:class:`Fields` view answers that once, raising :class:`TorrentError` with the
+key path (``info.files[2].length``) so every caller's error is precise for free.
+Text is UTF-8 (BEP 52 makes that explicit); bytes that are not UTF-8 are refused
+rather than guessed at.
+"""
+
+from __future__ import annotations
+
+from bitswarm.core.bencode import Value
+from bitswarm.core.metainfo.errors import TorrentError
+
+
+def kind(value: Value) -> str:
+    """Bencode type name of ``value``, for messages."""
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, bytes):
+        return "a byte string"
+    if isinstance(value, list):
+        return "a list"
+    return "a dictionary"
+
+
+def key_path(where: str, key: bytes | int) -> str:
+    """``where`` extended by a dictionary key or a list index."""
+    if isinstance(key, int):
+        return f"{where}[{key}]"
+    name = key.decode("utf-8", "backslashreplace")
+    return f"{where}.{name}" if where else name
+
+
+def as_int(value: Value, where: str, *, minimum: int | None = None) -> int:
+    if not isinstance(value, int):
+        raise TorrentError(where, f"expected an integer, got {kind(value)}")
+    if minimum is not None and value < minimum:
+        raise TorrentError(where, f"{value} is below the minimum {minimum}")
+    return value
+
+
+def as_bytes(value: Value, where: str, *, size: int | None = None) -> bytes:
+    if not isinstance(value, bytes):
+        raise TorrentError(where, f"expected a byte string, got {kind(value)}")
+    if size is not None and len(value) != size:
+        raise TorrentError(where, f"expected {size} bytes, got {len(value)}")
+    return value
+
+
+def as_text(value: Value, where: str) -> str:
+    raw = as_bytes(value, where)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise TorrentError(where, f"not valid UTF-8 at byte {exc.start}") from None
+
+
+def as_list(value: Value, where: str) -> list[Value]:
+    if not isinstance(value, list):
+        raise TorrentError(where, f"expected a list, got {kind(value)}")
+    return value
+
+
+def as_dict(value: Value, where: str) -> dict[bytes, Value]:
+    if not isinstance(value, dict):
+        raise TorrentError(where, f"expected a dictionary, got {kind(value)}")
+    return value
+
+
+def as_text_list(value: Value, where: str) -> tuple[str, ...]:
+    return tuple(as_text(item, f"{where}[{i}]") for i, item in enumerate(as_list(value, where)))
+
+
+class Fields:
+    """A dictionary seen through the types the BEPs promise for its keys.
+
+    ``opt_*`` methods return ``None`` for an absent key; the others raise
+    ``TorrentError("<where>.<key>", "missing")``.
+    """
+
+    __slots__ = ("data", "where")
+
+    def __init__(self, value: Value, where: str) -> None:
+        self.data = as_dict(value, where)
+        self.where = where
+
+    def at(self, key: bytes) -> str:
+        return key_path(self.where, key)
+
+    def get(self, key: bytes) -> Value:
+        value = self.data.get(key)
+        if value is None:
+            raise TorrentError(self.at(key), "missing")
+        return value
+
+    def opt_int(self, key: bytes, *, minimum: int | None = None) -> int | None:
+        value = self.data.get(key)
+        return None if value is None else as_int(value, self.at(key), minimum=minimum)
+
+    def integer(self, key: bytes, *, minimum: int | None = None) -> int:
+        return as_int(self.get(key), self.at(key), minimum=minimum)
+
+    def opt_bytes(self, key: bytes, *, size: int | None = None) -> bytes | None:
+        value = self.data.get(key)
+        return None if value is None else as_bytes(value, self.at(key), size=size)
+
+    def byte_string(self, key: bytes, *, size: int | None = None) -> bytes:
+        return as_bytes(self.get(key), self.at(key), size=size)
+
+    def opt_text(self, key: bytes) -> str | None:
+        value = self.data.get(key)
+        return None if value is None else as_text(value, self.at(key))
+
+    def text(self, key: bytes) -> str:
+        return as_text(self.get(key), self.at(key))
+
+    def sequence(self, key: bytes) -> list[Value]:
+        return as_list(self.get(key), self.at(key))
+
+    def child(self, key: bytes) -> Fields:
+        return Fields(self.get(key), self.at(key))
