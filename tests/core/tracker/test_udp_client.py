@@ -259,3 +259,15 @@ def test_random_datagrams_never_raise(datagrams: list[bytes]) -> None:
         machine.datagram_received(datagram, 1.0)
     for event in events(machine):
         assert isinstance(event, RequestFailed)
+
+
+def test_cancelled_request_is_forgotten() -> None:
+    machine = client()
+    first = machine.announce(PARAMS, 0.0)
+    second = machine.announce(PARAMS, 0.0)
+    machine.cancel(first)
+    assert machine.pending == 1
+    connect(machine, 0.0)
+    [announce] = sent(machine)
+    machine.datagram_received(AnnounceResponse(announce.transaction_id, 5, 0, 0).encode(), 1.0)
+    assert [event.request for event in events(machine)] == [second]

@@ -181,6 +181,12 @@ class UdpTrackerClient:
         ScrapeRequest(0, 0, info_hashes)  # validates the count and sizes now, not later
         return self._start(None, info_hashes, now)
 
+    def cancel(self, request: int) -> None:
+        """Forget ``request`` without an event (its caller stopped waiting)."""
+        for tid, pending in list(self._requests.items()):
+            if pending.request == request:
+                del self._requests[tid]
+
     def datagrams_to_send(self) -> list[bytes]:
         """Packets to send to the tracker, oldest first; the list is then emptied."""
         out, self._outgoing = self._outgoing, []
