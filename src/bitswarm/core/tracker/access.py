@@ -1,0 +1,68 @@
+"""Who may use a private tracker: passkeys and an info-hash allow-list.
+
+An open tracker (the default) serves any torrent to anyone. A private one
+serves only torrents on its allow-list, and only to clients whose announce
+URL carries a registered passkey (``/announce/<passkey>`` over HTTP, the same
+path in BEP 41 URLData over UDP). Both lists change at run time through the
+admin API; the checks are set lookups.
+"""
+
+from __future__ import annotations
+
+import re
+
+from bitswarm.core.tracker.model import INFO_HASH_SIZE
+
+PASSKEY = re.compile(r"[A-Za-z0-9_-]{8,64}")
+"""What a passkey looks like: 8 to 64 URL-safe characters."""
+
+
+class AccessList:
+    """Private-mode gate; in open mode :meth:`refusal` always answers ``None``."""
+
+    def __init__(self, *, private: bool = False) -> None:
+        self.private = private
+        self._passkeys: set[str] = set()
+        self._info_hashes: set[bytes] = set()
+
+    def add_passkey(self, passkey: str) -> None:
+        if not PASSKEY.fullmatch(passkey):
+            raise ValueError(f"a passkey is 8 to 64 of A-Z a-z 0-9 _ -, not {passkey[:80]!r}")
+        self._passkeys.add(passkey)
+
+    def remove_passkey(self, passkey: str) -> bool:
+        """Forget a passkey; whether it was known."""
+        known = passkey in self._passkeys
+        self._passkeys.discard(passkey)
+        return known
+
+    def allow(self, info_hash: bytes) -> None:
+        if len(info_hash) != INFO_HASH_SIZE:
+            raise ValueError(f"an info-hash is 20 bytes, not {len(info_hash)}")
+        self._info_hashes.add(info_hash)
+
+    def disallow(self, info_hash: bytes) -> bool:
+        """Take a torrent off the allow-list; whether it was on it."""
+        known = info_hash in self._info_hashes
+        self._info_hashes.discard(info_hash)
+        return known
+
+    def refusal(self, passkey: str | None, info_hash: bytes | None) -> str | None:
+        """Why this request is refused, or ``None`` if it may go on."""
+        if not self.private:
+            return None
+        if passkey is None:
+            return "this tracker is private: announce with your passkey in the URL"
+        if passkey not in self._passkeys:
+            return "unknown passkey"
+        if info_hash is not None and info_hash not in self._info_hashes:
+            return "torrent not registered with this tracker"
+        return None
+
+    def snapshot(self) -> dict[str, object]:
+        """The lists as JSON-ready values, for the admin API."""
+        return {
+            "private": self.private,
+            "passkeys": sorted(self._passkeys),
+            "info_hashes": sorted(h.hex() for h in self._info_hashes),
+        }
