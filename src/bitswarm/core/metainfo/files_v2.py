@@ -41,8 +41,6 @@ def _walk(node: Fields, prefix: tuple[str, ...]) -> Iterator[_Leaf]:
         raise TorrentError(node.where, "empty directory")
     for key, value in node.data.items():
         where = key_path(node.where, key)
-        if key == b"":
-            raise TorrentError(where, "file properties beside other names")
         try:
             component = key.decode("utf-8")
         except UnicodeDecodeError as exc:
