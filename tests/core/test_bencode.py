@@ -467,7 +467,7 @@ def test_hostile_input_raises_only_bencode_error(data: bytes, strict: bool, span
             assert 0 <= outcome[1] <= len(data)
 
 
-@settings(max_examples=3000, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=2000, suppress_health_check=[HealthCheck.too_slow])
 @given(hostile, st.booleans(), st.booleans())
 def test_c_and_python_agree_on_every_input(data: bytes, strict: bool, spans: bool) -> None:
     accelerated = _require_accelerator()
