@@ -85,15 +85,13 @@ def create_torrent(
     ]
     layout = lay_out(new_files, piece_length, version)
     disk_paths = {found.path: found.disk_path for found in content.files}
-    sources = [
-        Source(e.offset, e.length, None if e.is_pad else disk_paths[e.path], e.length)
-        for e in layout
-    ]
+    sources = [Source(None if e.is_pad else disk_paths[e.path], e.length) for e in layout]
     v1_hashes: list[bytes] = []
     layers: dict[int, list[bytes]] = {}
     runs = hash_pieces(
-        sources,
+        layout,
         piece_length,
+        sources,
         v1=version != "v2",
         v2=version != "v1",
         progress=progress,
@@ -101,8 +99,8 @@ def create_torrent(
     )
     for run in runs:
         v1_hashes += (digest for digest in run.v1 if digest is not None)
-        if run.source is not None:
-            layers.setdefault(run.source, []).extend(d for d in run.v2 if d is not None)
+        if run.file_index is not None:
+            layers.setdefault(run.file_index, []).extend(d for d in run.v2 if d is not None)
     roots = {
         index: file_root(layer, layout[index].length, piece_length)
         for index, layer in layers.items()

@@ -26,13 +26,14 @@ of being hashed.
 from __future__ import annotations
 
 import os
-from bisect import bisect_right
 from collections import deque
 from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from bitswarm.core.layout import Layout
+from bitswarm.core.metainfo import FileEntry
 from bitswarm.core.metainfo.hashing import v1_piece_hashes, v2_piece_hashes
 from bitswarm.storage.errors import StorageError
 
@@ -45,15 +46,13 @@ RUN_BYTES = 4 * 1024 * 1024
 
 @dataclass(frozen=True, slots=True)
 class Source:
-    """One file of the piece space and where its bytes are.
+    """Where the bytes of one file of the layout are.
 
-    ``offset`` and ``length`` place it in the piece space. ``disk_path`` is
-    ``None`` for a pad file, which reads as zeros. ``present`` is how many of its
-    bytes are on disk (less than ``length`` for a missing or short file).
+    ``disk_path`` is ``None`` for a pad file (or anything else that reads as
+    zeros). ``present`` is how many of the file's bytes are on disk, fewer than
+    its length for a missing or short file.
     """
 
-    offset: int
-    length: int
     disk_path: Path | None
     present: int
 
@@ -64,13 +63,13 @@ class HashedRun:
 
     ``v1`` holds the SHA-1 of each piece of the run (empty if not asked for);
     ``v2`` the merkle subtree root of each (empty if not asked for), and
-    ``source`` then names the index of the file they belong to.
+    ``file_index`` then names the file they belong to.
     """
 
     first_piece: int
     v1: tuple[bytes | None, ...]
     v2: tuple[bytes | None, ...]
-    source: int | None
+    file_index: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,72 +82,84 @@ class _Read:
 
 @dataclass(frozen=True, slots=True)
 class _Run:
+    """Pieces to read into one buffer: ``sizes`` are their sizes, in order."""
+
     first_piece: int
-    start: int
-    length: int
+    sizes: tuple[int, ...]
     reads: tuple[_Read, ...]
     zeros: tuple[tuple[int, int], ...]
     missing: frozenset[int]
     content: int
-    v2_source: int | None
+    v2_file: tuple[int, int, int] | None
+    """For v2 hashing: file index, file length, and bytes of that file in the run."""
 
 
 class _Planner:
-    """Cuts the piece space into runs and works out each run's reads."""
+    """Cuts the piece space into runs and works out each run's reads from the layout."""
 
-    def __init__(self, sources: Sequence[Source], piece_length: int, run_pieces: int) -> None:
+    def __init__(self, layout: Layout, sources: Sequence[Source], run_pieces: int) -> None:
+        self.layout = layout
         self.sources = sources
-        self.piece_length = piece_length
         self.run_pieces = run_pieces
-        self.ends = [s.offset + s.length for s in sources]
-        self.stream_size = max(self.ends, default=0)
 
     def v1_runs(self) -> Iterator[_Run]:
-        step = self.run_pieces * self.piece_length
-        for start in range(0, self.stream_size, step):
-            yield self.run(start, min(start + step, self.stream_size), None)
+        for first in range(0, self.layout.piece_count, self.run_pieces):
+            yield self.run(range(first, min(first + self.run_pieces, self.layout.piece_count)))
 
-    def file_runs(self) -> Iterator[_Run]:
+    def file_runs(self, lengths: Sequence[int]) -> Iterator[_Run]:
         """Runs that stay within one file each, for v2 hashing of piece-aligned files."""
-        step = self.run_pieces * self.piece_length
         for index, source in enumerate(self.sources):
-            if source.disk_path is None or source.length == 0:
+            pieces = self.layout.file_pieces(index)
+            if source.disk_path is None or not pieces:
                 continue
-            if source.offset % self.piece_length:
-                raise ValueError(f"file at offset {source.offset} is not piece-aligned")
-            file_end = -(-(source.offset + source.length) // self.piece_length) * self.piece_length
-            end = min(file_end, self.stream_size)
-            for start in range(source.offset, end, step):
-                yield self.run(start, min(start + step, end), index)
+            for first in range(pieces.start, pieces.stop, self.run_pieces):
+                run_pieces = range(first, min(first + self.run_pieces, pieces.stop))
+                yield self.run(run_pieces, (index, lengths[index]))
 
-    def run(self, start: int, end: int, v2_source: int | None) -> _Run:
+    def run(self, pieces: range, v2_file: tuple[int, int] | None = None) -> _Run:
         reads: list[_Read] = []
         zeros: list[tuple[int, int]] = []
         missing: set[int] = set()
+        sizes: list[int] = []
         content = 0
-        for source in self.sources[bisect_right(self.ends, start) :]:
-            if source.offset >= end:
-                break
-            lo = max(start, source.offset)
-            hi = min(end, source.offset + source.length)
-            if lo >= hi:
-                continue
-            if source.disk_path is None:
-                zeros.append((lo - start, hi - start))
-                continue
-            content += hi - lo
-            present_end = source.offset + source.present
-            if lo < present_end:
-                length = min(hi, present_end) - lo
-                reads.append(_Read(source.disk_path, lo - source.offset, length, lo - start))
-            if hi > present_end:
-                first = max(lo, present_end) // self.piece_length
-                missing.update(range(first, (hi - 1) // self.piece_length + 1))
-        first_piece = start // self.piece_length
+        file_bytes = 0
+        at = 0
+        for piece in pieces:
+            for span in self.layout.piece_spans(piece):
+                source = self.sources[span.file_index]
+                if v2_file is not None and span.file_index == v2_file[0]:
+                    file_bytes += span.length
+                if source.disk_path is None:
+                    zeros.append((at, at + span.length))
+                else:
+                    content += span.length
+                    present = max(0, min(span.length, source.present - span.offset))
+                    if present:
+                        self._add_read(reads, _Read(source.disk_path, span.offset, present, at))
+                    if present < span.length:
+                        missing.add(piece)
+                at += span.length
+            sizes.append(self.layout.piece_size(piece))
+        v2 = None if v2_file is None else (*v2_file, file_bytes)
         return _Run(
-            first_piece, start, end - start, tuple(reads), tuple(zeros),
-            frozenset(missing), content, v2_source,
-        )  # fmt: skip
+            pieces.start, tuple(sizes), tuple(reads), tuple(zeros), frozenset(missing), content, v2
+        )
+
+    @staticmethod
+    def _add_read(reads: list[_Read], read: _Read) -> None:
+        """Append ``read``, merged into the previous one when it carries on from it."""
+        if reads:
+            last = reads[-1]
+            if (
+                last.disk_path == read.disk_path
+                and last.file_offset + last.length == read.file_offset
+                and last.at + last.length == read.at
+            ):
+                reads[-1] = _Read(
+                    last.disk_path, last.file_offset, last.length + read.length, last.at
+                )
+                return
+        reads.append(read)
 
 
 def _read_into(buffer: bytearray, read: _Read) -> None:
@@ -170,50 +181,53 @@ def _read_into(buffer: bytearray, read: _Read) -> None:
         os.close(fd)
 
 
-def _hash_run(
-    run: _Run, buffer: bytearray, sources: Sequence[Source], piece_length: int, v1: bool
-) -> HashedRun:
+def _hash_run(run: _Run, buffer: bytearray, piece_length: int, v1: bool) -> HashedRun:
     for read in run.reads:
         _read_into(buffer, read)
     for lo, hi in run.zeros:
         buffer[lo:hi] = bytes(hi - lo)
-    view = memoryview(buffer)[: run.length]
-    pieces = range(run.first_piece, run.first_piece + -(-run.length // piece_length))
+    view = memoryview(buffer)
     v1_hashes: list[bytes | None] = []
     v2_hashes: list[bytes | None] = []
-    for i, piece in enumerate(pieces):
-        data = view[i * piece_length : (i + 1) * piece_length]
+    at = 0
+    for piece, size in enumerate(run.sizes, run.first_piece):
+        data = view[at : at + size]
         if piece in run.missing:
             v1_hashes += [None] if v1 else []
-            v2_hashes += [None] if run.v2_source is not None else []
-            continue
-        if v1:
-            v1_hashes += v1_piece_hashes(data, piece_length)
-        if run.v2_source is not None:
-            source = sources[run.v2_source]
-            file_data = data[: max(0, source.offset + source.length - run.start - i * piece_length)]
-            v2_hashes += v2_piece_hashes(file_data, piece_length, source.length)
-    return HashedRun(run.first_piece, tuple(v1_hashes), tuple(v2_hashes), run.v2_source)
+            v2_hashes += [None] if run.v2_file is not None else []
+        else:
+            if v1:
+                v1_hashes += v1_piece_hashes(data, piece_length)
+            if run.v2_file is not None:
+                _, file_length, file_bytes = run.v2_file
+                file_data = data[: max(0, file_bytes - at)]
+                v2_hashes += v2_piece_hashes(file_data, piece_length, file_length)
+        at += size
+    file_index = None if run.v2_file is None else run.v2_file[0]
+    return HashedRun(run.first_piece, tuple(v1_hashes), tuple(v2_hashes), file_index)
 
 
 def hash_pieces(
-    sources: Sequence[Source],
+    files: Sequence[FileEntry],
     piece_length: int,
+    sources: Sequence[Source],
     *,
     v1: bool,
     v2: bool,
     progress: Progress | None = None,
     workers: int | None = None,
 ) -> Iterator[HashedRun]:
-    """Hash the piece space laid out by ``sources`` (sorted by offset), run by run, in order.
+    """Hash the piece space of ``files``, whose file ``i`` is read from ``sources[i]``.
 
-    With ``v2`` every non-empty file must start on a piece boundary. Raises
-    :class:`StorageError` if a file cannot be opened or yields fewer bytes than
-    its ``present`` count.
+    Runs come back in piece order. With ``v2`` every non-empty file must start
+    on a piece boundary; with ``v2`` alone the piece space is a v2-only one,
+    where a file's last piece ends with the file. Raises :class:`StorageError`
+    if a file cannot be opened or yields fewer bytes than its ``present`` count.
     """
-    planner = _Planner(sources, piece_length, max(1, RUN_BYTES // piece_length))
-    runs = planner.file_runs() if v2 else planner.v1_runs()
-    total = sum(s.length for s in sources if s.disk_path is not None)
+    layout = Layout(files, piece_length, aligned=v2 and not v1)
+    planner = _Planner(layout, sources, max(1, RUN_BYTES // piece_length))
+    runs = planner.file_runs([f.length for f in files]) if v2 else planner.v1_runs()
+    total = sum(f.length for f, s in zip(files, sources, strict=True) if s.disk_path is not None)
     workers = workers or os.cpu_count() or 1
     window = 2 * workers
     run_size = planner.run_pieces * piece_length
@@ -224,7 +238,7 @@ def hash_pieces(
         try:
             for run in runs:
                 buffer = free.pop() if free else bytearray(run_size)
-                future = pool.submit(_hash_run, run, buffer, sources, piece_length, v1)
+                future = pool.submit(_hash_run, run, buffer, piece_length, v1)
                 pending.append((future, buffer, run.content))
                 while len(pending) >= window:
                     done = yield from _collect(pending, free, done, total, progress)

@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from bitswarm.core.layout import Layout
 from bitswarm.core.metainfo import FileEntry, Torrent, Version, target_path
 from bitswarm.storage.hashing import HashedRun, Progress, Source, hash_pieces
 
@@ -104,8 +105,8 @@ def _judge(run: HashedRun, torrent: Torrent, statuses: list[PieceStatus]) -> Non
     """Mark the run's pieces: missing if unread, bad if any hash it carries is wrong."""
     expected_v2: tuple[bytes, ...] = ()
     first_of_file = 0
-    if run.source is not None:
-        entry = torrent.files[run.source]
+    if run.file_index is not None:
+        entry = torrent.files[run.file_index]
         expected_v2 = torrent.piece_layer(entry)
         first_of_file = entry.offset // torrent.piece_length
     for i in range(max(len(run.v1), len(run.v2))):
@@ -126,12 +127,9 @@ def _file_report(
     entry: FileEntry,
     disk_path: Path,
     size: int | None,
-    piece_length: int,
+    span: range,
     pieces: Sequence[PieceStatus],
 ) -> FileReport:
-    span: range = range(0)
-    if entry.length:
-        span = range(entry.offset // piece_length, (entry.end - 1) // piece_length + 1)
     bad = tuple(p for p in span if pieces[p] is PieceStatus.BAD)
     if size is None:
         status = FileStatus.MISSING
@@ -161,23 +159,24 @@ def verify(
     """
     root = Path(data_path)
     sources: list[Source] = []
-    found: list[tuple[FileEntry, Path, int | None]] = []
-    for entry in torrent.files:
+    found: list[tuple[int, Path, int | None]] = []
+    for index, entry in enumerate(torrent.files):
         if entry.is_pad or entry.is_symlink:
-            sources.append(Source(entry.offset, entry.length, None, entry.length))
+            sources.append(Source(None, entry.length))
             continue
         disk_path = root.joinpath(*target_path("", entry.path).parts)
         size = _size_on_disk(disk_path)
         present = min(size or 0, entry.length)
-        sources.append(Source(entry.offset, entry.length, disk_path, present))
-        found.append((entry, disk_path, size))
+        sources.append(Source(disk_path, present))
+        found.append((index, disk_path, size))
     check_v2 = torrent.version != "v1" and _has_layers(torrent)
     if torrent.version == "v2" and not check_v2:
         raise ValueError("the torrent lacks piece layers; v2 data cannot be checked without them")
     statuses = [PieceStatus.MISSING] * torrent.piece_count
     runs = hash_pieces(
-        sources,
+        torrent.files,
         torrent.piece_length,
+        sources,
         v1=torrent.version != "v2",
         v2=check_v2,
         progress=progress,
@@ -185,5 +184,9 @@ def verify(
     )
     for run in runs:
         _judge(run, torrent, statuses)
-    files = tuple(_file_report(e, p, size, torrent.piece_length, statuses) for e, p, size in found)
+    layout = Layout.of(torrent)
+    files = tuple(
+        _file_report(torrent.files[i], path, size, layout.file_pieces(i), statuses)
+        for i, path, size in found
+    )
     return VerifyReport(torrent.version, tuple(statuses), files)
