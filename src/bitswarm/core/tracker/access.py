@@ -17,6 +17,16 @@ PASSKEY = re.compile(r"[A-Za-z0-9_-]{8,64}")
 """What a passkey looks like: 8 to 64 URL-safe characters."""
 
 
+def passkey_in_path(path: str) -> str | None:
+    """The passkey of ``/announce/<passkey>`` or ``/<passkey>/announce`` (query ignored)."""
+    parts = path.split("?", 1)[0].strip("/").split("/")
+    if len(parts) == 2 and "announce" in parts:
+        candidate = parts[1] if parts[0] == "announce" else parts[0]
+        if PASSKEY.fullmatch(candidate):
+            return candidate
+    return None
+
+
 class AccessList:
     """Private-mode gate; in open mode :meth:`refusal` always answers ``None``."""
 

@@ -1,0 +1,44 @@
+"""Stateless UDP connection ids: a keyed MAC over the client address and a time bucket (BEP 15).
+
+BEP 15's connect step exists to stop address spoofing: a client can only
+quote the connection id if it received the tracker's reply. Remembering every
+id issued would cost memory per client and tie a client to one process.
+Instead, like opentracker, the id is a MAC: ``blake2b(key=secret)`` over the
+client's compact address and the current minute, truncated to 64 bits.
+Checking recomputes it for this minute and the previous one, so an id lives
+between 60 and 120 seconds (clients use one for at most 60), and every
+process given the same secret accepts every other process's ids.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+BUCKET_SECONDS = 60
+"""Width of a time bucket; an id is valid in its bucket and the next one."""
+
+_MAX_KEY = 64  # blake2b's largest key
+
+
+class ConnectionIds:
+    """Issues and checks connection ids for one secret."""
+
+    def __init__(self, secret: bytes) -> None:
+        if not secret:
+            raise ValueError("the connection-id secret must not be empty")
+        self._key = secret if len(secret) <= _MAX_KEY else hashlib.blake2b(secret).digest()
+
+    def issue(self, address: bytes, now: float) -> int:
+        """The id for a client at compact ``address`` (IP and port) at time ``now``."""
+        return int.from_bytes(self._mac(address, int(now // BUCKET_SECONDS)), "big")
+
+    def check(self, connection_id: int, address: bytes, now: float) -> bool:
+        """Whether ``connection_id`` was issued to ``address`` within the last two buckets."""
+        quoted = connection_id.to_bytes(8, "big")
+        bucket = int(now // BUCKET_SECONDS)
+        return any(hmac.compare_digest(quoted, self._mac(address, b)) for b in (bucket, bucket - 1))
+
+    def _mac(self, address: bytes, bucket: int) -> bytes:
+        message = bucket.to_bytes(8, "big", signed=True) + address
+        return hashlib.blake2b(message, digest_size=8, key=self._key).digest()

@@ -1,0 +1,181 @@
+"""The UDP tracker's request handling, sans-I/O (BEP 15, 41).
+
+Theory of operation
+-------------------
+The adapter hands every datagram to :meth:`UdpTracker.datagram_received`
+with the sender's address and the time, and gets back one of:
+
+- ``None``: drop it silently;
+- :class:`Send`: bytes to send back at once (a connect reply or an error);
+- :class:`AnnounceJob` / :class:`ScrapeJob`: an authenticated request for the
+  peer store; the adapter awaits the store and builds the datagram with
+  :meth:`UdpTracker.announce_reply` / :meth:`UdpTracker.scrape_reply`.
+
+Defences:
+
+- *Spoofing*: announces and scrapes must quote a connection id, a MAC of the
+  sender's address (:mod:`.connection_ids`), so a forged source cannot
+  announce; a reply only goes to an address that proved it receives.
+- *Amplification*: a packet whose connection id is not proven (a connect, a
+  malformed packet, a bad id) is never answered with more bytes than it
+  carried: connect replies are 16 bytes like the request, and error text is
+  cut to fit. Packets too short to carry a transaction id get silence.
+- *Floods*: connects are rate-limited per source IP (:mod:`.rate_limit`).
+- *Fragmentation*: ``num_want`` is capped so that every announce reply fits
+  a 1280-byte datagram, IPv6's minimum MTU, and is never fragmented.
+
+Peers of the sender's address family only are returned, as BEP 15 replies
+carry one address size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bitswarm.core.tracker.access import AccessList, passkey_in_path
+from bitswarm.core.tracker.compact import V4_SIZE, V6_SIZE, pack_address
+from bitswarm.core.tracker.connection_ids import ConnectionIds
+from bitswarm.core.tracker.errors import UdpPacketError
+from bitswarm.core.tracker.http_query import DEFAULT_NUMWANT
+from bitswarm.core.tracker.model import Announcement, AnnounceResult, SwarmCounts
+from bitswarm.core.tracker.policy import TrackerPolicy
+from bitswarm.core.tracker.rate_limit import RateLimiter
+from bitswarm.core.tracker.udp import (
+    AnnounceRequest,
+    AnnounceResponse,
+    ConnectRequest,
+    ConnectResponse,
+    ErrorResponse,
+    ScrapeResponse,
+    decode_request,
+)
+
+SAFE_DATAGRAM = 1280 - 48
+"""UDP payload that crosses any IPv6 path (minimum MTU minus IPv6 and UDP headers)."""
+
+_REPLY_HEADER = 20
+MAX_PEERS_V4 = min(200, (SAFE_DATAGRAM - _REPLY_HEADER) // V4_SIZE)
+"""Most IPv4 peers in one UDP announce reply."""
+
+MAX_PEERS_V6 = (SAFE_DATAGRAM - _REPLY_HEADER) // V6_SIZE
+"""Most IPv6 peers in one UDP announce reply (67)."""
+
+_ERROR_HEADER = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """Reply at once; ``error`` marks a refusal, for the metrics."""
+
+    data: bytes
+    error: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class AnnounceJob:
+    """An authenticated announce to run against the store."""
+
+    transaction_id: int
+    announcement: Announcement
+
+
+@dataclass(frozen=True, slots=True)
+class ScrapeJob:
+    """An authenticated scrape to run against the store."""
+
+    transaction_id: int
+    info_hashes: tuple[bytes, ...]
+
+
+Outcome = Send | AnnounceJob | ScrapeJob | None
+
+
+class UdpTracker:
+    """Decides what to do with each datagram; holds no per-client state but rate buckets."""
+
+    def __init__(
+        self,
+        policy: TrackerPolicy,
+        access: AccessList,
+        connection_ids: ConnectionIds,
+        connect_limiter: RateLimiter,
+    ) -> None:
+        self.policy = policy
+        self.access = access
+        self.connection_ids = connection_ids
+        self.connect_limiter = connect_limiter
+
+    def datagram_received(self, packet: bytes, host: str, port: int, now: float) -> Outcome:
+        """Judge one datagram from ``host``:``port`` arriving at ``now``."""
+        source = pack_address(host, port)
+        try:
+            request = decode_request(packet)
+        except UdpPacketError as error:
+            return _unproven_error(packet, str(error))
+        if isinstance(request, ConnectRequest):
+            if not self.connect_limiter.allow(source[:-2], now):
+                return None
+            connection_id = self.connection_ids.issue(source, now)
+            return Send(ConnectResponse(request.transaction_id, connection_id).encode())
+        if not self.connection_ids.check(request.connection_id, source, now):
+            return _unproven_error(packet, "connection id expired or invalid; connect again")
+        if isinstance(request, AnnounceRequest):
+            return self._announce(request, source)
+        if self.access.private:
+            reason = "private tracker: scrape over HTTP with your passkey"
+            return Send(ErrorResponse(request.transaction_id, reason).encode(), error=True)
+        return ScrapeJob(request.transaction_id, request.info_hashes)
+
+    def announce_reply(self, job: AnnounceJob, result: AnnounceResult) -> bytes:
+        counts = result.counts
+        return AnnounceResponse(
+            job.transaction_id,
+            self.policy.interval,
+            leechers=counts.incomplete,
+            seeders=counts.complete,
+            peers=b"".join(p.address for p in result.peers),
+            ipv6=job.announcement.ipv6,
+        ).encode()
+
+    def scrape_reply(self, job: ScrapeJob, counts: list[SwarmCounts]) -> bytes:
+        return ScrapeResponse(job.transaction_id, tuple(counts)).encode()
+
+    def _announce(self, request: AnnounceRequest, source: bytes) -> Send | AnnounceJob:
+        def refuse(reason: str) -> Send:
+            return Send(ErrorResponse(request.transaction_id, reason).encode(), error=True)
+
+        passkey = passkey_in_path(request.url_data.decode("latin-1"))
+        refusal = self.access.refusal(passkey, request.info_hash)
+        if refusal:
+            return refuse(refusal)
+        if request.port == 0:
+            return refuse("port 0 is not a listening port")
+        address = source[:-2]
+        if request.ip and self.policy.allow_claimed_ip and len(address) == 4:
+            address = request.ip.to_bytes(4, "big")
+        ipv6 = len(address) != 4
+        cap = MAX_PEERS_V6 if ipv6 else MAX_PEERS_V4
+        wanted = DEFAULT_NUMWANT if request.num_want < 0 else request.num_want
+        announcement = Announcement(
+            info_hash=request.info_hash,
+            peer_id=request.peer_id,
+            address=address + request.port.to_bytes(2, "big"),
+            uploaded=request.uploaded,
+            downloaded=request.downloaded,
+            left=request.left,
+            event=request.event,
+            numwant=min(wanted, cap),
+            key=request.key,
+            same_family_only=True,
+        )
+        return AnnounceJob(request.transaction_id, announcement)
+
+
+def _unproven_error(packet: bytes, reason: str) -> Send | None:
+    """An error reply no larger than ``packet``, or silence if it cannot carry one."""
+    if len(packet) < 16:
+        return None
+    transaction_id = int.from_bytes(packet[12:16], "big")
+    room = len(packet) - _ERROR_HEADER
+    text = reason.encode()[:room].decode("utf-8", "ignore")
+    return Send(ErrorResponse(transaction_id, text).encode(), error=True)
