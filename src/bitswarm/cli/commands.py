@@ -4,4 +4,10 @@ from __future__ import annotations
 
 import click
 
-ALL: list[click.Command] = []
+from bitswarm.cli.create import create
+from bitswarm.cli.demo import demo
+from bitswarm.cli.info import info
+from bitswarm.cli.magnet import magnet
+from bitswarm.cli.verify import verify_command
+
+ALL: list[click.Command] = [create, info, magnet, verify_command, demo]

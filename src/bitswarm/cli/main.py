@@ -17,11 +17,17 @@ from bitswarm.cli.errors import UserError
 
 
 class _Group(click.Group):
-    """Turns any exception that escapes a subcommand into one line and exit status 2."""
+    """Turns any exception that escapes a subcommand, usage errors included, into one line."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.UsageError as error:  # a bad option value or argument: one line too
+            where = error.ctx.command_path if error.ctx else ctx.command_path
+            click.echo(
+                f"bitswarm: error: {error.format_message()} (see '{where} --help')", err=True
+            )
+            sys.exit(2)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except Exception as error:  # the one place every error is reported

@@ -39,8 +39,11 @@ import ipaddress
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import quote, unquote
+
+if TYPE_CHECKING:
+    from bitswarm.core.metainfo import Torrent
 
 SHA1_LENGTH = 20
 SHA256_LENGTH = 32
@@ -211,6 +214,29 @@ class Magnet:
         object.__setattr__(self, "web_seeds", _unique(self.web_seeds))
         object.__setattr__(self, "peers", _unique(self.peers))
         object.__setattr__(self, "select_only", _merge(self.select_only))
+
+    @classmethod
+    def from_torrent(cls, torrent: Torrent) -> Magnet:
+        """The link to ``torrent``: its info-hashes, name, size, trackers and web seeds.
+
+        BEP 12 tiers flatten into one ``tr`` list in tier order, which is how
+        clients read them back (each tracker then a tier of its own).
+        """
+        return cls(
+            info_hash_v1=torrent.info_hash_v1,
+            info_hash_v2=torrent.info_hash_v2,
+            display_name=torrent.name,
+            exact_length=torrent.total_size,
+            trackers=tuple(url for tier in torrent.trackers for url in tier),
+            web_seeds=torrent.web_seeds,
+        )
+
+    @property
+    def version(self) -> str:
+        """``v1``, ``v2`` or ``hybrid``: which info-hashes the link carries."""
+        if self.info_hash_v2 is None:
+            return "v1"
+        return "v2" if self.info_hash_v1 is None else "hybrid"
 
     @property
     def selection_text(self) -> str | None:
