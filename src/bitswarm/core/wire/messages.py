@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import ClassVar, Self
 
-BLOCK_SIZE = 16 * 1024
-"""The request size every current client uses (BEP 3), and the largest it serves."""
 
 _HEADER = struct.Struct(">IB")
 _INDEX = struct.Struct(">I")

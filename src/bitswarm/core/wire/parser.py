@@ -30,9 +30,9 @@ import struct
 from typing import NoReturn
 
 from bitswarm.core.swarm.bitfield import Bitfield, BitfieldError, wire_length
+from bitswarm.core.swarm.pieces import BLOCK_SIZE
 from bitswarm.core.wire.errors import ProtocolError
 from bitswarm.core.wire.messages import (
-    BLOCK_SIZE,
     MESSAGE_TYPES,
     KeepAlive,
     Message,

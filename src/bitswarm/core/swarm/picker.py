@@ -1,0 +1,449 @@
+"""The piece picker: which blocks to ask a peer for next (BEP 3).
+
+Theory of operation
+-------------------
+The picker knows, for every piece, whether we have it, its priority (0 =
+skip, 1-7, default 4) and its availability (how many connected peers have
+it), and, for every piece in download, the state of each block
+(:class:`~bitswarm.core.swarm.pieces.PartialPiece`). Peers are opaque keys;
+the picker keeps its own copy of what each has, fed by ``bitfield`` / ``have``
+/ ``have all`` (:meth:`peer_joined`, :meth:`peer_has`, :meth:`peer_has_all`).
+Seeds are only counted, so a ``have all`` costs nothing.
+
+:meth:`pick` hands out FREE blocks of pieces the peer has, in this order:
+
+1. higher priority first;
+2. within a priority, pieces already in download before new ones ("strict
+   priority for partial pieces"), so finished pieces (tradeable ones) come
+   soon and few pieces are half done at once;
+3. then, among new pieces: rarest first, ties broken by a random permutation
+   drawn once from the caller's generator; until ``random_first`` pieces are
+   complete, availability is ignored (random first: a newcomer wants any
+   complete piece fast, and the rarest is the slowest to get); in sequential
+   mode, lowest index first.
+
+Pieces wait in buckets keyed by (-priority, availability), each a sorted list
+of random ranks, so a ``have`` moves one piece in O(log n) and a pick reads
+only as far as it needs.
+
+Endgame: when no wanted block is FREE any more (every missing block is
+requested or in hand), :meth:`pick` hands out blocks already requested from
+other peers, fewest requesters first; :meth:`block_received` then names the
+other requests of that block, for the caller to cancel.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+from bisect import bisect_left, insort
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass
+
+from bitswarm.core.swarm.bitfield import Bitfield
+from bitswarm.core.swarm.pieces import (
+    BlockRef,
+    BlockState,
+    PartialPiece,
+    PeerKey,
+    PieceGeometry,
+)
+
+DEFAULT_PRIORITY = 4
+MAX_PRIORITY = 7
+RANDOM_FIRST_PIECES = 4
+
+_Candidate = tuple[int, int, int, int, int]
+"""(-priority, 0 for a partial piece or 1 for a new one, availability key, rank, piece)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Cancellation:
+    """Cancel the request for ``block`` sent to ``peer``: another copy arrived (endgame)."""
+
+    peer: PeerKey
+    block: BlockRef
+
+
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    """What :meth:`PiecePicker.block_received` decided."""
+
+    wanted: bool
+    """False for data already in hand (or for a piece we have): drop it."""
+    cancel: tuple[Cancellation, ...] = ()
+
+
+class PiecePicker:
+    def __init__(
+        self,
+        geometry: PieceGeometry,
+        rng: random.Random,
+        *,
+        have: Bitfield | None = None,
+        random_first: int = RANDOM_FIRST_PIECES,
+        sequential: bool = False,
+    ) -> None:
+        count = geometry.piece_count
+        if have is not None and len(have) != count:
+            raise ValueError(f"have bitfield has {len(have)} pieces, the torrent {count}")
+        self.geometry = geometry
+        self._have = have.copy() if have is not None else Bitfield(count)
+        self._priority = [DEFAULT_PRIORITY] * count
+        self._skipped = Bitfield(count)
+        """Pieces of priority 0."""
+        self._availability = [0] * count
+        self._peers: dict[PeerKey, Bitfield] = {}
+        self._seeds: set[PeerKey] = set()
+        self._partials: dict[int, PartialPiece] = {}
+        self._asked: dict[PeerKey, set[BlockRef]] = {}
+        self._random_first = random_first
+        self._sequential = sequential
+        self._shuffled = list(range(count))
+        rng.shuffle(self._shuffled)
+        self._free_blocks = sum(geometry.block_count(p) for p in self._have.missing())
+        self._wanted_missing = count - self._have.count()
+        self._rebuild()
+
+    # -- the bucket index ------------------------------------------------------
+
+    def _rebuild(self) -> None:
+        self._by_availability = not self._sequential and self._have.count() >= self._random_first
+        self._piece_at = list(range(len(self._shuffled))) if self._sequential else self._shuffled
+        self._rank = [0] * len(self._piece_at)
+        for rank, piece in enumerate(self._piece_at):
+            self._rank[piece] = rank
+        self._buckets: dict[tuple[int, int], list[int]] = {}
+        for rank, piece in enumerate(self._piece_at):
+            if self._pickable(piece):
+                self._buckets.setdefault(self._key(piece), []).append(rank)
+
+    def _pickable(self, piece: int) -> bool:
+        return self._priority[piece] > 0 and not self._have[piece]
+
+    def _key(self, piece: int) -> tuple[int, int]:
+        availability = self._availability[piece] if self._by_availability else 0
+        return -self._priority[piece], availability
+
+    def _free_of(self, piece: int) -> int:
+        partial = self._partials.get(piece)
+        return self.geometry.block_count(piece) if partial is None else partial.free
+
+    def _leave(self, piece: int) -> None:
+        """Take ``piece`` out of the index and the counters, before its state changes."""
+
+        if self._pickable(piece):
+            bucket = self._buckets[key := self._key(piece)]
+            del bucket[bisect_left(bucket, self._rank[piece])]
+            if not bucket:
+                del self._buckets[key]
+            self._free_blocks -= self._free_of(piece)
+            self._wanted_missing -= 1
+
+    def _enter(self, piece: int) -> None:
+        """Put ``piece`` back after its state changed (the inverse of :meth:`_leave`)."""
+
+        if self._pickable(piece):
+            insort(self._buckets.setdefault(self._key(piece), []), self._rank[piece])
+            self._free_blocks += self._free_of(piece)
+            self._wanted_missing += 1
+
+    # -- availability ------------------------------------------------------------
+
+    def _count(self, piece: int, delta: int) -> None:
+        self._leave(piece)
+        self._availability[piece] += delta
+        self._enter(piece)
+
+    def peer_joined(self, peer: PeerKey, has: Bitfield | None = None) -> None:
+        """A peer connected; ``has`` is its bitfield (``None``: nothing yet, or BEP 6 have none)."""
+
+        if peer in self._peers or peer in self._seeds:
+            raise ValueError(f"peer {peer!r} already joined")
+        field = Bitfield(self.geometry.piece_count) if has is None else has.copy()
+        if len(field) != self.geometry.piece_count:
+            raise ValueError(
+                f"peer bitfield has {len(field)} pieces, the torrent {self.geometry.piece_count}"
+            )
+        if field.all():
+            self._seeds.add(peer)
+            return
+        self._peers[peer] = Bitfield(len(field))
+        for piece in field:
+            self.peer_has(peer, piece)
+
+    def peer_has(self, peer: PeerKey, piece: int) -> bool:
+        """A ``have``; returns whether it was news (a repeated ``have`` changes nothing)."""
+
+        if peer in self._seeds:
+            return False
+        if not self._field(peer).set(piece):
+            return False
+        self._count(piece, +1)
+        if self._peers[peer].all():
+            self.peer_has_all(peer)
+        return True
+
+    def peer_has_all(self, peer: PeerKey) -> None:
+        """BEP 6 ``have all``, or a peer whose ``have`` messages completed its set."""
+
+        for piece in self._field(peer):
+            self._count(piece, -1)
+        del self._peers[peer]
+        self._seeds.add(peer)
+
+    def peer_left(self, peer: PeerKey) -> None:
+        """Forget the peer: its pieces no longer count, its requests are free again."""
+
+        for block in list(self._asked.get(peer, ())):
+            self.request_failed(peer, block)
+        self._asked.pop(peer, None)
+        if peer in self._seeds:
+            self._seeds.discard(peer)
+            return
+        for piece in self._field(peer):
+            self._count(piece, -1)
+        del self._peers[peer]
+
+    def _field(self, peer: PeerKey) -> Bitfield:
+        try:
+            return self._peers[peer]
+        except KeyError:
+            raise ValueError(f"peer {peer!r} has not joined") from None
+
+    def _peer_has(self, peer: PeerKey, piece: int) -> bool:
+        return peer in self._seeds or self._field(peer)[piece]
+
+    def availability(self, piece: int) -> int:
+        return self._availability[piece] + len(self._seeds)
+
+    def is_interesting(self, peer: PeerKey) -> bool:
+        """Whether ``peer`` has a piece we want and lack (BEP 3 ``interested``)."""
+
+        if peer in self._seeds:
+            return self._wanted_missing > 0
+        return bool(self._field(peer).as_int() & ~self._have.as_int() & ~self._skipped.as_int())
+
+    # -- priorities and modes -----------------------------------------------------
+
+    def set_priority(self, piece: int, priority: int) -> None:
+        if not 0 <= priority <= MAX_PRIORITY:
+            raise ValueError(f"priority of piece {piece} must be 0-{MAX_PRIORITY}, got {priority}")
+        self._leave(piece)
+        self._priority[piece] = priority
+        if priority == 0:
+            self._skipped.set(piece)
+        else:
+            self._skipped.clear(piece)
+        self._enter(piece)
+
+    def set_priorities(self, priorities: list[int]) -> None:
+        if len(priorities) != self.geometry.piece_count:
+            raise ValueError(f"{len(priorities)} priorities for {self.geometry.piece_count} pieces")
+        for piece, priority in enumerate(priorities):
+            self.set_priority(piece, priority)
+
+    def priority(self, piece: int) -> int:
+        return self._priority[piece]
+
+    @property
+    def sequential(self) -> bool:
+        return self._sequential
+
+    @sequential.setter
+    def sequential(self, value: bool) -> None:
+        self._sequential = value
+        self._rebuild()
+
+    # -- picking -------------------------------------------------------------------
+
+    def pick(
+        self, peer: PeerKey, count: int, *, only: Collection[int] | None = None
+    ) -> list[BlockRef]:
+        """Up to ``count`` blocks to request from ``peer``, now marked as requested by it.
+
+        ``only`` restricts the pick to those pieces (BEP 6: while choked, the
+        peer's allowed-fast set).
+        """
+
+        picked: list[BlockRef] = []
+        if count <= 0:
+            return picked
+        for *_, piece in heapq.merge(self._partial_candidates(peer, only), self._new(peer, only)):
+            partial = self._partial(piece)
+            for block in partial.free_blocks()[: count - len(picked)]:
+                picked.append(self._ask(peer, piece, partial, block))
+            if len(picked) == count:
+                return picked
+        if self._free_blocks == 0:
+            picked += self._endgame(peer, count - len(picked), only)
+        return picked
+
+    def _partial(self, piece: int) -> PartialPiece:
+        partial = self._partials.get(piece)
+        if partial is None:
+            partial = self._partials[piece] = PartialPiece(self.geometry.block_count(piece))
+        return partial
+
+    def _ask(self, peer: PeerKey, piece: int, partial: PartialPiece, block: int) -> BlockRef:
+        if partial.states[block] == BlockState.FREE:
+            self._free_blocks -= 1
+        partial.request(block, peer)
+        ref = self.geometry.block(piece, block)
+        self._asked.setdefault(peer, set()).add(ref)
+        return ref
+
+    def _partial_candidates(self, peer: PeerKey, only: Collection[int] | None) -> list[_Candidate]:
+        candidates = [
+            (*self._order(piece, partial=True), piece)
+            for piece, partial in self._partials.items()
+            if partial.free
+            and self._pickable(piece)
+            and (only is None or piece in only)
+            and self._peer_has(peer, piece)
+        ]
+        candidates.sort()
+        return candidates
+
+    def _order(self, piece: int, *, partial: bool) -> tuple[int, int, int, int]:
+        priority, availability = self._key(piece)
+        return priority, 0 if partial else 1, availability, self._rank[piece]
+
+    def _new(self, peer: PeerKey, only: Collection[int] | None) -> Iterator[_Candidate]:
+        if only is not None:
+            yield from sorted(
+                (*self._order(piece, partial=False), piece)
+                for piece in only
+                if self._pickable(piece)
+                and piece not in self._partials
+                and self._peer_has(peer, piece)
+            )
+            return
+        for key in sorted(self._buckets):
+            for rank in self._buckets[key]:
+                piece = self._piece_at[rank]
+                if piece not in self._partials and self._peer_has(peer, piece):
+                    yield key[0], 1, key[1], rank, piece
+
+    def _endgame(self, peer: PeerKey, count: int, only: Collection[int] | None) -> list[BlockRef]:
+        """Blocks other peers were asked for, fewest requesters first."""
+
+        duplicates = sorted(
+            (len(asked), self._rank[piece], block, piece)
+            for piece, partial in self._partials.items()
+            if self._pickable(piece)
+            and (only is None or piece in only)
+            and self._peer_has(peer, piece)
+            for block, asked in partial.requesters.items()
+            if peer not in asked and partial.states[block] == BlockState.REQUESTED
+        )
+        return [
+            self._ask(peer, piece, self._partials[piece], block)
+            for _, _, block, piece in duplicates[:count]
+        ]
+
+    # -- what happened to requests and pieces ------------------------------------
+
+    def request_failed(self, peer: PeerKey, block: BlockRef) -> None:
+        """Rejected, choked without fast, timed out, cancelled: ``peer`` will not send it."""
+
+        self._asked.get(peer, set()).discard(block)
+        partial = self._partials.get(block.piece)
+        if partial is None:
+            return
+        if partial.withdraw(self.geometry.block_index(block), peer) and self._pickable(block.piece):
+            self._free_blocks += 1
+        if partial.untouched():
+            del self._partials[block.piece]
+
+    def block_received(self, peer: PeerKey, block: BlockRef) -> Arrival:
+        """Data for ``block`` arrived from ``peer``; write it only if ``wanted``."""
+
+        index = self.geometry.block_index(block)
+        self._asked.get(peer, set()).discard(block)
+        if self._have[block.piece]:
+            return Arrival(wanted=False)
+        partial = self._partial(block.piece)
+        was_free = partial.states[index] == BlockState.FREE
+        others = partial.receive(index, peer)
+        if others is None:
+            return Arrival(wanted=False)
+        if was_free and self._pickable(block.piece):
+            self._free_blocks -= 1
+        for other in others:
+            self._asked[other].discard(block)
+        return Arrival(True, tuple(Cancellation(other, block) for other in others))
+
+    def block_finished(self, block: BlockRef) -> bool:
+        """``block`` is written; returns True when its whole piece is, and is ready to hash."""
+
+        partial = self._partials.get(block.piece)
+        if partial is None:
+            raise ValueError(f"{block} finished, but its piece is not in download")
+        partial.finish(self.geometry.block_index(block))
+        return partial.complete()
+
+    def piece_passed(self, piece: int) -> None:
+        """The piece hashed correctly: we have it."""
+
+        self._leave(piece)
+        self._drop_partial(piece)
+        self._have.set(piece)
+        self._enter(piece)
+        if not self._by_availability and self._have.count() >= self._random_first:
+            self._rebuild()
+
+    def piece_failed(self, piece: int) -> frozenset[PeerKey]:
+        """The piece failed its hash: download it again. Returns the peers that sent its data."""
+
+        self._leave(piece)
+        senders = self._drop_partial(piece)
+        self._enter(piece)
+        return frozenset(senders)
+
+    def _drop_partial(self, piece: int) -> set[PeerKey]:
+        partial = self._partials.pop(piece, None)
+        if partial is None:
+            return set()
+        for block, asked in partial.requesters.items():
+            ref = self.geometry.block(piece, block)
+            for peer in asked:
+                self._asked[peer].discard(ref)
+        return set(partial.senders.values())
+
+    # -- state --------------------------------------------------------------------
+
+    @property
+    def have(self) -> Bitfield:
+        """A copy of the pieces we have."""
+
+        return self._have.copy()
+
+    def is_finished(self) -> bool:
+        """Every wanted piece (priority above 0) is had."""
+
+        return self._wanted_missing == 0
+
+    @property
+    def in_endgame(self) -> bool:
+        return self._free_blocks == 0 and self._wanted_missing > 0
+
+    @property
+    def free_blocks(self) -> int:
+        """Wanted blocks no peer has been asked for."""
+
+        return self._free_blocks
+
+    def partial_pieces(self) -> list[int]:
+        return sorted(self._partials)
+
+    def piece_state(self, piece: int) -> str:
+        """One character a block: ``.`` free, ``r`` requested, ``w`` received (being
+        written), ``f`` finished; a piece we have is all ``f``."""
+
+        if self._have[piece]:
+            return "f" * self.geometry.block_count(piece)
+        partial = self._partials.get(piece)
+        if partial is None:
+            return "." * self.geometry.block_count(piece)
+        return "".join(".rwf"[state] for state in partial.states)

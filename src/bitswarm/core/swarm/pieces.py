@@ -1,0 +1,191 @@
+"""Pieces and blocks: the geometry of a torrent and the download state of a piece (BEP 3).
+
+A torrent's bytes are cut into pieces of ``piece length`` (the last one
+shorter), and peers move pieces in blocks of 16 KiB (:data:`BLOCK_SIZE`), the
+request size every current client uses and the largest one it serves.
+:class:`PieceGeometry` answers the arithmetic; :class:`PartialPiece` tracks
+one piece being downloaded, block by block, through the states of
+:class:`BlockState`:
+
+    FREE -> REQUESTED (by one peer, or several in endgame) -> RECEIVED (data in
+    hand, being written) -> FINISHED (written); a piece whose blocks are all
+    FINISHED is ready to hash.
+
+A failed request puts its block back to FREE once no peer is asked for it any
+more; a failed hash puts every block of the piece back to FREE.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+from enum import IntEnum
+
+BLOCK_SIZE = 16 * 1024
+"""The unit of requests on the wire (BEP 3)."""
+
+PeerKey = Hashable
+"""Whatever identifies a peer to the caller (an address, a connection id)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BlockRef:
+    """A block as a request names it: ``length`` bytes at ``begin`` in ``piece``."""
+
+    piece: int
+    begin: int
+    length: int
+
+
+class PieceGeometry:
+    """Piece and block sizes for ``total_length`` bytes cut into ``piece_length`` pieces."""
+
+    __slots__ = ("piece_count", "piece_length", "total_length")
+
+    def __init__(self, piece_length: int, total_length: int) -> None:
+        if piece_length <= 0 or (piece_length % BLOCK_SIZE and piece_length > BLOCK_SIZE):
+            raise ValueError(
+                f"piece length {piece_length} must be positive and, above one block, "
+                f"a multiple of {BLOCK_SIZE}"
+            )
+        if total_length < 0:
+            raise ValueError(f"total length must not be negative, got {total_length}")
+        self.piece_length = piece_length
+        self.total_length = total_length
+        self.piece_count = -(-total_length // piece_length)
+
+    def piece_size(self, piece: int) -> int:
+        if not 0 <= piece < self.piece_count:
+            raise IndexError(f"piece {piece} is outside a torrent of {self.piece_count} pieces")
+        if piece == self.piece_count - 1:
+            return self.total_length - piece * self.piece_length
+        return self.piece_length
+
+    def block_count(self, piece: int) -> int:
+        return -(-self.piece_size(piece) // BLOCK_SIZE)
+
+    def block(self, piece: int, block: int) -> BlockRef:
+        begin = block * BLOCK_SIZE
+        return BlockRef(piece, begin, min(BLOCK_SIZE, self.piece_size(piece) - begin))
+
+    def block_index(self, ref: BlockRef) -> int:
+        """The index of ``ref`` within its piece; :class:`ValueError` if it is not a block."""
+
+        index, misaligned = divmod(ref.begin, BLOCK_SIZE)
+        if misaligned or ref.begin < 0 or index >= self.block_count(ref.piece):
+            raise ValueError(f"{ref} does not start a block of piece {ref.piece}")
+        if self.block(ref.piece, index) != ref:
+            raise ValueError(f"{ref} has the wrong length for its block")
+        return index
+
+
+def piece_priorities_from_files(
+    file_lengths: Sequence[int], file_priorities: Sequence[int], piece_length: int
+) -> list[int]:
+    """Piece priorities from file priorities: each piece takes the highest file it touches.
+
+    A piece shared by a skipped file (0) and a wanted one must still be
+    downloaded, which is why the maximum, not the first file, decides.
+    """
+
+    if len(file_lengths) != len(file_priorities):
+        raise ValueError(
+            f"{len(file_lengths)} file lengths but {len(file_priorities)} file priorities"
+        )
+    total = sum(file_lengths)
+    priorities = [0] * -(-total // piece_length)
+    offset = 0
+    for length, priority in zip(file_lengths, file_priorities, strict=True):
+        if length:
+            first, last = offset // piece_length, (offset + length - 1) // piece_length
+            for piece in range(first, last + 1):
+                priorities[piece] = max(priorities[piece], priority)
+        offset += length
+    return priorities
+
+
+class BlockState(IntEnum):
+    FREE = 0
+    REQUESTED = 1
+    RECEIVED = 2
+    FINISHED = 3
+
+
+class PartialPiece:
+    """The blocks of one piece in download: their states, who was asked, who sent."""
+
+    __slots__ = ("finished", "free", "requesters", "senders", "states")
+
+    def __init__(self, block_count: int) -> None:
+        self.states = bytearray(block_count)
+        self.requesters: dict[int, list[PeerKey]] = {}
+        """Peers asked for each REQUESTED block, in order (more than one only in endgame)."""
+        self.senders: dict[int, PeerKey] = {}
+        """The peer whose data filled each RECEIVED or FINISHED block."""
+        self.free = block_count
+        self.finished = 0
+
+    def untouched(self) -> bool:
+        return self.free == len(self.states)
+
+    def complete(self) -> bool:
+        return self.finished == len(self.states)
+
+    def free_blocks(self) -> list[int]:
+        return [i for i, state in enumerate(self.states) if state == BlockState.FREE]
+
+    def request(self, block: int, peer: PeerKey) -> None:
+        if self.states[block] == BlockState.FREE:
+            self.states[block] = BlockState.REQUESTED
+            self.free -= 1
+        asked = self.requesters.setdefault(block, [])
+        if peer not in asked:
+            asked.append(peer)
+
+    def withdraw(self, block: int, peer: PeerKey) -> bool:
+        """``peer`` will not deliver ``block``; return whether the block became FREE."""
+
+        asked = self.requesters.get(block)
+        if asked is None or peer not in asked:
+            return False
+        asked.remove(peer)
+        if asked:
+            return False
+        del self.requesters[block]
+        if self.states[block] != BlockState.REQUESTED:
+            return False
+        self.states[block] = BlockState.FREE
+        self.free += 1
+        return True
+
+    def receive(self, block: int, peer: PeerKey) -> list[PeerKey] | None:
+        """Data for ``block`` came from ``peer``: the other peers still asked, or ``None``
+        if the block was already in hand (a duplicate)."""
+
+        state = self.states[block]
+        if state >= BlockState.RECEIVED:
+            return None
+        if state == BlockState.FREE:
+            self.free -= 1
+        self.states[block] = BlockState.RECEIVED
+        self.senders[block] = peer
+        return [other for other in self.requesters.pop(block, []) if other != peer]
+
+    def finish(self, block: int) -> None:
+        if self.states[block] != BlockState.RECEIVED:
+            raise ValueError(
+                f"block {block} is {BlockState(self.states[block]).name}, not RECEIVED"
+            )
+        self.states[block] = BlockState.FINISHED
+        self.finished += 1
+
+    def reset(self) -> set[PeerKey]:
+        """A failed hash: every block FREE again; returns the peers that sent data."""
+
+        senders = set(self.senders.values())
+        self.states[:] = bytes(len(self.states))
+        self.requesters.clear()
+        self.senders.clear()
+        self.free = len(self.states)
+        self.finished = 0
+        return senders
