@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import ClassVar, Self
 
-
 _HEADER = struct.Struct(">IB")
 _INDEX = struct.Struct(">I")
 _BLOCK = struct.Struct(">III")
