@@ -13,7 +13,7 @@ import ipaddress
 import os
 import shutil
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -120,3 +120,13 @@ def require_program(name: str) -> str:
             pytest.fail(f"{message}, and BITSWARM_REQUIRE_TOOLS is set", pytrace=False)
         pytest.skip(message)
     return path
+
+
+@pytest.fixture(scope="session")
+def program() -> Callable[[str], str]:
+    """:func:`require_program` as a fixture, for conftest files in sub-folders.
+
+    A sub-folder's ``conftest.py`` cannot ``from conftest import ...``: pytest
+    imports every conftest under that one module name.
+    """
+    return require_program
