@@ -85,10 +85,16 @@ def libtorrent_torrent(target: Path, version: Version, piece_length: int) -> byt
     return bytes(lt.bencode(creator.generate()))
 
 
+def load(data: bytes) -> lt.torrent_info:
+    """``data`` as libtorrent loads a .torrent file (it raises on a malformed one)."""
+    info = lt.load_torrent_buffer(data).ti
+    assert info is not None
+    return info
+
+
 def loaded_hashes(data: bytes) -> tuple[str | None, str | None]:
     """(v1, v2) info-hashes in hex, as libtorrent reads them from ``data``."""
-    params = lt.load_torrent_buffer(data)
-    hashes = params.ti.info_hashes()
+    hashes = load(data).info_hashes()
     v1 = str(hashes.v1) if hashes.has_v1() else None
     v2 = hashes.v2.to_bytes().hex() if hashes.has_v2() else None
     return v1, v2
@@ -117,7 +123,7 @@ def test_same_info_hashes_as_libtorrent(tmp_path: Path, kind: str, version: Vers
     assert expected[0] is not None or version == "v2"
     assert loaded_hashes(torrent.to_bytes()) == expected
     assert ours(torrent) == expected
-    info = lt.load_torrent_buffer(torrent.to_bytes()).ti
+    info = load(torrent.to_bytes())
     assert info.num_pieces() == torrent.piece_count
     files = info.files()
     seen = [
