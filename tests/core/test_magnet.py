@@ -16,6 +16,7 @@ from bitswarm.core.magnet import (
     parse_magnet,
     parse_selection,
 )
+from bitswarm.core.metainfo import build_torrent
 
 V1 = bytes.fromhex("c12fe1c06bba254a9dc9f519b335aa7c1367a88a")
 V2 = bytes(range(32))
@@ -164,6 +165,23 @@ def test_construction_normalises() -> None:
     assert magnet.trackers == ("http://a/", "http://b/")
     assert magnet.peers == (PeerAddress("127.0.0.1", 1),)
     assert magnet.select_only == (FileRange(0, 3),)
+
+
+def test_from_torrent_flattens_tiers_in_order() -> None:
+    info = {"name": "file.bin", "piece length": 16384, "length": 5, "pieces": bytes(20)}
+    torrent = build_torrent(
+        info,
+        trackers=[["http://a.example/1", "udp://b.example:2"], ["http://c.example/3"]],
+        web_seeds=["https://seed.example/file.bin"],
+    )
+    magnet = Magnet.from_torrent(torrent)
+    assert magnet.info_hash_v1 == torrent.info_hash_v1
+    assert magnet.info_hash_v2 is None
+    assert magnet.version == "v1"
+    assert (magnet.display_name, magnet.exact_length) == ("file.bin", 5)
+    assert magnet.trackers == ("http://a.example/1", "udp://b.example:2", "http://c.example/3")
+    assert magnet.web_seeds == ("https://seed.example/file.bin",)
+    assert parse_magnet(magnet.to_uri()) == magnet
 
 
 # --- properties -------------------------------------------------------------------------

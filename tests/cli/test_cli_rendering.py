@@ -1,0 +1,60 @@
+"""What people see on a terminal: rich tables and bars; and plain progress lines elsewhere."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+
+from bitswarm.cli.describe import describe_magnet, safe, show_record
+from bitswarm.cli.progress import progress_bar
+from bitswarm.core.magnet import parse_magnet
+
+LINK = (
+    "magnet:?xt=urn:btih:" + "ab" * 20 + "&dn=%5Bbold%5Dname"
+    "&tr=http://127.0.0.1:6969/a/very/long/announce/path/that/would/fold/in/a/narrow/table"
+)
+
+
+def _terminal(width: int = 60) -> tuple[Console, io.StringIO]:
+    out = io.StringIO()
+    return Console(file=out, force_terminal=True, width=width, color_system=None), out
+
+
+def test_terminal_table_keeps_markup_escapes_and_the_magnet_whole() -> None:
+    console, out = _terminal()
+    magnet = parse_magnet(LINK)
+    show_record({**describe_magnet(magnet), "comment": "evil\x1b]0;x\x07"}, console)
+    text = out.getvalue()
+    assert "[bold]name" in text
+    assert "evil\\x1b]0;x\\x07" in text
+    assert "\x1b]0;x" not in text
+    assert magnet.to_uri() in text.splitlines()[-1]
+
+
+def test_safe_escapes_c0_and_c1_controls() -> None:
+    assert safe("a\x00b\x1bc\x7fd\x9be") == "a\\x00b\\x1bc\\x7fd\\x9be"
+    assert safe("naïve ☃") == "naïve ☃"
+
+
+def test_plain_progress_writes_a_line_per_tenth() -> None:
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=False)
+    with progress_bar("hashing", console) as update:
+        for done in range(0, 1001, 7):
+            update(done, 1000)
+        update(1000, 1000)
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "hashing: 0% (0 B of 1000 B)"
+    assert lines[-1] == "hashing: 100% (1000 B of 1000 B)"
+    assert len(lines) == 11
+
+
+def test_terminal_progress_draws_a_bar() -> None:
+    console, out = _terminal(100)
+    with progress_bar("verifying", console) as update:
+        update(512 * 1024, 1024 * 1024)
+        update(1024 * 1024, 1024 * 1024)
+    text = out.getvalue()
+    assert "verifying" in text
+    assert "1.0/1.0 MiB" in text
