@@ -1,0 +1,185 @@
+"""One tracker process: HTTP and UDP front ends over one peer store (BEP 3, 15).
+
+:class:`TrackerServer` is the composition root of the tracker: it opens the
+store named by URL (``memory``, or ``redis://...`` for the Redis store, loaded
+only when asked for), builds the shared :class:`TrackerContext`, binds the
+HTTP site and the UDP endpoint (optionally with ``SO_REUSEPORT``, so that
+several processes share the ports), and sweeps expired peers in the
+background. ``stop()`` undoes all of it in reverse order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import socket
+from dataclasses import dataclass, field
+from typing import cast
+
+from aiohttp import web
+
+from bitswarm.aio.tracker_context import TrackerContext
+from bitswarm.aio.tracker_http import create_app
+from bitswarm.aio.tracker_udp import UdpTrackerProtocol
+from bitswarm.core.tracker.access import AccessList
+from bitswarm.core.tracker.connection_ids import ConnectionIds
+from bitswarm.core.tracker.policy import TrackerPolicy
+from bitswarm.core.tracker.rate_limit import RateLimiter
+from bitswarm.core.tracker.udp_server import UdpTracker
+from bitswarm.stores.base import PeerStore
+from bitswarm.stores.memory import MemoryStore
+
+log = logging.getLogger(__name__)
+
+HostPort = tuple[str, int]
+
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+"""Store URLs that select the Redis store."""
+
+
+@dataclass(frozen=True, slots=True)
+class TrackerConfig:
+    """Everything a tracker process is started with."""
+
+    http: HostPort | None = ("0.0.0.0", 6969)
+    udp: HostPort | None = ("0.0.0.0", 6969)
+    store_url: str = "memory"
+    policy: TrackerPolicy = field(default_factory=TrackerPolicy)
+    private: bool = False
+    passkeys: tuple[str, ...] = ()
+    allowed_info_hashes: tuple[bytes, ...] = ()
+    secret: bytes = field(default_factory=lambda: random.SystemRandom().randbytes(32))
+    """Key of the UDP connection-id MAC; give every process of one tracker the same."""
+    admin_token: str | None = None
+    client_address_header: str | None = None
+    reuse_port: bool = False
+    connect_rate: float = 2.0
+    """UDP connects per second allowed from one IP address, after a burst of ``connect_burst``."""
+    connect_burst: float = 20.0
+
+
+async def open_store(url: str, peer_ttl: float) -> PeerStore:
+    """The peer store a URL names: ``memory`` or a Redis URL."""
+    if url == "memory":
+        return MemoryStore(peer_ttl)
+    if url.startswith(REDIS_SCHEMES):
+        from bitswarm.stores.redis_store import RedisStore  # only when asked: needs redis-py
+
+        return RedisStore(url, peer_ttl)
+    raise ValueError(f"unknown store {url!r}: use 'memory' or a redis:// URL")
+
+
+class TrackerServer:
+    """Start with :meth:`start`, stop with :meth:`stop`; addresses are known once started."""
+
+    def __init__(self, config: TrackerConfig) -> None:
+        self.config = config
+        self.context: TrackerContext | None = None
+        self.http_address: HostPort | None = None
+        self.udp_address: HostPort | None = None
+        self._runner: web.AppRunner | None = None
+        self._udp: tuple[asyncio.DatagramTransport, UdpTrackerProtocol] | None = None
+        self._sweeper: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        config = self.config
+        store = await open_store(config.store_url, config.policy.peer_ttl)
+        access = AccessList(private=config.private)
+        for passkey in config.passkeys:
+            access.add_passkey(passkey)
+        for info_hash in config.allowed_info_hashes:
+            access.allow(info_hash)
+        context = self.context = TrackerContext(store, config.policy, access)
+        try:
+            if config.http is not None:
+                await self._start_http(context, config.http)
+            if config.udp is not None:
+                await self._start_udp(context, config.udp)
+        except BaseException:
+            await self.stop()
+            raise
+        self._sweeper = asyncio.create_task(self._sweep(context))
+
+    async def stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+            self._sweeper = None
+        if self._udp is not None:
+            transport, protocol = self._udp
+            transport.close()
+            await protocol.drain()
+            self._udp = None
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self.context is not None:
+            await self.context.store.close()
+            self.context = None
+
+    def describe(self) -> str:
+        """One line naming the listening addresses and the store."""
+        parts = []
+        if self.http_address:
+            parts.append(f"http://{_join(self.http_address)}/announce")
+        if self.udp_address:
+            parts.append(f"udp://{_join(self.udp_address)}/announce")
+        mode = "private" if self.config.private else "open"
+        return f"tracker ({mode}, store {self.config.store_url}) on " + " ".join(parts)
+
+    async def _start_http(self, context: TrackerContext, where: HostPort) -> None:
+        app = create_app(
+            context,
+            client_address_header=self.config.client_address_header,
+            admin_token=self.config.admin_token,
+        )
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, where[0], where[1], reuse_port=self.config.reuse_port)
+        await site.start()
+        server = site._server
+        assert isinstance(server, asyncio.base_events.Server)
+        self.http_address = _host_port(server.sockets[0].getsockname())
+
+    async def _start_udp(self, context: TrackerContext, where: HostPort) -> None:
+        config = self.config
+        tracker = UdpTracker(
+            context.policy,
+            context.access,
+            ConnectionIds(config.secret),
+            RateLimiter(config.connect_rate, config.connect_burst),
+        )
+        family = socket.AF_INET6 if ":" in where[0] else socket.AF_INET
+        loop = asyncio.get_running_loop()
+        transport, protocol = await loop.create_datagram_endpoint(
+            lambda: UdpTrackerProtocol(tracker, context),
+            local_addr=where,
+            family=family,
+            reuse_port=config.reuse_port or None,
+        )
+        self._udp = (transport, protocol)
+        self.udp_address = _host_port(transport.get_extra_info("sockname"))
+
+    async def _sweep(self, context: TrackerContext) -> None:
+        period = min(60.0, context.policy.interval / 4)
+        while True:
+            await asyncio.sleep(period)
+            try:
+                removed = await context.store.expire(context.clock())
+            except Exception:  # a store hiccup must not end the sweeping
+                log.exception("expiring peers failed")
+            else:
+                if removed:
+                    log.debug("expired %d peers", removed)
+
+
+def _host_port(sockname: tuple[object, ...]) -> HostPort:
+    return str(sockname[0]), int(cast(int, sockname[1]))
+
+
+def _join(address: HostPort) -> str:
+    host, port = address
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
