@@ -16,7 +16,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote_from_bytes
@@ -26,7 +26,6 @@ import pytest
 
 from bitswarm.aio.tracker_client import AnnounceFailed, TrackerClient
 from bitswarm.core.tracker.model import Event, SwarmCounts
-from conftest import require_program
 
 pytestmark = pytest.mark.interop
 
@@ -97,8 +96,8 @@ def wait_until_ready(port: int, process: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.fixture
-def opentracker(tmp_path: Path) -> Iterator[OpenTracker]:
-    program = require_program("opentracker")
+def opentracker(tmp_path: Path, program: Callable[[str], str]) -> Iterator[OpenTracker]:
+    binary = program("opentracker")
     root = tmp_path / "opentracker"
     root.mkdir()
     root.chmod(0o755)
@@ -114,7 +113,7 @@ def opentracker(tmp_path: Path) -> Iterator[OpenTracker]:
         + (f"tracker.rootdir {root}\n" if chrooted else "")
     )
     process = subprocess.Popen(
-        [program, "-f", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        [binary, "-f", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     try:
         wait_until_ready(port, process)
