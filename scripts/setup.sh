@@ -14,7 +14,8 @@ if [ ! -x .venv/bin/python ]; then
 fi
 
 if [ "$want" = test ]; then
-    debs=(opentracker aria2 transmission-cli transmission-daemon mktorrent redis-server)
+    # gcc and python3-dev build bencode's C accelerator (its tests must not skip in CI).
+    debs=(opentracker aria2 transmission-cli transmission-daemon mktorrent redis-server gcc python3-dev)
     missing=()
     for pkg in "${debs[@]}"; do
         dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
