@@ -14,7 +14,6 @@ for v2 and hybrid it sorts them itself, so it is handed them in reverse.
 
 from __future__ import annotations
 
-import random
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -26,24 +25,14 @@ from bitswarm.core.metainfo import Torrent, Version, parse_torrent
 from bitswarm.core.metainfo.piece_size import auto_piece_length
 from bitswarm.storage.create import create_torrent
 from bitswarm.storage.verify import FileStatus, verify
+from torrent_content import FOLDER, KIB, PIECE, flip_byte, make_files
 
 pytestmark = [pytest.mark.interop, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
-
-KIB = 1024
-PIECE = 32 * KIB
 
 CONTENTS: dict[str, dict[str, int]] = {
     "single": {"only.bin": 5 * PIECE + 3},
     "single-small": {"tiny.txt": 1000},
-    "folder": {
-        "a.bin": 3 * PIECE + 123,
-        "b/empty": 0,
-        "b/small": 100,
-        "b/zz": PIECE,
-        "c": 5000,
-        "d/long": 9 * PIECE + 7,
-        "e": 0,
-    },
+    "folder": FOLDER,
 }
 EXECUTABLE = "c"
 
@@ -56,16 +45,12 @@ LT_FLAGS = {
 
 def make_content(root: Path, kind: str) -> Path:
     """Write the files of ``kind`` under ``root``; returns the path to make a torrent of."""
-    rng = random.Random(kind)
     files = CONTENTS[kind]
-    base = root / "top" if kind == "folder" else root
-    for name, size in files.items():
-        path = base / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(rng.randbytes(size))
-        if name == EXECUTABLE:
-            path.chmod(0o755)
-    return base if kind == "folder" else base / next(iter(files))
+    if kind != "folder":
+        return make_files(root, files, kind) / next(iter(files))
+    top = make_files(root / "top", files, kind)
+    (top / EXECUTABLE).chmod(0o755)
+    return top
 
 
 def libtorrent_torrent(target: Path, version: Version, piece_length: int) -> bytes:
@@ -103,14 +88,6 @@ def loaded_hashes(data: bytes) -> tuple[str | None, str | None]:
 def ours(torrent: Torrent) -> tuple[str | None, str | None]:
     v1, v2 = torrent.info_hash_v1, torrent.info_hash_v2
     return (v1.hex() if v1 else None, v2.hex() if v2 else None)
-
-
-def flip_byte(path: Path, offset: int) -> None:
-    with path.open("r+b") as handle:
-        handle.seek(offset)
-        byte = handle.read(1)[0]
-        handle.seek(offset)
-        handle.write(bytes([byte ^ 0xFF]))
 
 
 @pytest.mark.parametrize("version", ["v1", "v2", "hybrid"])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import random
 import shutil
 from pathlib import Path
 
@@ -17,45 +16,15 @@ from bitswarm.storage.create import create_torrent
 from bitswarm.storage.errors import StorageError
 from bitswarm.storage.hashing import Source, hash_pieces
 from bitswarm.storage.verify import FileStatus, PieceStatus, VerifyReport, verify
+from torrent_content import FOLDER, KIB, PIECE, flip_byte, make_files
 
-KIB = 1024
-PIECE = 32 * KIB
 VERSIONS: list[Version] = ["v1", "v2", "hybrid"]
-
-# Sizes chosen so that v1 pieces span files, some files are smaller than a
-# piece, one is exactly a piece, and two are empty.
-FOLDER = {
-    "a.bin": 3 * PIECE + 123,
-    "b/empty": 0,
-    "b/small": 100,
-    "b/zz": PIECE,
-    "c": 5000,
-    "d/long": 9 * PIECE + 7,
-    "e": 0,
-}
 
 
 @pytest.fixture(autouse=True)
 def small_runs(monkeypatch: pytest.MonkeyPatch) -> None:
     """Runs of two pieces, so that even small test files take several jobs."""
     monkeypatch.setattr(hashing, "RUN_BYTES", 2 * PIECE)
-
-
-def make_folder(root: Path, files: dict[str, int], seed: int = 7) -> Path:
-    rng = random.Random(seed)
-    for name, size in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(rng.randbytes(size))
-    return root
-
-
-def flip_byte(path: Path, offset: int) -> None:
-    with path.open("r+b") as handle:
-        handle.seek(offset)
-        byte = handle.read(1)[0]
-        handle.seek(offset)
-        handle.write(bytes([byte ^ 0x55]))
 
 
 def file_report(report: VerifyReport, *path: str) -> tuple[FileStatus, tuple[int, ...]]:
@@ -70,7 +39,7 @@ def piece_of(torrent: Torrent, path: tuple[str, ...], offset: int) -> int:
 
 @pytest.fixture
 def folder(tmp_path: Path) -> Path:
-    return make_folder(tmp_path / "data" / "top", FOLDER)
+    return make_files(tmp_path / "data" / "top", FOLDER)
 
 
 @pytest.mark.parametrize("version", VERSIONS)
@@ -93,7 +62,7 @@ def test_folder_round_trip(folder: Path, version: Version) -> None:
 @pytest.mark.parametrize("version", VERSIONS)
 @pytest.mark.parametrize("size", [1, PIECE - 1, PIECE, 5 * PIECE + 3])
 def test_single_file_round_trip(tmp_path: Path, version: Version, size: int) -> None:
-    make_folder(tmp_path, {"one.iso": size})
+    make_files(tmp_path, {"one.iso": size})
     torrent = create_torrent(tmp_path / "one.iso", version=version, piece_length=PIECE)
     assert [e.path for e in torrent.files] == [("one.iso",)]
     assert torrent.piece_count == -(-size // PIECE)
@@ -267,7 +236,7 @@ def test_unusable_piece_length_is_refused(folder: Path, piece_length: int) -> No
 
 
 def test_content_without_bytes_is_refused(tmp_path: Path) -> None:
-    make_folder(tmp_path / "d", {"a": 0, "b": 0})
+    make_files(tmp_path / "d", {"a": 0, "b": 0})
     with pytest.raises(ValueError, match="at least one byte"):
         create_torrent(tmp_path / "d")
 
@@ -280,7 +249,7 @@ def test_skipped_entries_are_reported(folder: Path) -> None:
 
 
 def test_file_that_shrinks_while_hashing_is_an_error(tmp_path: Path) -> None:
-    make_folder(tmp_path, {"f": 1000})
+    make_files(tmp_path, {"f": 1000})
     torrent = create_torrent(tmp_path / "f", version="v1", piece_length=PIECE)
     lying = [Source(tmp_path / "f", 2000)]
     files = [dataclasses.replace(torrent.files[0], length=2000)]
