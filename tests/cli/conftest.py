@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from cli_helpers import ALBUM, Run, random_bytes
 from click.testing import CliRunner, Result
 
 from bitswarm.cli.main import main
+from cli.helpers import ALBUM, Run, random_bytes
 
 
 @pytest.fixture

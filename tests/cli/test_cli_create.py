@@ -6,10 +6,10 @@ from pathlib import Path
 
 import libtorrent as lt
 import pytest
-from cli_helpers import ALBUM, Run, assert_one_error_line
 
 from bitswarm.core.magnet import Magnet
 from bitswarm.core.metainfo import parse_torrent
+from cli.helpers import ALBUM, Run, assert_one_error_line
 
 TRACKER_A = "http://127.0.0.1:6969/announce"
 TRACKER_B = "udp://127.0.0.1:6969"

@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from cli_helpers import Run, assert_one_error_line
-
 from bitswarm.cli.demo import SAMPLE_NAME, write_sample
 from bitswarm.storage.create import create_torrent
+from cli.helpers import Run, assert_one_error_line
 
 SIZE = 1024 * 1024 + 123
 

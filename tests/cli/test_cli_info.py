@@ -7,10 +7,10 @@ from pathlib import Path
 
 import libtorrent as lt
 import pytest
-from cli_helpers import ALBUM, Run, assert_one_error_line
 
 from bitswarm.core.magnet import Magnet
 from bitswarm.core.metainfo import Torrent, parse_torrent
+from cli.helpers import ALBUM, Run, assert_one_error_line
 
 TIER_1 = ("http://127.0.0.1:6969/announce", "udp://127.0.0.1:6969")
 TIER_2 = ("http://[::1]:6969/announce",)

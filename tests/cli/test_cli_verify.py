@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-from cli_helpers import ALBUM, Run, assert_one_error_line
 
 from bitswarm.core.metainfo import Torrent, parse_torrent
+from cli.helpers import ALBUM, Run, assert_one_error_line
 
 
 def _create(run: Run, version: str = "v1") -> Torrent:
