@@ -1,10 +1,12 @@
 """``bitswarm create``: a new torrent of a file or a folder (BEP 3, 12, 19, 27, 52).
 
 The default format is v1. Hybrid (v1 and v2 in one file, BEP 52) is what
-libtorrent makes, but Transmission 3 and aria2 1.36 know no v2: they read a
-hybrid torrent as v1 and then treat its BEP 47 pad files as real files, which
-they download and write to disk. v1 is what every client reads the same way;
-``--hybrid`` and ``--v2`` are one flag away for swarms of newer clients.
+libtorrent makes, but Transmission 3 and aria2 1.36 know no v2: aria2 reads a
+hybrid torrent as v1 and takes its BEP 47 pad files for real files, to be
+downloaded and written to disk, and Transmission 3.00 refuses to open it at
+all (``transmission-show``: "Error parsing .torrent file"). v1 is what every
+client reads the same way; ``--hybrid`` and ``--v2`` are one flag away for
+swarms of newer clients. ``tests/cli/test_cli_other_clients.py`` checks both.
 
 ``-t`` adds a tracker tier each time it is given, and a tier may hold several
 URLs separated by commas (BEP 12: clients try a tier's trackers in turn, and
@@ -98,8 +100,8 @@ def create(
     """Make a .torrent of the file or folder PATH.
 
     The default is a v1 torrent, which every client reads. Transmission 3 and
-    aria2 1.36 know no v2: they would read a hybrid torrent as v1 and treat
-    its pad files as real files. Use --hybrid or --v2 for newer clients.
+    aria2 1.36 know no v2: Transmission cannot open a hybrid torrent, and aria2
+    takes its pad files for real files. Use --hybrid or --v2 for newer clients.
     """
     tiers = tracker_tiers(trackers)
     seeds = [_url(url, WEB_SEED_SCHEMES, "--web-seed") for url in web_seeds]
