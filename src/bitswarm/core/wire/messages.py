@@ -14,7 +14,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import ClassVar, Self
+from typing import TYPE_CHECKING, ClassVar, Self
 
 _HEADER = struct.Struct(">IB")
 _INDEX = struct.Struct(">I")
@@ -104,22 +104,41 @@ class HaveNone(_Bare):
     ID = MessageId.HAVE_NONE
 
 
-@dataclass(frozen=True, slots=True)
-class _PieceIndex:
-    """A message whose payload is one piece index."""
+class _Packed:
+    """A message whose payload is its integer fields, in order, packed by ``LAYOUT``."""
 
+    __slots__ = ()
     ID: ClassVar[MessageId]
-    PAYLOAD_SIZE: ClassVar[int | None] = _INDEX.size
-    MIN_PAYLOAD: ClassVar[int] = _INDEX.size
+    LAYOUT: ClassVar[struct.Struct]
+    __match_args__: ClassVar[tuple[str, ...]]
+    PAYLOAD_SIZE: ClassVar[int | None]
+    MIN_PAYLOAD: ClassVar[int]
 
-    index: int
+    def __init_subclass__(cls) -> None:
+        super().__init_subclass__()
+        if hasattr(cls, "LAYOUT"):
+            cls.PAYLOAD_SIZE = cls.MIN_PAYLOAD = cls.LAYOUT.size
+
+    if TYPE_CHECKING:  # the dataclass below each subclass writes the real one
+
+        def __init__(self, *fields: int) -> None: ...
 
     def encode(self) -> bytes:
-        return _frame(self.ID, _INDEX.pack(self.index))
+        fields = [getattr(self, name) for name in self.__match_args__]
+        return _frame(self.ID, self.LAYOUT.pack(*fields))
 
     @classmethod
     def from_payload(cls, payload: bytes) -> Self:
-        return cls(*_INDEX.unpack(payload))
+        return cls(*cls.LAYOUT.unpack(payload))
+
+
+@dataclass(frozen=True, slots=True)
+class _PieceIndex(_Packed):
+    """A message whose payload is one piece index."""
+
+    LAYOUT = _INDEX
+
+    index: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,23 +163,14 @@ class AllowedFast(_PieceIndex):
 
 
 @dataclass(frozen=True, slots=True)
-class _BlockSpan:
+class _BlockSpan(_Packed):
     """A message naming a block: piece ``index``, byte offset ``begin``, ``length`` bytes."""
 
-    ID: ClassVar[MessageId]
-    PAYLOAD_SIZE: ClassVar[int | None] = _BLOCK.size
-    MIN_PAYLOAD: ClassVar[int] = _BLOCK.size
+    LAYOUT = _BLOCK
 
     index: int
     begin: int
     length: int
-
-    def encode(self) -> bytes:
-        return _frame(self.ID, _BLOCK.pack(self.index, self.begin, self.length))
-
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        return cls(*_BLOCK.unpack(payload))
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,21 +239,13 @@ class HaveBitfield:
 
 
 @dataclass(frozen=True, slots=True)
-class Port:
+class Port(_Packed):
     """BEP 5: the sender's DHT node listens on UDP ``port``."""
 
-    ID: ClassVar[MessageId] = MessageId.PORT
-    PAYLOAD_SIZE: ClassVar[int | None] = _PORT.size
-    MIN_PAYLOAD: ClassVar[int] = _PORT.size
+    ID = MessageId.PORT
+    LAYOUT = _PORT
 
     port: int
-
-    def encode(self) -> bytes:
-        return _frame(self.ID, _PORT.pack(self.port))
-
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        return cls(*_PORT.unpack(payload))
 
 
 @dataclass(frozen=True, slots=True)
