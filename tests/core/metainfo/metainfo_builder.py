@@ -82,26 +82,10 @@ def make_info(
     return info, layers
 
 
-def make_torrent(
-    files: Files,
-    *,
-    version: str = "v1",
-    name: str = "content",
-    piece_length: int = 16384,
-    single: bool = False,
-    info_extra: dict[str, Any] | None = None,
-    **outer: Any,
-) -> bytes:
-    """A whole ``.torrent`` file; ``outer`` adds top-level keys (``announce`` and so on)."""
-    info, layers = make_info(
-        files,
-        version=version,
-        name=name,
-        piece_length=piece_length,
-        single=single,
-        **(info_extra or {}),
-    )
-    document: dict[str, Any] = {"info": info, **outer}
+def make_torrent(files: Files, *, outer: dict[str, Any] | None = None, **options: Any) -> bytes:
+    """A whole ``.torrent`` file: ``options`` go to :func:`make_info`, ``outer`` beside ``info``."""
+    info, layers = make_info(files, **options)
+    document: dict[str, Any] = {"info": info, **(outer or {})}
     if layers:
         document["piece layers"] = layers
     return encode(document)

@@ -17,7 +17,7 @@ def version(request: pytest.FixtureRequest) -> str:
 
 
 def test_outer_edits_keep_the_info_bytes(version: str) -> None:
-    original = parse_torrent(make_torrent(SAMPLE_FILES, version=version, comment="old"))
+    original = parse_torrent(make_torrent(SAMPLE_FILES, version=version, outer={"comment": "old"}))
     edited = (
         original.with_trackers([["http://127.0.0.1:1/a", ""], [], ["udp://127.0.0.1:2"]])
         .with_web_seeds(["http://127.0.0.1:3/", ""])
@@ -48,7 +48,8 @@ def test_two_web_seeds_are_written_as_a_list() -> None:
 
 
 def test_rehash_private_and_source_changes_the_info_hash(version: str) -> None:
-    original = parse_torrent(make_torrent(SAMPLE_FILES, version=version, announce="http://x/"))
+    data = make_torrent(SAMPLE_FILES, version=version, outer={"announce": "http://x/"})
+    original = parse_torrent(data)
     private = rehash(original, private=True)
     assert private.private and not original.private
     assert private.info_hash != original.info_hash

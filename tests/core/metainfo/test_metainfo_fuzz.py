@@ -20,7 +20,7 @@ from bitswarm.core.metainfo import TorrentError, parse_torrent
 from bitswarm.core.metainfo.paths import unsafe_reason
 
 SEEDS = [
-    make_torrent(SAMPLE_FILES, version=version, announce="http://127.0.0.1:1/a")
+    make_torrent(SAMPLE_FILES, version=version, outer={"announce": "http://127.0.0.1:1/a"})
     for version in ("v1", "v2", "hybrid")
 ] + [make_torrent([(("one",), b"z" * 20000)], version="hybrid", single=True)]
 

@@ -102,22 +102,15 @@ def test_single_file(version: str) -> None:
 
 
 def test_outer_fields() -> None:
-    data = make_torrent(
-        SAMPLE_FILES,
-        announce="http://127.0.0.1:1/ignored-when-a-list-is-present",
-        **{
-            "announce-list": [
-                ["http://127.0.0.1:1/a", "udp://127.0.0.1:2"],
-                [],
-                ["http://[::1]:3"],
-            ],
-            "url-list": ["http://127.0.0.1:8/seed/", ""],
-            "comment": "héllo",
-            "created by": "hand",
-            "creation date": 1700000000,
-        },
-        info_extra={"private": 1, "source": "TRK"},
-    )
+    outer = {
+        "announce": "http://127.0.0.1:1/ignored-when-a-list-is-present",
+        "announce-list": [["http://127.0.0.1:1/a", "udp://127.0.0.1:2"], [], ["http://[::1]:3"]],
+        "url-list": ["http://127.0.0.1:8/seed/", ""],
+        "comment": "héllo",
+        "created by": "hand",
+        "creation date": 1700000000,
+    }
+    data = make_torrent(SAMPLE_FILES, outer=outer, private=1, source="TRK")
     torrent = parse_torrent(data)
     assert torrent.trackers == (
         ("http://127.0.0.1:1/a", "udp://127.0.0.1:2"),
@@ -133,9 +126,8 @@ def test_outer_fields() -> None:
 
 
 def test_announce_alone_is_one_tier_and_url_list_may_be_a_string() -> None:
-    data = make_torrent(
-        SAMPLE_FILES, announce="http://127.0.0.1:1/announce", **{"url-list": "http://127.0.0.1/x"}
-    )
+    outer = {"announce": "http://127.0.0.1:1/announce", "url-list": "http://127.0.0.1/x"}
+    data = make_torrent(SAMPLE_FILES, outer=outer)
     torrent = parse_torrent(data)
     assert torrent.trackers == (("http://127.0.0.1:1/announce",),)
     assert torrent.web_seeds == ("http://127.0.0.1/x",)
@@ -143,12 +135,13 @@ def test_announce_alone_is_one_tier_and_url_list_may_be_a_string() -> None:
 
 
 def test_round_trip_keeps_canonical_files_byte_for_byte() -> None:
-    data = make_torrent(
-        SAMPLE_FILES,
-        version="hybrid",
-        announce="http://127.0.0.1:1/a",
-        **{"url-list": "http://127.0.0.1/x", "creation date": 5, "x-unknown": {"k": [1, 2]}},
-    )
+    outer = {
+        "announce": "http://127.0.0.1:1/a",
+        "url-list": "http://127.0.0.1/x",
+        "creation date": 5,
+        "x-unknown": {"k": [1, 2]},
+    }
+    data = make_torrent(SAMPLE_FILES, version="hybrid", outer=outer)
     torrent = parse_torrent(data)
     assert torrent.extra == {b"x-unknown": {b"k": [1, 2]}}
     assert torrent.to_bytes() == data
@@ -172,7 +165,7 @@ def test_unsorted_info_dictionary_keeps_its_bytes_and_hash() -> None:
 
 
 def test_unknown_info_keys_survive_in_the_info_bytes() -> None:
-    data = make_torrent(SAMPLE_FILES, info_extra={"x-cross-seed": "abc", "similar": [b"1" * 20]})
+    data = make_torrent(SAMPLE_FILES, **{"x-cross-seed": "abc", "similar": [b"1" * 20]})
     torrent = parse_torrent(data)
     assert b"12:x-cross-seed3:abc" in torrent.info_bytes
     assert parse_torrent(torrent.to_bytes()).info_hash == torrent.info_hash

@@ -13,39 +13,25 @@ piece boundary.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+import hashlib
 
 from bitswarm.core.bencode import Value
 from bitswarm.core.metainfo.errors import TorrentError
 from bitswarm.core.metainfo.fields import Fields
 from bitswarm.core.metainfo.files_v1 import check_v1_pieces, parse_v1_files
 from bitswarm.core.metainfo.files_v2 import check_v2_piece_length, parse_file_tree
-from bitswarm.core.metainfo.model import FileEntry
+from bitswarm.core.metainfo.model import FileEntry, Torrent
 from bitswarm.core.metainfo.paths import check_component
 
 SUPPORTED_META_VERSION = 2
 
 
-@dataclass(frozen=True, slots=True)
-class InfoFields:
-    """What the info dictionary says; ``pieces`` is empty unless it has a v1 part."""
+def parse_info(value: Value, info_bytes: bytes) -> Torrent:
+    """The torrent an info dictionary describes, as bare metadata (no trackers, no layers).
 
-    name: str
-    files: tuple[FileEntry, ...]
-    piece_length: int
-    pieces: bytes
-    meta_version: int | None
-    private: bool
-    source: str | None
-    has_v1: bool
-
-    @property
-    def has_v2(self) -> bool:
-        return self.meta_version is not None
-
-
-def parse_info(value: Value) -> InfoFields:
-    """Validate an info dictionary; raises :class:`TorrentError` naming the field."""
+    ``value`` is the decoded dictionary and ``info_bytes`` its exact encoding,
+    which the info-hashes cover. Raises :class:`TorrentError` naming the field.
+    """
     info = Fields(value, "info")
     meta_version = info.opt_int(b"meta version")
     if meta_version is not None and meta_version != SUPPORTED_META_VERSION:
@@ -74,8 +60,17 @@ def parse_info(value: Value) -> InfoFields:
             v1_files = parse_v1_files(info, name)
             pieces = check_v1_pieces(info, v1_files, piece_length)
             files = merge_hybrid(v1_files, files, piece_length)
-    return InfoFields(
-        name, files, piece_length, pieces, meta_version, bool(private), source, v1_present
+    return Torrent(
+        info_bytes=info_bytes,
+        name=name,
+        files=files,
+        piece_length=piece_length,
+        pieces=pieces,
+        meta_version=meta_version,
+        private=bool(private),
+        source=source,
+        info_hash_v1=hashlib.sha1(info_bytes).digest() if v1_present else None,
+        info_hash_v2=hashlib.sha256(info_bytes).digest() if meta_version else None,
     )
 
 

@@ -208,7 +208,7 @@ class Torrent:
             fields[b"created by"] = self.created_by.encode()
         if self.creation_date is not None:
             fields[b"creation date"] = self.creation_date
-        if self.piece_layers:
+        if self.meta_version is not None:  # BEP 52: present even when empty
             fields[b"piece layers"] = dict(self.piece_layers)
         return fields
 

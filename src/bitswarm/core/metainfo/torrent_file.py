@@ -14,7 +14,7 @@ taken over the info dictionary's bytes exactly as they appear in the file.
 
 from __future__ import annotations
 
-import hashlib
+import dataclasses
 from collections.abc import Iterable, Mapping
 from types import EllipsisType
 
@@ -125,25 +125,16 @@ def rehash(
 
 def _assemble(top: dict[bytes, Value], info_bytes: bytes, *, layers_required: bool) -> Torrent:
     outer = Fields(top, "")
-    info = parse_info(outer.get(b"info"))
+    torrent = parse_info(outer.get(b"info"), info_bytes)
     layers: Mapping[bytes, bytes] = {}
-    if info.has_v2:
+    if torrent.meta_version is not None:
         layers = check_piece_layers(
-            top.get(b"piece layers"), info.files, info.piece_length, required=layers_required
+            top.get(b"piece layers"), torrent.files, torrent.piece_length, required=layers_required
         )
     elif b"piece layers" in top:
         raise TorrentError("piece layers", "present in a torrent without 'meta version' 2")
-    return Torrent(
-        info_bytes=info_bytes,
-        name=info.name,
-        files=info.files,
-        piece_length=info.piece_length,
-        pieces=info.pieces,
-        meta_version=info.meta_version,
-        private=info.private,
-        source=info.source,
-        info_hash_v1=hashlib.sha1(info_bytes).digest() if info.has_v1 else None,
-        info_hash_v2=hashlib.sha256(info_bytes).digest() if info.has_v2 else None,
+    return dataclasses.replace(
+        torrent,
         piece_layers=layers,
         trackers=_trackers(outer),
         web_seeds=_web_seeds(outer),

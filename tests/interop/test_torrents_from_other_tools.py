@@ -1,0 +1,169 @@
+"""Torrents made by libtorrent, mktorrent and transmission-create parse the same in bitswarm.
+
+For each one, bitswarm must find the info-hashes libtorrent computes
+(``torrent_info.info_hashes()``), the same files with the same lengths,
+offsets, pad files and v2 roots, the same pieces and piece sizes, and map every
+piece onto the same file slices as libtorrent's ``map_block``. Re-saving must
+give back the file byte for byte. The tools only hash local files; trackers
+are loopback URLs that nothing dials.
+"""
+
+from __future__ import annotations
+
+import random
+import subprocess
+from pathlib import Path
+
+import libtorrent as lt
+import pytest
+
+from bitswarm.core.layout import Layout
+from bitswarm.core.metainfo import Torrent, parse_torrent
+from conftest import require_program
+
+pytestmark = pytest.mark.interop
+
+TRACKER = "http://127.0.0.1:6969/announce"
+FLAGS = {"v1": lt.create_torrent.v1_only, "v2": lt.create_torrent.v2_only, "hybrid": 0}
+
+
+@pytest.fixture(scope="module")
+def content(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``folder/`` with a multi-piece file, an empty one and sub-piece ones; single files beside."""
+    root = tmp_path_factory.mktemp("content")
+    rng = random.Random(52)
+    sizes = {
+        "folder/a.bin": 100_000,
+        "folder/empty": 0,
+        "folder/sub/b.txt": 10,
+        "folder/sub/c.bin": 32_768,
+        "folder/z.bin": 16_385,
+        "single.bin": 70_000,
+        "tiny.txt": 100,
+    }
+    for name, size in sizes.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(rng.randbytes(size))
+    return root
+
+
+def libtorrent_view(data: bytes) -> tuple[lt.torrent_info, list[tuple[str, int, int, bool]]]:
+    info = lt.torrent_info(data)
+    files = info.layout()
+    pad = lt.file_storage.flag_pad_file
+    listed = [
+        (
+            files.file_path(i),
+            files.file_size(i),
+            files.file_offset(i),
+            bool(files.file_flags(i) & pad),
+        )
+        for i in range(files.num_files())
+    ]
+    return info, listed
+
+
+def assert_same_as_libtorrent(data: bytes) -> Torrent:
+    torrent = parse_torrent(data)
+    info, theirs = libtorrent_view(data)
+    pad = lt.file_storage.flag_pad_file
+    hashes = info.info_hashes()
+    assert torrent.info_hash_v1 == (bytes.fromhex(str(hashes.v1)) if hashes.has_v1() else None)
+    assert torrent.info_hash_v2 == (bytes.fromhex(str(hashes.v2)) if hashes.has_v2() else None)
+    assert torrent.name == info.name()
+    assert torrent.private == info.priv()
+
+    mine = [("/".join(e.path), e.length, e.offset, e.is_pad) for e in torrent.files]
+    if torrent.version == "v2":  # libtorrent adds the pad files a v2 torrent implies
+        theirs = [entry for entry in theirs if not entry[3]]
+    assert mine == theirs
+    assert torrent.total_size == sum(e[1] for e in theirs if not e[3])
+    assert torrent.piece_count == info.num_pieces()
+
+    layout = Layout.of(torrent)
+    names = {i: "/".join(entry.path) for i, entry in enumerate(torrent.files)}
+    files = info.layout()
+    skip_pads = torrent.version == "v2"
+    for piece in range(torrent.piece_count):
+        size = info.piece_size(piece)
+        spans = [
+            (names[s.file_index], s.offset, s.length)
+            for s in layout.block_spans(piece, 0, layout.piece_size(piece))
+        ]
+        slices = [
+            (files.file_path(s.file_index), s.offset, s.size)
+            for s in info.map_block(piece, 0, size)
+            if s.size and not (skip_pads and files.file_flags(s.file_index) & pad)
+        ]
+        assert spans == slices, piece
+        if torrent.version != "v2":
+            assert layout.piece_size(piece) == size
+            assert torrent.piece_hash_v1(piece) == info.hash_for_piece(piece)
+    if torrent.version != "v1":
+        roots = {files.file_path(i): files.root(i).to_bytes() for i in range(files.num_files())}
+        for entry in torrent.files:
+            if entry.length and not entry.is_pad:
+                assert entry.pieces_root == roots["/".join(entry.path)]
+    assert torrent.to_bytes() == data
+    return torrent
+
+
+def libtorrent_create(target: Path, version: str, piece_length: int) -> bytes:
+    creator = lt.create_torrent(lt.list_files(str(target)), piece_length, FLAGS[version])
+    creator.add_tracker(TRACKER)
+    creator.set_creator("libtorrent")
+    lt.set_piece_hashes(creator, str(target.parent))
+    return bytes(lt.bencode(creator.generate()))
+
+
+def assert_matches_disk(torrent: Torrent, base: Path, *, with_empty: bool) -> None:
+    """The torrent's real files are the files under ``base``, with their sizes."""
+    listed = {"/".join(e.path): e.length for e in torrent.files if not e.is_pad}
+    on_disk = {
+        str(path.relative_to(base)): path.stat().st_size
+        for path in (base / torrent.name).rglob("*")
+        if path.is_file() and (with_empty or path.stat().st_size)
+    }
+    if (base / torrent.name).is_file():
+        on_disk = {torrent.name: (base / torrent.name).stat().st_size}
+    assert listed == on_disk
+
+
+@pytest.mark.parametrize("version", ["v1", "v2", "hybrid"])
+@pytest.mark.parametrize(
+    ("target", "piece_length"), [("folder", 16384), ("single.bin", 32768), ("tiny.txt", 16384)]
+)
+def test_libtorrent(content: Path, version: str, target: str, piece_length: int) -> None:
+    data = libtorrent_create(content / target, version, piece_length)
+    torrent = assert_same_as_libtorrent(data)
+    assert torrent.version == version
+    assert torrent.trackers == ((TRACKER,),)
+    assert torrent.piece_length == piece_length
+    assert_matches_disk(torrent, content, with_empty=True)
+
+
+def run_tool(args: list[str], cwd: Path, out: Path) -> Torrent:
+    subprocess.run([*args, str(out)], cwd=cwd, check=True, capture_output=True, timeout=60)
+    return assert_same_as_libtorrent(out.read_bytes())
+
+
+@pytest.mark.parametrize("target", ["folder", "single.bin"])
+def test_mktorrent(content: Path, tmp_path: Path, target: str) -> None:
+    program = require_program("mktorrent")
+    args = [program, "-a", TRACKER, "-l", "15", "-c", "from mktorrent", target, "-o"]
+    torrent = run_tool(args, content, tmp_path / "made.torrent")
+    assert torrent.version == "v1" and torrent.piece_length == 32768
+    assert (torrent.trackers, torrent.comment) == (((TRACKER,),), "from mktorrent")
+    assert_matches_disk(torrent, content, with_empty=True)
+
+
+@pytest.mark.parametrize("target", ["folder", "single.bin"])
+def test_transmission_create(content: Path, tmp_path: Path, target: str) -> None:
+    program = require_program("transmission-create")
+    args = [program, "-p", "-s", "16", "-t", TRACKER, target, "-o"]
+    torrent = run_tool(args, content, tmp_path / "made.torrent")
+    assert torrent.version == "v1" and torrent.private and torrent.piece_length == 16384
+    assert torrent.trackers == ((TRACKER,),)
+    # transmission-create leaves empty files out of the torrent.
+    assert_matches_disk(torrent, content, with_empty=False)
