@@ -62,7 +62,7 @@ def format_size(size: float) -> str:
     raise AssertionError("unreachable")
 
 
-class SizeParam(click.ParamType):
+class SizeParam(click.ParamType[int]):
     """A click parameter that takes a size with units."""
 
     name = "size"
@@ -78,7 +78,7 @@ class SizeParam(click.ParamType):
             self.fail(str(error), param, ctx)
 
 
-class RateParam(click.ParamType):
+class RateParam(click.ParamType[int]):
     """A click parameter that takes a rate with units."""
 
     name = "rate"
