@@ -23,7 +23,7 @@ from aiohttp import web
 from bitswarm.aio.tracker_context import TrackerContext
 from bitswarm.aio.tracker_http import create_app
 from bitswarm.aio.tracker_udp import UdpTrackerProtocol
-from bitswarm.core.tracker.access import AccessList
+from bitswarm.core.tracker.access import PASSKEY, AccessList
 from bitswarm.core.tracker.connection_ids import ConnectionIds
 from bitswarm.core.tracker.policy import TrackerPolicy
 from bitswarm.core.tracker.rate_limit import RateLimiter
@@ -58,6 +58,13 @@ class TrackerConfig:
     connect_rate: float = 2.0
     """UDP connects per second allowed from one IP address, after a burst of ``connect_burst``."""
     connect_burst: float = 20.0
+
+    def __post_init__(self) -> None:
+        for passkey in self.passkeys:
+            if not PASSKEY.fullmatch(passkey):
+                raise ValueError(f"a passkey is 8 to 64 of A-Z a-z 0-9 _ -, not {passkey!r}")
+        if not self.secret:
+            raise ValueError("the connection-id secret must not be empty")
 
 
 async def open_store(url: str, peer_ttl: float) -> PeerStore:
@@ -121,12 +128,14 @@ class TrackerServer:
             self.context = None
 
     def describe(self) -> str:
-        """One line naming the listening addresses and the store."""
+        """One line naming the addresses (bound ones once started) and the store."""
         parts = []
-        if self.http_address:
-            parts.append(f"http://{_join(self.http_address)}/announce")
-        if self.udp_address:
-            parts.append(f"udp://{_join(self.udp_address)}/announce")
+        http = self.http_address or self.config.http
+        udp = self.udp_address or self.config.udp
+        if http:
+            parts.append(f"http://{_join(http)}/announce")
+        if udp:
+            parts.append(f"udp://{_join(udp)}/announce")
         mode = "private" if self.config.private else "open"
         return f"tracker ({mode}, store {self.config.store_url}) on " + " ".join(parts)
 
@@ -140,9 +149,7 @@ class TrackerServer:
         await self._runner.setup()
         site = web.TCPSite(self._runner, where[0], where[1], reuse_port=self.config.reuse_port)
         await site.start()
-        server = site._server
-        assert isinstance(server, asyncio.base_events.Server)
-        self.http_address = _host_port(server.sockets[0].getsockname())
+        self.http_address = _host_port(self._runner.addresses[0])
 
     async def _start_udp(self, context: TrackerContext, where: HostPort) -> None:
         config = self.config

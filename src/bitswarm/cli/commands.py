@@ -8,6 +8,7 @@ from bitswarm.cli.create import create
 from bitswarm.cli.demo import demo
 from bitswarm.cli.info import info
 from bitswarm.cli.magnet import magnet
+from bitswarm.cli.tracker import tracker
 from bitswarm.cli.verify import verify_command
 
-ALL: list[click.Command] = [create, info, magnet, verify_command, demo]
+ALL: list[click.Command] = [create, info, magnet, verify_command, demo, tracker]

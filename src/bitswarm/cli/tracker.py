@@ -1,0 +1,144 @@
+"""``bitswarm tracker``: run an HTTP and UDP BitTorrent tracker (BEP 3, 15, 23, 48).
+
+Open by default: any torrent, any client. ``--private`` serves only the
+passkeys and info-hashes given with ``--passkey``/``--allow`` or added at run
+time through the admin API (``--admin-token``). One line on stderr says where
+it listens; SIGINT or SIGTERM stops it cleanly.
+"""
+
+from __future__ import annotations
+
+import re
+
+import click
+
+from bitswarm.aio.tracker_run import serve, serve_workers
+from bitswarm.aio.tracker_server import REDIS_SCHEMES, HostPort, TrackerConfig, TrackerServer
+from bitswarm.cli.errors import UserError
+from bitswarm.core.tracker.policy import DEFAULT_INTERVAL, TrackerPolicy
+
+_HOST_PORT = re.compile(r"^(?:\[(?P<v6>[^\]]+)\]|(?P<host>[^:]*)):(?P<port>\d{1,5})$")
+
+
+def _host_port(ctx: click.Context, param: click.Parameter, text: str) -> HostPort | None:
+    """``HOST:PORT``, ``[V6]:PORT``, ``:PORT`` (all IPv4 addresses) or ``off``."""
+    if text == "off":
+        return None
+    match = _HOST_PORT.match(text)
+    if not match or int(match["port"]) > 0xFFFF:
+        raise click.BadParameter(f"{text!r} is not HOST:PORT, [IPv6]:PORT, :PORT or off")
+    return match["v6"] or match["host"] or "0.0.0.0", int(match["port"])
+
+
+@click.command("tracker")
+@click.option(
+    "--http",
+    "http",
+    callback=_host_port,
+    metavar="HOST:PORT",
+    default="0.0.0.0:6969",
+    show_default=True,
+    help="Where the HTTP tracker listens, or 'off'.",
+)
+@click.option(
+    "--udp",
+    "udp",
+    callback=_host_port,
+    metavar="HOST:PORT",
+    default="0.0.0.0:6969",
+    show_default=True,
+    help="Where the UDP tracker listens, or 'off'.",
+)
+@click.option(
+    "--store",
+    default="memory",
+    show_default=True,
+    help="Peer store: 'memory', or a redis:// URL shared by several trackers.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 256),
+    default=1,
+    show_default=True,
+    help="Processes sharing the ports (SO_REUSEPORT).",
+)
+@click.option("--private", is_flag=True, help="Serve only listed passkeys and info-hashes.")
+@click.option("--passkey", "passkeys", multiple=True, help="A passkey to accept (repeatable).")
+@click.option(
+    "--allow",
+    "allowed",
+    multiple=True,
+    metavar="INFO_HASH",
+    help="An info-hash (40 hex digits) to serve in private mode (repeatable).",
+)
+@click.option(
+    "--interval",
+    type=click.IntRange(10, 86400),
+    default=DEFAULT_INTERVAL,
+    show_default=True,
+    help="Seconds between a client's announces.",
+)
+@click.option(
+    "--secret",
+    help="Key of the UDP connection ids; give all tracker "
+    "processes behind one address the same (default: random).",
+)
+@click.option("--admin-token", help="Enable the admin API, guarded by this bearer token.")
+@click.option(
+    "--client-address-header",
+    metavar="HEADER",
+    help="Take the client's address from this header (behind a reverse proxy).",
+)
+@click.option(
+    "--allow-claimed-ip",
+    is_flag=True,
+    help="Honour the address a client claims with ip= (trusted networks only).",
+)
+def tracker(
+    http: HostPort | None, udp: HostPort | None, store: str, workers: int, private: bool,
+    passkeys: tuple[str, ...], allowed: tuple[str, ...], interval: int, secret: str | None,
+    admin_token: str | None, client_address_header: str | None, allow_claimed_ip: bool,
+) -> None:  # fmt: skip
+    """Run a BitTorrent tracker over HTTP and UDP."""
+    if http is None and udp is None:
+        raise UserError("both --http and --udp are off: nothing to serve")
+    if store != "memory" and not store.startswith(REDIS_SCHEMES):
+        raise UserError(f"--store must be 'memory' or a redis:// URL, not {store!r}")
+    options: dict[str, object] = dict(
+        http=http, udp=udp, store_url=store, private=private, passkeys=passkeys,
+        allowed_info_hashes=tuple(_info_hash(text) for text in allowed),
+        policy=TrackerPolicy(interval=interval, allow_claimed_ip=allow_claimed_ip),
+        admin_token=admin_token, client_address_header=client_address_header,
+    )  # fmt: skip
+    if secret is not None:
+        options["secret"] = secret.encode()
+    try:
+        config = TrackerConfig(**options)  # type: ignore[arg-type]
+    except ValueError as error:
+        raise UserError(str(error)) from None
+    if workers == 1:
+        serve(config, _announce_start)
+        return
+    if any(where is not None and where[1] == 0 for where in (http, udp)):
+        raise UserError("--workers needs fixed ports: port 0 would give each worker its own")
+    click.echo(f"bitswarm: {workers} workers, {TrackerServer(config).describe()}", err=True)
+    if store == "memory":
+        click.echo("bitswarm: note: with the memory store, workers do not share swarms; "
+                   "use --store redis://... to share them", err=True)  # fmt: skip
+    status = serve_workers(config, workers)
+    if status:
+        raise UserError(f"a tracker worker exited with status {status}", status=1)
+
+
+def _announce_start(server: TrackerServer) -> None:
+    click.echo(f"bitswarm: {server.describe()}", err=True)
+
+
+def _info_hash(text: str) -> bytes:
+    try:
+        value = bytes.fromhex(text)
+    except ValueError:
+        value = b""
+    if len(value) != 20:
+        raise UserError(f"--allow takes an info-hash of 40 hex digits, not {text!r}")
+    return value

@@ -1,0 +1,141 @@
+"""``bitswarm tracker`` as a real process: start line, service, clean stop on SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote_from_bytes
+
+import pytest
+
+import bitswarm
+from bitswarm.core.bencode import decode
+from bitswarm.core.tracker.udp import ConnectRequest, ConnectResponse, decode_response
+from cli.helpers import assert_one_error_line
+
+SRC = Path(bitswarm.__file__).parents[1]
+START = re.compile(r"http://127\.0\.0\.1:(\d+)/announce udp://127\.0\.0\.1:(\d+)/announce")
+
+
+def spawn(*args: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "bitswarm", "tracker", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+@pytest.fixture
+def tracker_process() -> Iterator[subprocess.Popen[str]]:
+    process = spawn("--http", "127.0.0.1:0", "--udp", "127.0.0.1:0", "--interval", "60")
+    yield process
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+
+
+def announce(http_port: int) -> dict[bytes, object]:
+    query = "&".join(
+        [
+            "info_hash=" + quote_from_bytes(b"\x01" * 20, safe=""),
+            "peer_id=" + quote_from_bytes(b"-BS0001-" + b"\xff" * 12, safe=""),
+            "port=6881&uploaded=0&downloaded=0&left=1",
+        ]
+    )
+    url = f"http://127.0.0.1:{http_port}/announce?{query}"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        body = decode(response.read())
+    assert isinstance(body, dict)
+    return body
+
+
+def udp_connect(udp_port: int) -> ConnectResponse:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(5)
+        sock.sendto(ConnectRequest(5).encode(), ("127.0.0.1", udp_port))
+        reply = decode_response(sock.recv(100))
+    assert isinstance(reply, ConnectResponse)
+    return reply
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
+def test_starts_serves_and_stops_cleanly(
+    tracker_process: subprocess.Popen[str], stop: signal.Signals
+) -> None:
+    assert tracker_process.stderr is not None
+    line = tracker_process.stderr.readline()
+    found = START.search(line)
+    assert found, line
+    http_port, udp_port = int(found[1]), int(found[2])
+    assert "open" in line and "store memory" in line
+    reply = announce(http_port)
+    assert reply[b"interval"] == 60 and reply[b"incomplete"] == 1
+    assert udp_connect(udp_port).transaction_id == 5
+    tracker_process.send_signal(stop)
+    _, rest = tracker_process.communicate(timeout=20)
+    assert tracker_process.returncode == 0
+    assert "Traceback" not in rest
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", port))  # the UDP port of the same number is free too
+    return port
+
+
+def test_workers_share_the_ports_and_stop_on_sigterm() -> None:
+    port = free_port()
+    where = f"127.0.0.1:{port}"
+    process = spawn("--http", where, "--udp", where, "--workers", "2", "--secret", "s3cret")
+    try:
+        assert process.stderr is not None
+        first = process.stderr.readline()
+        assert "2 workers" in first and f"http://{where}/announce" in first
+        assert "do not share swarms" in process.stderr.readline()
+        for _ in range(100):  # the children bind after the parent's lines
+            try:
+                announce(port)
+                break
+            except OSError:
+                subprocess.run(["sleep", "0.1"], check=True)
+        assert announce(port)[b"interval"] == 1800
+        assert udp_connect(port).transaction_id == 5
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=20)
+        assert process.returncode == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_bad_options_are_one_line_errors(run: object) -> None:
+    from click.testing import Result
+
+    invoke = run
+    assert callable(invoke)
+    result: Result = invoke("tracker", "--http", "off", "--udp", "off")
+    assert_one_error_line(result, "nothing to serve")
+    result = invoke("tracker", "--store", "postgres://x")
+    assert_one_error_line(result, "--store must be")
+    result = invoke("tracker", "--private", "--allow", "abcd")
+    assert_one_error_line(result, "40 hex digits")
+    result = invoke("tracker", "--passkey", "no")
+    assert_one_error_line(result, "passkey")
+    result = invoke("tracker", "--workers", "2", "--http", "127.0.0.1:0", "--udp", "off")
+    assert_one_error_line(result, "fixed ports")
+    usage = invoke("tracker", "--http", "nonsense")
+    assert usage.exit_code == 2 and "HOST:PORT" in usage.stderr
