@@ -131,6 +131,7 @@ def test_canonical_uri() -> None:
         (f"magnet:?{BTIH}&x.pe=[fe80::zz]:80", "x.pe", "not an IPv6 address"),
         (f"magnet:?{BTIH}&x.pe=1.2.3.256:80", "x.pe", "not an IPv4 address"),
         (f"magnet:?{BTIH}&x.pe=bad_host:80", "x.pe", "not a host name"),
+        (f"magnet:?{BTIH}&x.pe=%5Bfe80::1%25a%1Bb%5D:80", "x.pe", "control character"),
         (f"magnet:?{BTIH}&so=1,,2", "so", "got ''"),
         (f"magnet:?{BTIH}&so=5-2", "so", "runs backwards"),
         (f"magnet:?{BTIH}&so=9999999999", "so", "larger than"),

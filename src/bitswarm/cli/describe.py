@@ -129,7 +129,7 @@ def summary_rows(record: Record) -> list[tuple[str, str]]:
     for number, tier in enumerate(record["trackers"], 1):
         rows.append((f"tracker tier {number}", safe(", ".join(tier))))
     rows += [("web seed", safe(url)) for url in record["web_seeds"]]
-    rows += [("peer", peer) for peer in record["peers"]]
+    rows += [("peer", safe(peer)) for peer in record["peers"]]
     if record["select_only"] is not None:
         rows.append(("select only", record["select_only"]))
     return rows

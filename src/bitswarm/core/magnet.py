@@ -91,6 +91,7 @@ class PeerAddress:
     def __post_init__(self) -> None:
         if not 1 <= self.port <= 65535:
             raise MagnetError("x.pe", f"port {self.port} is outside 1-65535")
+        _check_text("x.pe", self.host)
         if ":" in self.host:
             try:
                 ipaddress.IPv6Address(self.host)
