@@ -6,7 +6,7 @@ tests/core/metainfo/test_metainfo_layout.py checks the same spans against real p
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bitswarm.core.layout import FileSpan, Layout, LayoutError
@@ -63,6 +63,7 @@ layouts = st.one_of(
 )
 
 
+@settings(deadline=None)
 @given(layouts, st.data())
 def test_matches_the_byte_by_byte_reference(
     case: tuple[list[tuple[int, bool]], int, bool], data: st.DataObject

@@ -85,6 +85,26 @@ V1_CASES: list[tuple[Callable[[Doc], object], str, str]] = [
         "info.files[1].symlink path[0]",
         "would leave its folder",
     ),
+    (
+        lambda d: d["info"]["files"][3].__setitem__("path", ["sub", "b.txt"]),
+        "info.files[3]",
+        "folder/sub/b.txt is listed before",
+    ),
+    (
+        lambda d: d["info"]["files"][2].__setitem__("path", ["a.bin", "x"]),
+        "info.files[2]",
+        "folder/a.bin is a file listed before, not a folder",
+    ),
+    (
+        lambda d: d["info"]["files"][3].__setitem__("path", ["sub"]),
+        "info.files[3]",
+        "folder/sub is listed before",
+    ),
+    (
+        lambda d: d["info"]["files"][3].__setitem__("path.utf-8", ["sub", "\\"]),
+        "info.files[3].path.utf-8[1]",
+        "path separator",
+    ),
     (lambda d: d.__setitem__("announce", 1), "announce", "expected a byte string"),
     (lambda d: d.__setitem__("announce-list", "x"), "announce-list", "expected a list"),
     (lambda d: d.__setitem__("announce-list", [[1]]), "announce-list[0][0]", "expected a byte"),

@@ -45,7 +45,7 @@ def check_survivor(data: bytes) -> None:
     assert torrent.piece_count * torrent.piece_length >= torrent.stream_size
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(SEEDS), st.data())
 def test_byte_mutations(seed: bytes, data: st.DataObject) -> None:
     raw = bytearray(seed)
@@ -77,7 +77,7 @@ def paths_of(value: Value, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]
     return found
 
 
-@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(SEEDS), st.data())
 def test_structural_mutations(seed: bytes, data: st.DataObject) -> None:
     document = decode(seed)

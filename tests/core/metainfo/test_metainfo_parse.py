@@ -183,3 +183,29 @@ def test_bep47_attributes_and_symlinks() -> None:
 
 def test_file_entry_end() -> None:
     assert FileEntry(("a",), 10, 5).end == 15
+
+
+def test_utf8_copies_of_name_and_path_win() -> None:
+    info, _ = make_info(SAMPLE_FILES)
+    info["name"] = b"\xe9t\xe9"  # Latin-1, not UTF-8
+    info["name.utf-8"] = "été"
+    info["files"][0]["path"] = [b"\xe0.bin"]
+    info["files"][0]["path.utf-8"] = ["à.bin"]
+    torrent = parse_torrent(encode({"info": info}))
+    assert torrent.name == "été"
+    assert torrent.files[0].path == ("été", "à.bin")
+
+
+def test_pad_files_may_share_a_path_but_files_may_not() -> None:
+    files = [(("a",), b"1" * 10), (("b",), b"2" * 10), (("c",), b"3")]
+    info, _ = make_info(files, version="hybrid", piece_length=PL)
+    assert [f["path"] for f in info["files"] if f.get("attr") == "p"] == [[".pad", "16374"]] * 2
+    torrent = parse_torrent(encode({"info": info}))
+    assert [e.offset for e in torrent.files if not e.is_pad] == [0, PL, 2 * PL]
+
+
+def test_deep_paths_are_checked_in_linear_time() -> None:
+    deep = tuple(f"d{i}" for i in range(20000))
+    info, _ = make_info([((*deep, "x"), b"1"), ((*deep, "y"), b"2")])
+    torrent = parse_torrent(encode({"info": info}))
+    assert [len(e.path) for e in torrent.files] == [20002, 20002]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bitswarm.core.metainfo import TorrentError, check_component, check_path, target_path
@@ -64,6 +64,7 @@ def test_target_path_joins_under_the_root() -> None:
         target_path("/srv/dl", ("/etc",))
 
 
+@settings(deadline=None)
 @given(st.lists(st.text(min_size=0, max_size=12), min_size=1, max_size=5))
 def test_accepted_paths_stay_under_the_root(parts: list[str]) -> None:
     root = PurePosixPath("/srv/dl")

@@ -5,7 +5,9 @@ its lines asking "is this key there, and is it the type the BEP says?". The
 :class:`Fields` view answers that once, raising :class:`TorrentError` with the
 key path (``info.files[2].length``) so every caller's error is precise for free.
 Text is UTF-8 (BEP 52 makes that explicit); bytes that are not UTF-8 are refused
-rather than guessed at.
+rather than guessed at. Old clients wrote ``name`` and ``path`` in a local code
+page with a UTF-8 copy beside them under ``name.utf-8`` and ``path.utf-8``;
+:func:`utf8_variant` prefers that copy, as libtorrent does.
 """
 
 from __future__ import annotations
@@ -71,6 +73,12 @@ def as_dict(value: Value, where: str) -> dict[bytes, Value]:
 
 def as_text_list(value: Value, where: str) -> tuple[str, ...]:
     return tuple(as_text(item, f"{where}[{i}]") for i, item in enumerate(as_list(value, where)))
+
+
+def utf8_variant(fields: Fields, key: bytes) -> bytes:
+    """``key + b".utf-8"`` when the dictionary has it, else ``key``."""
+    variant = key + b".utf-8"
+    return variant if variant in fields.data else key
 
 
 class Fields:

@@ -6,15 +6,16 @@ called ``name``. Files follow each other in one byte stream that the SHA-1
 ``pieces`` cut into equal pieces, so each file's offset is the sum of the
 lengths before it. BEP 47 adds ``attr`` letters (``p`` marks a padding file that
 aligns the next file) and ``symlink path`` for ``l`` entries, whose length is
-zero and may be left out.
+zero and may be left out. Two files may not share a path (pad files, never
+written, may).
 """
 
 from __future__ import annotations
 
 from bitswarm.core.metainfo.errors import TorrentError
-from bitswarm.core.metainfo.fields import Fields, as_text_list
+from bitswarm.core.metainfo.fields import Fields, as_text_list, utf8_variant
 from bitswarm.core.metainfo.model import V1_HASH_SIZE, FileEntry
-from bitswarm.core.metainfo.paths import check_path
+from bitswarm.core.metainfo.paths import check_distinct, check_path
 
 FileProperties = tuple[int, str, tuple[str, ...] | None]
 """``(length, attr, symlink_path)`` of one file entry."""
@@ -55,10 +56,16 @@ def parse_v1_files(info: Fields, name: str) -> tuple[FileEntry, ...]:
     offset = 0
     for i, item in enumerate(listed):
         entry = Fields(item, f"{info.at(b'files')}[{i}]")
-        path = check_path(as_text_list(entry.get(b"path"), entry.at(b"path")), entry.at(b"path"))
+        key = utf8_variant(entry, b"path")
+        path = check_path(as_text_list(entry.get(key), entry.at(key)), entry.at(key))
         length, attr, symlink = file_properties(entry)
         entries.append(FileEntry((name, *path), length, offset, attr, None, symlink))
         offset += length
+    check_distinct(
+        (f"{info.at(b'files')}[{i}]", entry.path)
+        for i, entry in enumerate(entries)
+        if not entry.is_pad
+    )
     return tuple(entries)
 
 

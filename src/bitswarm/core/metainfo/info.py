@@ -17,7 +17,7 @@ import hashlib
 
 from bitswarm.core.bencode import Value
 from bitswarm.core.metainfo.errors import TorrentError
-from bitswarm.core.metainfo.fields import Fields
+from bitswarm.core.metainfo.fields import Fields, utf8_variant
 from bitswarm.core.metainfo.files_v1 import check_v1_pieces, parse_v1_files
 from bitswarm.core.metainfo.files_v2 import check_v2_piece_length, parse_file_tree
 from bitswarm.core.metainfo.model import FileEntry, Torrent
@@ -39,7 +39,8 @@ def parse_info(value: Value, info_bytes: bytes) -> Torrent:
             info.at(b"meta version"),
             f"version {meta_version} is not supported (only {SUPPORTED_META_VERSION})",
         )
-    name = check_component(info.text(b"name"), info.at(b"name"))
+    name_key = utf8_variant(info, b"name")
+    name = check_component(info.text(name_key), info.at(name_key))
     piece_length = info.integer(b"piece length", minimum=1)
     private = info.opt_int(b"private")
     if private not in (None, 0, 1):

@@ -95,17 +95,17 @@ class Torrent:
     top-level key, kept as decoded so that nothing is lost on a re-save.
     """
 
-    info_bytes: bytes
+    info_bytes: bytes = field(repr=False)
     name: str
     files: tuple[FileEntry, ...]
     piece_length: int
-    pieces: bytes
+    pieces: bytes = field(repr=False)
     meta_version: int | None
     private: bool
     source: str | None
     info_hash_v1: bytes | None
     info_hash_v2: bytes | None
-    piece_layers: Mapping[bytes, bytes] = field(default_factory=dict, hash=False)
+    piece_layers: Mapping[bytes, bytes] = field(default_factory=dict, hash=False, repr=False)
     trackers: tuple[tuple[str, ...], ...] = ()
     web_seeds: tuple[str, ...] = ()
     comment: str | None = None

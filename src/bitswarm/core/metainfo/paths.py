@@ -18,6 +18,11 @@ or ``\\`` anywhere, NUL and other C0 control characters, a leading Windows drive
 (``C:``), and the Windows reserved device names (``CON``, ``PRN``, ``AUX``,
 ``NUL``, ``COM1``-``COM9``, ``LPT1``-``LPT9``, with or without an extension).
 
+Two files may not share a path, and a file may not also be a folder of
+another (``a`` and ``a/b``): one would overwrite the other on disk.
+:func:`check_distinct` checks that with a trie, in time linear in the number of
+components, whatever the depth of the paths.
+
 Everything here is pure: :func:`target_path` builds a :class:`PurePosixPath`
 and never looks at a disk.
 """
@@ -25,7 +30,7 @@ and never looks at a disk.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import PurePosixPath
 
 from bitswarm.core.metainfo.errors import TorrentError
@@ -70,6 +75,26 @@ def check_path(components: Sequence[str], where: str) -> tuple[str, ...]:
     if not components:
         raise TorrentError(where, "empty path")
     return tuple(check_component(part, f"{where}[{i}]") for i, part in enumerate(components))
+
+
+def check_distinct(paths: Iterable[tuple[str, tuple[str, ...]]]) -> None:
+    """No two ``(where, path)`` pairs share a path, and no path runs through another.
+
+    Raises :class:`TorrentError` at the ``where`` of the later of the two.
+    """
+    root: dict[str, object] = {}
+    for where, path in paths:
+        node = root
+        for depth, part in enumerate(path[:-1]):
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise TorrentError(
+                    where, f"{'/'.join(path[: depth + 1])} is a file listed before, not a folder"
+                )
+            node = child
+        if path[-1] in node:
+            raise TorrentError(where, f"{'/'.join(path)} is listed before")
+        node[path[-1]] = where
 
 
 def target_path(root: PurePosixPath | str, path: Sequence[str]) -> PurePosixPath:
