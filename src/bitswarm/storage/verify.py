@@ -4,7 +4,8 @@ v1 pieces (BEP 3) are checked with SHA-1 over the concatenated files; v2 pieces
 (BEP 52) with each file's merkle tree, piece by piece against the ``piece
 layers`` (or against the ``pieces root`` itself for a file of one piece); a
 hybrid torrent must pass both, since a client may use either. BEP 47 pad files
-need not exist on disk: they are zeros by definition.
+need not exist on disk: they are zeros by definition. BEP 47 symlink entries
+hold no data and are left out of the report.
 
 The data is looked for where a client would put it: each file at
 ``data_path / entry.path``, so ``data_path`` is the folder *holding* the
