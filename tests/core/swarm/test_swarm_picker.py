@@ -43,10 +43,10 @@ def setup_picker(
         picker.set_priorities([int(c) for c in priorities])
     counts = [int(c) for c in availability]
     for j in range(max(counts)):
-        picker.peer_joined(
+        picker.peers.join(
             f"p{j}", Bitfield.from_indices(count, (i for i, c in enumerate(counts) if c > j))
         )
-    picker.peer_joined("seed", Bitfield.full(count))
+    picker.peers.join("seed", Bitfield.full(count))
     return picker
 
 
@@ -225,15 +225,15 @@ def test_departure_drops_availability_and_frees_requests() -> None:
 
 def test_have_all_and_haves_count_once() -> None:
     picker = setup_picker("00")
-    picker.peer_joined("x")
+    picker.peers.join("x")
     assert not picker.is_interesting("x")
-    assert picker.peer_has("x", 1) and not picker.peer_has("x", 1)
+    assert picker.peers.have("x", 1) and not picker.peers.have("x", 1)
     assert picker.is_interesting("x")
     assert picker.availability(1) == 2
-    picker.peer_has("x", 0)  # now a seed: counted once, as one
+    picker.peers.have("x", 0)  # now a seed: counted once, as one
     assert [picker.availability(i) for i in range(2)] == [2, 2]
-    picker.peer_joined("y")
-    picker.peer_has_all("y")
+    picker.peers.join("y")
+    picker.peers.have_all("y")
     assert picker.availability(0) == 3
     picker.peer_left("x")
     picker.peer_left("y")
@@ -243,9 +243,9 @@ def test_have_all_and_haves_count_once() -> None:
 def test_bad_calls_are_refused() -> None:
     picker = setup_picker("11")
     with pytest.raises(ValueError, match="peer 'nobody' has not joined"):
-        picker.peer_has("nobody", 0)
+        picker.peers.have("nobody", 0)
     with pytest.raises(ValueError, match="already joined"):
-        picker.peer_joined("seed")
+        picker.peers.join("seed")
     with pytest.raises(ValueError, match="priority of piece 0 must be 0-7, got 8"):
         picker.set_priority(0, 8)
     with pytest.raises(ValueError, match="does not start a block"):

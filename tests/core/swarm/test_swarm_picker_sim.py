@@ -49,9 +49,9 @@ def test_random_swarm_download_finishes(
     def join(peer: int) -> None:
         connected.add(peer)
         half = Bitfield.from_indices(pieces, (p for p in fields[peer] if rng.random() < 0.5))
-        picker.peer_joined(peer, half)  # the rest arrives as have messages
+        picker.peers.join(peer, half)  # the rest arrives as have messages
         for piece in fields[peer]:
-            picker.peer_has(peer, piece)
+            picker.peers.have(peer, piece)
 
     for peer in range(peer_count):
         join(peer)

@@ -6,9 +6,8 @@ The picker knows, for every piece, whether we have it, its priority (0 =
 skip, 1-7, default 4) and its availability (how many connected peers have
 it), and, for every piece in download, the state of each block
 (:class:`~bitswarm.core.swarm.pieces.PartialPiece`). Peers are opaque keys;
-the picker keeps its own copy of what each has, fed by ``bitfield`` / ``have``
-/ ``have all`` (:meth:`peer_joined`, :meth:`peer_has`, :meth:`peer_has_all`).
-Seeds are only counted, so a ``have all`` costs nothing.
+what each has is fed to :attr:`PiecePicker.peers` (bitfield, ``have``,
+``have all``), which reports every change of availability back.
 
 :meth:`pick` hands out FREE blocks of pieces the peer has, in this order:
 
@@ -22,9 +21,8 @@ Seeds are only counted, so a ``have all`` costs nothing.
    complete piece fast, and the rarest is the slowest to get); in sequential
    mode, lowest index first.
 
-Pieces wait in buckets keyed by (-priority, availability), each a sorted list
-of random ranks, so a ``have`` moves one piece in O(log n) and a pick reads
-only as far as it needs.
+New pieces wait in a :class:`~bitswarm.core.swarm.order.PieceOrder`, so a
+``have`` moves one piece in O(log n) and a pick reads only as far as it needs.
 
 Endgame: when no wanted block is FREE any more (every missing block is
 requested or in hand), :meth:`pick` hands out blocks already requested from
@@ -36,11 +34,12 @@ from __future__ import annotations
 
 import heapq
 import random
-from bisect import bisect_left, insort
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 
+from bitswarm.core.swarm.availability import PeerPieces
 from bitswarm.core.swarm.bitfield import Bitfield
+from bitswarm.core.swarm.order import Key, PieceOrder
 from bitswarm.core.swarm.pieces import (
     BlockRef,
     BlockState,
@@ -90,11 +89,12 @@ class PiecePicker:
         self.geometry = geometry
         self._have = have.copy() if have is not None else Bitfield(count)
         self._priority = [DEFAULT_PRIORITY] * count
-        self._skipped = Bitfield(count)
-        """Pieces of priority 0."""
+        self._wanted = Bitfield.from_indices(count, self._have.missing())
+        """Pieces we lack whose priority is above 0."""
         self._availability = [0] * count
-        self._peers: dict[PeerKey, Bitfield] = {}
-        self._seeds: set[PeerKey] = set()
+        """Peers that have each piece, seeds not counted (they count everywhere alike)."""
+        self.peers = PeerPieces(count, self._count)
+        """Feed bitfields, ``have`` and ``have all`` here; :meth:`peer_left` on departure."""
         self._partials: dict[int, PartialPiece] = {}
         self._asked: dict[PeerKey, set[BlockRef]] = {}
         self._random_first = random_first
@@ -102,26 +102,22 @@ class PiecePicker:
         self._shuffled = list(range(count))
         rng.shuffle(self._shuffled)
         self._free_blocks = sum(geometry.block_count(p) for p in self._have.missing())
-        self._wanted_missing = count - self._have.count()
         self._rebuild()
 
     # -- the bucket index ------------------------------------------------------
 
     def _rebuild(self) -> None:
         self._by_availability = not self._sequential and self._have.count() >= self._random_first
-        self._piece_at = list(range(len(self._shuffled))) if self._sequential else self._shuffled
-        self._rank = [0] * len(self._piece_at)
-        for rank, piece in enumerate(self._piece_at):
-            self._rank[piece] = rank
-        self._buckets: dict[tuple[int, int], list[int]] = {}
-        for rank, piece in enumerate(self._piece_at):
+        piece_at = list(range(len(self._shuffled))) if self._sequential else self._shuffled
+        self._order = PieceOrder(piece_at)
+        for piece in piece_at:
             if self._pickable(piece):
-                self._buckets.setdefault(self._key(piece), []).append(rank)
+                self._order.add(piece, self._key(piece))
 
     def _pickable(self, piece: int) -> bool:
         return self._priority[piece] > 0 and not self._have[piece]
 
-    def _key(self, piece: int) -> tuple[int, int]:
+    def _key(self, piece: int) -> Key:
         availability = self._availability[piece] if self._by_availability else 0
         return -self._priority[piece], availability
 
@@ -133,64 +129,27 @@ class PiecePicker:
         """Take ``piece`` out of the index and the counters, before its state changes."""
 
         if self._pickable(piece):
-            bucket = self._buckets[key := self._key(piece)]
-            del bucket[bisect_left(bucket, self._rank[piece])]
-            if not bucket:
-                del self._buckets[key]
+            self._order.remove(piece, self._key(piece))
             self._free_blocks -= self._free_of(piece)
-            self._wanted_missing -= 1
+            self._wanted.clear(piece)
 
     def _enter(self, piece: int) -> None:
         """Put ``piece`` back after its state changed (the inverse of :meth:`_leave`)."""
 
         if self._pickable(piece):
-            insort(self._buckets.setdefault(self._key(piece), []), self._rank[piece])
+            self._order.add(piece, self._key(piece))
             self._free_blocks += self._free_of(piece)
-            self._wanted_missing += 1
+            self._wanted.set(piece)
 
     # -- availability ------------------------------------------------------------
 
     def _count(self, piece: int, delta: int) -> None:
-        self._leave(piece)
-        self._availability[piece] += delta
-        self._enter(piece)
-
-    def peer_joined(self, peer: PeerKey, has: Bitfield | None = None) -> None:
-        """A peer connected; ``has`` is its bitfield (``None``: nothing yet, or BEP 6 have none)."""
-
-        if peer in self._peers or peer in self._seeds:
-            raise ValueError(f"peer {peer!r} already joined")
-        field = Bitfield(self.geometry.piece_count) if has is None else has.copy()
-        if len(field) != self.geometry.piece_count:
-            raise ValueError(
-                f"peer bitfield has {len(field)} pieces, the torrent {self.geometry.piece_count}"
-            )
-        if field.all():
-            self._seeds.add(peer)
+        if not (self._by_availability and self._pickable(piece)):
+            self._availability[piece] += delta  # its place in the order does not change
             return
-        self._peers[peer] = Bitfield(len(field))
-        for piece in field:
-            self.peer_has(peer, piece)
-
-    def peer_has(self, peer: PeerKey, piece: int) -> bool:
-        """A ``have``; returns whether it was news (a repeated ``have`` changes nothing)."""
-
-        if peer in self._seeds:
-            return False
-        if not self._field(peer).set(piece):
-            return False
-        self._count(piece, +1)
-        if self._peers[peer].all():
-            self.peer_has_all(peer)
-        return True
-
-    def peer_has_all(self, peer: PeerKey) -> None:
-        """BEP 6 ``have all``, or a peer whose ``have`` messages completed its set."""
-
-        for piece in self._field(peer):
-            self._count(piece, -1)
-        del self._peers[peer]
-        self._seeds.add(peer)
+        self._order.remove(piece, self._key(piece))
+        self._availability[piece] += delta
+        self._order.add(piece, self._key(piece))
 
     def peer_left(self, peer: PeerKey) -> None:
         """Forget the peer: its pieces no longer count, its requests are free again."""
@@ -198,31 +157,15 @@ class PiecePicker:
         for block in list(self._asked.get(peer, ())):
             self.request_failed(peer, block)
         self._asked.pop(peer, None)
-        if peer in self._seeds:
-            self._seeds.discard(peer)
-            return
-        for piece in self._field(peer):
-            self._count(piece, -1)
-        del self._peers[peer]
-
-    def _field(self, peer: PeerKey) -> Bitfield:
-        try:
-            return self._peers[peer]
-        except KeyError:
-            raise ValueError(f"peer {peer!r} has not joined") from None
-
-    def _peer_has(self, peer: PeerKey, piece: int) -> bool:
-        return peer in self._seeds or self._field(peer)[piece]
+        self.peers.leave(peer)
 
     def availability(self, piece: int) -> int:
-        return self._availability[piece] + len(self._seeds)
+        return self._availability[piece] + self.peers.seed_count
 
     def is_interesting(self, peer: PeerKey) -> bool:
         """Whether ``peer`` has a piece we want and lack (BEP 3 ``interested``)."""
 
-        if peer in self._seeds:
-            return self._wanted_missing > 0
-        return bool(self._field(peer).as_int() & ~self._have.as_int() & ~self._skipped.as_int())
+        return self.peers.has_any(peer, self._wanted)
 
     # -- priorities and modes -----------------------------------------------------
 
@@ -231,10 +174,6 @@ class PiecePicker:
             raise ValueError(f"priority of piece {piece} must be 0-{MAX_PRIORITY}, got {priority}")
         self._leave(piece)
         self._priority[piece] = priority
-        if priority == 0:
-            self._skipped.set(piece)
-        else:
-            self._skipped.clear(piece)
         self._enter(piece)
 
     def set_priorities(self, priorities: list[int]) -> None:
@@ -295,45 +234,43 @@ class PiecePicker:
 
     def _partial_candidates(self, peer: PeerKey, only: Collection[int] | None) -> list[_Candidate]:
         candidates = [
-            (*self._order(piece, partial=True), piece)
+            (*self._sort_key(piece, partial=True), piece)
             for piece, partial in self._partials.items()
             if partial.free
             and self._pickable(piece)
             and (only is None or piece in only)
-            and self._peer_has(peer, piece)
+            and self.peers.has(peer, piece)
         ]
         candidates.sort()
         return candidates
 
-    def _order(self, piece: int, *, partial: bool) -> tuple[int, int, int, int]:
+    def _sort_key(self, piece: int, *, partial: bool) -> tuple[int, int, int, int]:
         priority, availability = self._key(piece)
-        return priority, 0 if partial else 1, availability, self._rank[piece]
+        return priority, 0 if partial else 1, availability, self._order.rank(piece)
 
     def _new(self, peer: PeerKey, only: Collection[int] | None) -> Iterator[_Candidate]:
         if only is not None:
             yield from sorted(
-                (*self._order(piece, partial=False), piece)
+                (*self._sort_key(piece, partial=False), piece)
                 for piece in only
                 if self._pickable(piece)
                 and piece not in self._partials
-                and self._peer_has(peer, piece)
+                and self.peers.has(peer, piece)
             )
             return
-        for key in sorted(self._buckets):
-            for rank in self._buckets[key]:
-                piece = self._piece_at[rank]
-                if piece not in self._partials and self._peer_has(peer, piece):
-                    yield key[0], 1, key[1], rank, piece
+        for key, rank, piece in self._order:
+            if piece not in self._partials and self.peers.has(peer, piece):
+                yield key[0], 1, key[1], rank, piece
 
     def _endgame(self, peer: PeerKey, count: int, only: Collection[int] | None) -> list[BlockRef]:
         """Blocks other peers were asked for, fewest requesters first."""
 
         duplicates = sorted(
-            (len(asked), self._rank[piece], block, piece)
+            (len(asked), self._order.rank(piece), block, piece)
             for piece, partial in self._partials.items()
             if self._pickable(piece)
             and (only is None or piece in only)
-            and self._peer_has(peer, piece)
+            and self.peers.has(peer, piece)
             for block, asked in partial.requesters.items()
             if peer not in asked and partial.states[block] == BlockState.REQUESTED
         )
@@ -422,11 +359,11 @@ class PiecePicker:
     def is_finished(self) -> bool:
         """Every wanted piece (priority above 0) is had."""
 
-        return self._wanted_missing == 0
+        return self._wanted.none()
 
     @property
     def in_endgame(self) -> bool:
-        return self._free_blocks == 0 and self._wanted_missing > 0
+        return self._free_blocks == 0 and not self._wanted.none()
 
     @property
     def free_blocks(self) -> int:
