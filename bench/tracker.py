@@ -1,0 +1,244 @@
+"""Tracker throughput and memory: bitswarm against opentracker, same load, one worker each.
+
+Every server runs on 127.0.0.1 in a process of its own; the load generator
+(``bench/tracker_load.py``) runs in another and announces across ``--torrents``
+synthetic torrents from 8 source addresses (127.0.0.10-17), 8,192 distinct
+peers each, numwant 50. Figures, each as ``name: value unit``:
+
+* the generator's own ceiling, against responders that answer instantly;
+* UDP (BEP 15) and HTTP (BEP 3, keep-alive; opentracker closes after every
+  answer, so it is reconnected each time, as its real clients do) announces
+  per second with p50 and p99 latency, for bitswarm (``bitswarm tracker``,
+  memory store, one process) and opentracker (Debian's, whitelist holding
+  every torrent), and bitswarm/opentracker ratios from the same run;
+* the Redis store's UDP throughput with 1 and 2 tracker processes sharing the
+  port (SO_REUSEPORT) and one redis-server;
+* bytes per stored peer in the memory store at one million peers over
+  100,000 torrents (resident memory growth of a fresh process over the
+  store's own registry, allocator overhead included).
+
+The machine is shared and has 2 cores: generator and server share them, so
+the ratios are the figures to read; a lone absolute rate means little.
+Run: ``python bench/tracker.py`` (needs opentracker and redis-server).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gc
+import multiprocessing
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from bitswarm.core.tracker.model import Announcement, Event
+from bitswarm.core.tracker.registry import Registry
+from tracker_load import (
+    LoadResult,
+    Target,
+    http_echo,
+    info_hash,
+    run_http_load,
+    run_udp_load,
+    udp_echo,
+)
+
+SOURCES = 8
+WINDOW = 16
+HTTP_CONNECTIONS = 32
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+def free_port() -> int:
+    """A port free for TCP and UDP on 127.0.0.1."""
+    while True:
+        with socket.socket() as tcp, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            tcp.bind(("127.0.0.1", 0))
+            port: int = tcp.getsockname()[1]
+            with contextlib.suppress(OSError):
+                udp.bind(("127.0.0.1", port))
+                return port
+
+
+def wait_for_udp_announce(port: int, deadline: float = 20.0) -> None:
+    """Until the tracker answers a UDP announce for torrent 0 (not an error)."""
+    stop = time.monotonic() + deadline
+    while time.monotonic() < stop:
+        with contextlib.suppress(Exception):
+            result = run_udp_load(("127.0.0.1", port), 1, 1, 1, 0.0, 0.2)
+            if result.answers and not result.lost:
+                return
+        time.sleep(0.2)
+    raise RuntimeError(f"no tracker answering on 127.0.0.1:{port}")
+
+
+@contextlib.contextmanager
+def process(command: list[str], cwd: Path | None = None) -> Iterator[subprocess.Popen[bytes]]:
+    env = dict(os.environ, PYTHONPATH=f"{SRC}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    child = subprocess.Popen(
+        command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        yield child
+    finally:
+        child.send_signal(signal.SIGTERM)
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
+@contextlib.contextmanager
+def responder(serve: Callable[[int], None]) -> Iterator[int]:
+    port = free_port()
+    child = multiprocessing.get_context("fork").Process(target=serve, args=(port,), daemon=True)
+    child.start()
+    time.sleep(0.3)
+    try:
+        yield port
+    finally:
+        child.terminate()
+        child.join()
+
+
+@contextlib.contextmanager
+def bitswarm_tracker(store: str, workers: int) -> Iterator[int]:
+    port = free_port()
+    where = f"127.0.0.1:{port}"
+    command = [sys.executable, "-m", "bitswarm", "tracker", "--http", where, "--udp", where]
+    command += ["--store", store, "--workers", str(workers), "--secret", "bench"]
+    with process(command):
+        wait_for_udp_announce(port)
+        yield port
+
+
+@contextlib.contextmanager
+def opentracker(torrents: int) -> Iterator[int]:
+    """Debian's opentracker, whitelisting every synthetic torrent; chrooted when root."""
+    port = free_port()
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        root.chmod(0o755)
+        (root / "whitelist").write_text("".join(info_hash(t).hex() + "\n" for t in range(torrents)))
+        chroot = os.geteuid() == 0
+        (root / "opentracker.conf").write_text(
+            f"listen.tcp_udp 127.0.0.1:{port}\n"
+            f"access.whitelist {'/whitelist' if chroot else root / 'whitelist'}\n"
+            + (f"tracker.rootdir {root}\n" if chroot else "")
+        )
+        with process(["opentracker", "-f", str(root / "opentracker.conf")]):
+            wait_for_udp_announce(port)
+            yield port
+
+
+@contextlib.contextmanager
+def redis_server() -> Iterator[str]:
+    port = free_port()
+    with tempfile.TemporaryDirectory() as folder:
+        command = ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", ""]
+        with process([*command, "--appendonly", "no", "--dir", folder]):
+            time.sleep(0.5)
+            yield f"redis://127.0.0.1:{port}/0"
+
+
+def report(name: str, result: LoadResult) -> float:
+    print(f"{name}: {result.rate:.0f} announces/s")
+    print(f"{name}_p50: {result.percentile(0.5) * 1000:.2f} ms")
+    print(f"{name}_p99: {result.percentile(0.99) * 1000:.2f} ms")
+    if result.lost:
+        print(f"{name}_lost: {result.lost} datagrams")
+    return result.rate
+
+
+def ratio(name: str, ours: float, theirs: float) -> None:
+    print(f"{name}: {ours / theirs:.2f} x" if theirs else f"{name}: n/a x")
+
+
+def memory_per_peer(torrents: int, peers: int) -> float:
+    """Resident bytes per peer that the memory store's registry grows by, in this process."""
+
+    def resident() -> int:
+        gc.collect()
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+    hashes = [info_hash(t) for t in range(torrents)]
+    before = resident()
+    registry = Registry(peer_ttl=3600.0)
+    for number in range(peers):
+        peer_id = struct.pack(">12sQ", b"-BS0100-", number)
+        address = struct.pack(">IH", 0x0A000000 + number, 6881)
+        announcement = Announcement(
+            hashes[number % torrents], peer_id, address, 0, 0, number & 1, Event.STARTED, 0
+        )
+        registry.announce(announcement, 0.0)
+    assert registry.stats().peers == peers
+    return (resident() - before) / peers
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--duration", type=float, default=4.0, help="measured seconds per run")
+    parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds first")
+    parser.add_argument("--torrents", type=int, default=2000, help="torrents in the timed runs")
+    parser.add_argument("--memory-torrents", type=int, default=100_000)
+    parser.add_argument("--memory-peers", type=int, default=1_000_000)
+    args = parser.parse_args()
+    for program in ("opentracker", "redis-server"):
+        if shutil.which(program) is None:
+            print(f"{program} is not installed", file=sys.stderr)
+            return 2
+    timing = (args.torrents, args.warmup, args.duration)
+    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
+
+    def udp(port: int) -> LoadResult:
+        return pool.submit(run_udp_load, ("127.0.0.1", port), SOURCES, WINDOW, *timing).result()
+
+    def http(port: int) -> LoadResult:
+        target: Target = ("127.0.0.1", port)
+        return pool.submit(run_http_load, target, HTTP_CONNECTIONS, *timing).result()
+
+    print(f"cores: {os.cpu_count()} count")
+    print(f"torrents: {args.torrents} count")
+    print(f"peers: {SOURCES * 8192} count")
+    with responder(udp_echo) as port:
+        report("udp_generator_ceiling", udp(port))
+    with responder(http_echo) as port:
+        report("http_generator_ceiling", http(port))
+    with bitswarm_tracker("memory", 1) as port:
+        udp_ours, http_ours = report("udp_bitswarm", udp(port)), report("http_bitswarm", http(port))
+    with opentracker(args.torrents) as port:
+        udp_ot, http_ot = (
+            report("udp_opentracker", udp(port)),
+            report("http_opentracker", http(port)),
+        )
+    ratio("udp_bitswarm_vs_opentracker", udp_ours, udp_ot)
+    ratio("http_bitswarm_vs_opentracker", http_ours, http_ot)
+    rates = []
+    for workers in (1, 2):
+        with redis_server() as url, bitswarm_tracker(url, workers) as port:
+            rates.append(report(f"udp_bitswarm_redis_{workers}_workers", udp(port)))
+    ratio("udp_bitswarm_redis_2_vs_1_workers", rates[1], rates[0])
+    pool.shutdown()
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as fresh:
+        per_peer = fresh.submit(memory_per_peer, args.memory_torrents, args.memory_peers).result()
+    print(f"memory_store_peers: {args.memory_peers} peers")
+    print(f"memory_store_torrents: {args.memory_torrents} torrents")
+    print(f"memory_store_bytes_per_peer: {per_peer:.0f} B")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
