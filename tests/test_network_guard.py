@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from conftest import NetworkGuardError, _violations
+from bitswarm_testing import NetworkGuardError, _violations
 
 
 def test_loopback_bind_and_connect_are_allowed() -> None:

@@ -17,7 +17,7 @@ import pytest
 
 from bitswarm.core.metainfo import parse_torrent
 from cli.helpers import ALBUM, Run
-from conftest import require_program
+from bitswarm_testing import require_program
 
 pytestmark = pytest.mark.interop
 

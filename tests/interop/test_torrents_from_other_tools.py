@@ -19,7 +19,7 @@ import pytest
 
 from bitswarm.core.layout import Layout
 from bitswarm.core.metainfo import Torrent, parse_torrent
-from conftest import require_program
+from bitswarm_testing import require_program
 
 pytestmark = pytest.mark.interop
 
