@@ -80,6 +80,7 @@ class UdpTracker(asyncio.DatagramProtocol):
         self.requests: list[object] = []
         self.silent = False
         self.refuse: str | None = None
+        self.peers = pack_address("127.0.0.8", 8)
         self.transport: asyncio.DatagramTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -98,8 +99,7 @@ class UdpTracker(asyncio.DatagramProtocol):
             reply = ErrorResponse(request.transaction_id, self.refuse).encode()
         elif isinstance(request, AnnounceRequest):
             assert request.connection_id == 42
-            peers = pack_address("127.0.0.8", 8)
-            reply = AnnounceResponse(request.transaction_id, 1200, 1, 2, peers).encode()
+            reply = AnnounceResponse(request.transaction_id, 1200, 1, 2, self.peers).encode()
         else:
             assert isinstance(request, ScrapeRequest)
             counts = tuple(SwarmCounts(i, i + 1, i + 2) for i in range(len(request.info_hashes)))
@@ -196,6 +196,35 @@ async def test_scrape_over_http_and_udp(
     async with TrackerClient([[udp_tracker[1]]]) as client:
         counts = await client.scrape([INFO_HASH, other])
     assert counts == {INFO_HASH: SwarmCounts(0, 1, 2), other: SwarmCounts(1, 2, 3)}
+
+
+async def test_udp_scrape_of_many_torrents_is_split_into_datagrams(
+    udp_tracker: tuple[UdpTracker, str],
+) -> None:
+    tracker, url = udp_tracker
+    hashes = [i.to_bytes(20, "big") for i in range(100)]
+    async with TrackerClient([[url]]) as client:
+        counts = await client.scrape(hashes)
+    assert list(counts) == hashes
+    assert counts[hashes[74]] == SwarmCounts(0, 1, 2)  # first of the second datagram
+    sizes = [len(r.info_hashes) for r in tracker.requests if isinstance(r, ScrapeRequest)]
+    assert sizes == [74, 26]
+
+
+async def test_udp_tracker_over_ipv6_loopback() -> None:
+    loop = asyncio.get_running_loop()
+    try:
+        transport, tracker = await loop.create_datagram_endpoint(UdpTracker, local_addr=("::1", 0))
+    except OSError as error:
+        pytest.skip(f"no IPv6 loopback here: {error}")
+    tracker.peers = pack_address("::1", 9)
+    port = transport.get_extra_info("sockname")[1]
+    try:
+        async with TrackerClient([[f"udp://[::1]:{port}/announce"]]) as client:
+            result = await client.announce(INFO_HASH, PEER_ID, 6881, 0, 0, 0)
+    finally:
+        transport.close()
+    assert result.peers == (("::1", 9),)
 
 
 async def test_scrape_without_a_scrape_url_fails_clearly() -> None:

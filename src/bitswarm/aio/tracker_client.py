@@ -42,6 +42,7 @@ from bitswarm.core.tracker.http_client import (
 )
 from bitswarm.core.tracker.model import Event, SwarmCounts
 from bitswarm.core.tracker.tiers import TrackerTiers
+from bitswarm.core.tracker.udp import MAX_SCRAPE_HASHES
 from bitswarm.core.tracker.udp_client import (
     AnnounceDone,
     RequestFailed,
@@ -285,11 +286,15 @@ class TrackerClient:
         return parse_announce_reply(body)
 
     async def _scrape_one(self, url: str, hashes: tuple[bytes, ...]) -> dict[bytes, SwarmCounts]:
-        if url.startswith("udp://"):
-            counts = await (await self._endpoint(url)).request(hashes)
-            assert isinstance(counts, dict)
-            return counts
-        return parse_scrape_reply(await self._get(scrape_url(url, hashes)))
+        if not url.startswith("udp://"):
+            return parse_scrape_reply(await self._get(scrape_url(url, hashes)))
+        endpoint = await self._endpoint(url)
+        counts: dict[bytes, SwarmCounts] = {}
+        for start in range(0, len(hashes), MAX_SCRAPE_HASHES):  # what one datagram may carry
+            chunk = await endpoint.request(hashes[start : start + MAX_SCRAPE_HASHES])
+            assert isinstance(chunk, dict)
+            counts.update(chunk)
+        return counts
 
     async def _get(self, url: str) -> bytes:
         if self._session is None:
