@@ -234,3 +234,12 @@ def test_redis_and_memory_agree_on_counts(
             await redis_store.close()
 
     asyncio.run(run())
+
+
+async def test_expiring_a_large_swarm_takes_several_bounded_sweeps(redis_url: str) -> None:
+    store = RedisStore(redis_url, TTL)
+    for n in range(2500):
+        await store.announce(announcement(n, numwant=0), 0.0)
+    assert await store.expire(TTL + 1) == 2500
+    assert await store.stats() == StoreStats(0, 0, 0)
+    await store.close()

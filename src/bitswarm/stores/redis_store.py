@@ -51,18 +51,12 @@ from bitswarm.core.tracker.model import (
 _SWEEP = """
 local now = tonumber(ARGV[2])
 local function sweep(key, field, limit)
-  local stale
-  if limit then
-    stale = redis.call('ZRANGEBYSCORE', key, '-inf', '(' .. now, 'LIMIT', 0, limit)
-  else
-    stale = redis.call('ZRANGEBYSCORE', key, '-inf', '(' .. now)
+  local stale = redis.call('ZRANGEBYSCORE', key, '-inf', '(' .. now, 'LIMIT', 0, limit)
+  if #stale > 0 then
+    redis.call('ZREM', key, unpack(stale))
+    redis.call('HDEL', KEYS[3], unpack(stale))
+    redis.call('HINCRBY', KEYS[6], field, -#stale)
   end
-  for i = 1, #stale, 1000 do
-    local chunk = {unpack(stale, i, math.min(i + 999, #stale))}
-    redis.call('ZREM', key, unpack(chunk))
-    redis.call('HDEL', KEYS[3], unpack(chunk))
-  end
-  if #stale > 0 then redis.call('HINCRBY', KEYS[6], field, -#stale) end
   return #stale
 end
 local function forget_if_empty()
@@ -82,7 +76,7 @@ _ANNOUNCE = (
 -- ARGV: info-hash, now, address, peer id, seeder, event, expiry, numwant, family, seed
 local address, seeder, event = ARGV[3], ARGV[5] == '1', tonumber(ARGV[6])
 local numwant, family = tonumber(ARGV[8]), tonumber(ARGV[9])
-sweep(KEYS[1], 'seeders', 64)
+sweep(KEYS[1], 'seeders', 64)  -- a bounded share of the sweeping, the rest in expire()
 sweep(KEYS[2], 'leechers', 64)
 local was_seeder = redis.call('ZREM', KEYS[1], address) == 1
 if was_seeder then
@@ -136,15 +130,21 @@ return {seeders, leechers, downloaded, picked, ids}
 _EXPIRE = (
     _SWEEP
     + """
--- ARGV: info-hash, now
-local removed = sweep(KEYS[1], 'seeders', nil) + sweep(KEYS[2], 'leechers', nil)
+-- ARGV: info-hash, now, limit; returns what it removed and whether stale peers remain
+local limit = tonumber(ARGV[3])
+local removed = sweep(KEYS[1], 'seeders', limit) + sweep(KEYS[2], 'leechers', limit)
+local stale = redis.call('ZCOUNT', KEYS[1], '-inf', '(' .. now)
+  + redis.call('ZCOUNT', KEYS[2], '-inf', '(' .. now)
 forget_if_empty()
-return removed
+return {removed, stale}
 """
 )
 
 SWARMS_PER_SCAN = 500
 """Info-hashes fetched per SSCAN while expiring."""
+
+SWEEP_LIMIT = 1000
+"""Peers one script call removes from each set at most, so Redis never blocks long."""
 
 
 class RedisStore:
@@ -217,10 +217,16 @@ class RedisStore:
         cursor = 0
         while True:
             cursor, found = await self._redis.sscan(self._torrents, cursor, count=SWARMS_PER_SCAN)
-            for member in found:
-                hex_hash = member.decode() if isinstance(member, bytes) else member
-                keys = self._keys(bytes.fromhex(hex_hash))
-                removed += await self._expire(keys=keys, args=[hex_hash, repr(now)])
+            pending = [m.decode() if isinstance(m, bytes) else m for m in found]
+            while pending:  # one pipelined round trip per batch of swarms and pass
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    for hex_hash in pending:
+                        keys = self._keys(bytes.fromhex(hex_hash))
+                        args: list[str | int] = [hex_hash, repr(now), SWEEP_LIMIT]
+                        await self._expire(keys=keys, args=args, client=pipe)
+                    replies = await pipe.execute()
+                removed += sum(swept for swept, _ in replies)
+                pending = [h for h, (_, stale) in zip(pending, replies, strict=True) if stale]
             if cursor == 0:
                 return removed
 
