@@ -106,3 +106,28 @@ def test_special_file_named_directly_is_refused(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "pipe")
     with pytest.raises(StorageError, match="neither a regular file nor a folder"):
         walk(tmp_path / "pipe")
+
+
+def test_unreadable_file_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Tests run as root, for whom chmod 000 still reads: ask os.access instead.
+    write(tmp_path / "d" / "secret", 3)
+    write(tmp_path / "d" / "open", 3)
+    monkeypatch.setattr(os, "access", lambda path, mode: Path(path).name != "secret")
+    with pytest.raises(StorageError, match="not readable") as caught:
+        walk(tmp_path / "d")
+    assert caught.value.path == tmp_path / "d" / "secret"
+
+
+def test_unlistable_folder_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(tmp_path / "d" / "locked" / "f", 3)
+    real_scandir = os.scandir
+
+    def scandir(path: Path) -> object:
+        if Path(path).name == "locked":
+            raise PermissionError(13, "Permission denied")
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    with pytest.raises(StorageError, match="cannot list folder: Permission denied") as caught:
+        walk(tmp_path / "d")
+    assert caught.value.path == tmp_path / "d" / "locked"
