@@ -1,0 +1,177 @@
+"""The choker: whom we upload to (BEP 3 "choking", tit-for-tat).
+
+Theory of operation
+-------------------
+The caller hands :meth:`Choker.rechoke` a value snapshot of its peers
+(:class:`PeerSnapshot`: rates, interest, when it last got data from each)
+and whether we are seeding; it answers with the full set to unchoke and the
+changes against the snapshot (:class:`ChokeDecision`). :meth:`Choker.get_timer`
+says when the next round is due (every ``round_interval``, 10 s as in BEP 3);
+the caller may also rechoke early, when a peer's interest changes. The
+choker keeps only its own memory: the optimistic peer, when it was chosen,
+and in seed mode when each peer was last unchoked.
+
+A round, downloading (leecher mode):
+
+* Regular slots (``upload_slots - 1``, the last one being the optimistic
+  unchoke) go to the interested peers we download fastest from: tit-for-tat.
+  Uninterested peers that send to us faster than the last of them are
+  unchoked too (it costs nothing, and if they turn interested the next round
+  sorts it out), as in BEP 3. On equal rates a peer already unchoked stays,
+  so slots do not flap.
+* A peer that has sent us nothing for ``snub_timeout`` while we wanted its
+  pieces is snubbing us: it gets no regular slot (anti-snubbing), only the
+  optimistic chance any choked peer has.
+
+Seeding (seed mode), rates from peers mean nothing, so the regular slots
+rotate: round robin over interested peers, the one unchoked longest ago first,
+so every downloader gets its turn.
+
+Every ``optimistic_interval`` (30 s) the optimistic slot moves to a random
+interested peer outside the regular set, drawn from the caller's generator;
+peers connected within the last interval weigh three times as much (BEP 3:
+"new connections are three times as likely to start as the current
+optimistic unchoke"), as they have nothing to trade yet.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from bitswarm.core.swarm.pieces import PeerKey
+
+NEWCOMER_WEIGHT = 3
+
+
+@dataclass(frozen=True, slots=True)
+class PeerSnapshot:
+    """What the choker needs to know of one peer, at one moment."""
+
+    key: PeerKey
+    interested: bool
+    """The peer is interested in us (wants to download)."""
+    download_rate: float
+    """Bytes/s we receive from the peer."""
+    upload_rate: float
+    """Bytes/s we send to the peer."""
+    am_choking: bool
+    """Whether we currently choke the peer."""
+    connected_at: float
+    am_interested: bool = False
+    """We want pieces the peer has (needed for anti-snubbing)."""
+    last_block_at: float | None = None
+    """When the peer last sent us a block, if ever."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChokeDecision:
+    unchoked: frozenset[PeerKey]
+    """Every peer to leave unchoked after this round."""
+    optimistic: PeerKey | None
+    unchoke: tuple[PeerKey, ...]
+    """Peers to send ``unchoke`` now (choked in the snapshot)."""
+    choke: tuple[PeerKey, ...]
+    """Peers to send ``choke`` now (unchoked in the snapshot)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChokerConfig:
+    upload_slots: int = 4
+    round_interval: float = 10.0
+    optimistic_interval: float = 30.0
+    snub_timeout: float = 60.0
+
+
+class Choker:
+    def __init__(self, rng: random.Random, config: ChokerConfig | None = None) -> None:
+        self.config = config or ChokerConfig()
+        if self.config.upload_slots < 1:
+            raise ValueError(f"upload slots must be at least 1, got {self.config.upload_slots}")
+        self._rng = rng
+        self._next_round: float | None = None
+        self._optimistic: PeerKey | None = None
+        self._optimistic_until = -math.inf
+        self._last_unchoked: dict[PeerKey, float] = {}
+
+    @property
+    def optimistic(self) -> PeerKey | None:
+        return self._optimistic
+
+    def get_timer(self) -> float | None:
+        """When the next round is due; ``None`` before the first round."""
+
+        return self._next_round
+
+    def rechoke(self, now: float, peers: Sequence[PeerSnapshot], *, seeding: bool) -> ChokeDecision:
+        """Run a round: regular slots now, the optimistic slot when its interval is up."""
+
+        config = self.config
+        self._next_round = now + config.round_interval
+        by_key = {peer.key: peer for peer in peers}
+        self._last_unchoked = {k: t for k, t in self._last_unchoked.items() if k in by_key}
+        regular_slots = config.upload_slots - 1
+        if seeding:
+            regular = self._round_robin(peers, regular_slots)
+        else:
+            regular = self._tit_for_tat(now, peers, regular_slots)
+        self._rotate_optimistic(now, peers, regular)
+        unchoked = set(regular)
+        if self._optimistic is not None:
+            unchoked.add(self._optimistic)
+        for key in unchoked:
+            self._last_unchoked[key] = now
+        return ChokeDecision(
+            unchoked=frozenset(unchoked),
+            optimistic=self._optimistic,
+            unchoke=tuple(p.key for p in peers if p.am_choking and p.key in unchoked),
+            choke=tuple(p.key for p in peers if not p.am_choking and p.key not in unchoked),
+        )
+
+    def is_snubbing(self, now: float, peer: PeerSnapshot) -> bool:
+        """We want its pieces, yet it has sent nothing for ``snub_timeout`` seconds."""
+
+        if not peer.am_interested:
+            return False
+        since = peer.connected_at if peer.last_block_at is None else peer.last_block_at
+        return now - since >= self.config.snub_timeout
+
+    def _tit_for_tat(self, now: float, peers: Sequence[PeerSnapshot], slots: int) -> list[PeerKey]:
+        chosen: list[PeerKey] = []
+        interested = 0
+        # Fastest first; on equal rates the peer already unchoked keeps its slot.
+        fastest = sorted(peers, key=lambda p: (p.download_rate, not p.am_choking), reverse=True)
+        for peer in fastest:
+            if interested == slots:
+                break
+            if self.is_snubbing(now, peer) or not (peer.interested or peer.download_rate > 0):
+                continue
+            chosen.append(peer.key)
+            interested += peer.interested
+        return chosen
+
+    def _round_robin(self, peers: Sequence[PeerSnapshot], slots: int) -> list[PeerKey]:
+        waiting = sorted(
+            (p for p in peers if p.interested),
+            key=lambda p: (self._last_unchoked.get(p.key, -math.inf), -p.upload_rate),
+        )
+        return [peer.key for peer in waiting[:slots]]
+
+    def _rotate_optimistic(
+        self, now: float, peers: Sequence[PeerSnapshot], regular: Iterable[PeerKey]
+    ) -> None:
+        taken = set(regular)
+        keys = {peer.key for peer in peers}
+        current_valid = self._optimistic in keys and self._optimistic not in taken
+        if current_valid and now < self._optimistic_until:
+            return
+        candidates = [p for p in peers if p.interested and p.key not in taken]
+        if not candidates:
+            self._optimistic = None
+            return
+        window = self.config.optimistic_interval
+        weights = [NEWCOMER_WEIGHT if now - p.connected_at < window else 1 for p in candidates]
+        self._optimistic = self._rng.choices(candidates, weights)[0].key
+        self._optimistic_until = now + window

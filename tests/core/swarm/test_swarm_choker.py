@@ -1,0 +1,134 @@
+"""The choker alone: tit-for-tat slots, anti-snubbing, optimistic rotation, seed round robin."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from bitswarm.core.swarm.choker import Choker, ChokerConfig, PeerSnapshot
+
+
+def peer(
+    key: str,
+    rate: float = 0.0,
+    *,
+    interested: bool = True,
+    choked: bool = True,
+    up: float = 0.0,
+    connected_at: float = -1000.0,
+    wanted: bool = False,
+    last_block_at: float | None = None,
+) -> PeerSnapshot:
+    return PeerSnapshot(
+        key=key,
+        interested=interested,
+        download_rate=rate,
+        upload_rate=up,
+        am_choking=choked,
+        connected_at=connected_at,
+        am_interested=wanted,
+        last_block_at=last_block_at,
+    )
+
+
+def test_fastest_three_interested_plus_one_optimistic() -> None:
+    peers = [peer(f"p{i}", rate=i) for i in range(1, 7)]
+    decision = Choker(random.Random(1)).rechoke(0.0, peers, seeding=False)
+    assert {"p6", "p5", "p4"} < decision.unchoked
+    assert decision.optimistic in {"p1", "p2", "p3"}
+    assert len(decision.unchoked) == 4
+    assert set(decision.unchoke) == decision.unchoked and decision.choke == ()
+
+
+def test_faster_uninterested_peers_are_unchoked_too() -> None:
+    peers = [peer("idle", 10, interested=False), peer("zero", 0, interested=False)]
+    peers += [peer(f"p{i}", rate=i) for i in range(1, 5)]
+    decision = Choker(random.Random(1)).rechoke(0.0, peers, seeding=False)
+    assert {"idle", "p4", "p3", "p2"} <= decision.unchoked
+    assert "zero" not in decision.unchoked  # not faster than anyone: nothing to reward
+    assert decision.optimistic == "p1"
+
+
+def test_decision_lists_changes_against_the_snapshot() -> None:
+    peers = [peer("a", 5, choked=False), peer("b", 1, choked=False), peer("c", 9), peer("d", 8)]
+    peers.append(peer("e", 7))
+    choker = Choker(random.Random(0), ChokerConfig(upload_slots=3))
+    decision = choker.rechoke(0.0, peers, seeding=False)
+    assert {"c", "d"} < decision.unchoked
+    assert set(decision.unchoke) == decision.unchoked - {"a", "b"}
+    assert set(decision.choke) == {"a", "b"} - decision.unchoked
+
+
+def test_snubbing_peer_loses_its_regular_slot() -> None:
+    peers = [peer("snub", 100, wanted=True, last_block_at=0.0)]
+    peers += [peer(f"p{i}", rate=i, wanted=True, last_block_at=65.0) for i in range(1, 5)]
+    choker = Choker(random.Random(3))
+    assert "snub" in choker.rechoke(59.0, peers, seeding=False).unchoked
+    decision = Choker(random.Random(3)).rechoke(70.0, peers, seeding=False)
+    assert {"p4", "p3", "p2"} < decision.unchoked
+    assert choker.is_snubbing(70.0, peers[0]) and not choker.is_snubbing(70.0, peers[1])
+
+
+def test_optimistic_moves_only_every_30_seconds() -> None:
+    peers = [peer(f"p{i}", rate=100 + i) for i in range(3)] + [peer(f"o{i}") for i in range(6)]
+    choker = Choker(random.Random(7))
+    chosen = []
+    for now in range(0, 300, 10):
+        decision = choker.rechoke(float(now), peers, seeding=False)
+        assert choker.get_timer() == now + 10
+        chosen.append(decision.optimistic)
+    assert all(chosen[i] == chosen[i - i % 3] for i in range(len(chosen)))  # fixed within 30 s
+    assert len(set(chosen)) > 1
+
+
+def test_departed_optimistic_is_replaced_at_once() -> None:
+    peers = [peer("a", 3), peer("b", 2), peer("c", 1), peer("x"), peer("y")]
+    choker = Choker(random.Random(2))
+    first = choker.rechoke(0.0, peers, seeding=False).optimistic
+    assert first in {"x", "y"}
+    remaining = [p for p in peers if p.key != first]
+    assert choker.rechoke(10.0, remaining, seeding=False).optimistic == ({"x", "y"} - {first}).pop()
+
+
+def test_newcomers_are_three_times_as_likely_to_be_optimistic() -> None:
+    peers = [peer(f"old{i}") for i in range(9)] + [peer("new", connected_at=-5.0)]
+    config = ChokerConfig(upload_slots=1)  # no regular slot: the optimistic is everything
+    picks = [
+        Choker(random.Random(s), config).rechoke(0.0, peers, seeding=False).optimistic
+        for s in range(600)
+    ]
+    share = picks.count("new") / len(picks)
+    assert 0.15 < share < 0.35  # 3/12 = 0.25 expected; 1/10 without the weight
+
+
+def test_seed_mode_rotates_through_every_interested_peer() -> None:
+    peers = [peer(f"p{i}", up=i) for i in range(9)] + [peer("idle", interested=False)]
+    choker = Choker(random.Random(5))
+    rounds = []
+    for now in (0.0, 10.0, 20.0):
+        decision = choker.rechoke(now, peers, seeding=True)
+        rounds.append(decision)
+        peers = [
+            peer(
+                p.key,
+                up=p.upload_rate,
+                interested=p.interested,
+                choked=p.key not in decision.unchoked,
+            )
+            for p in peers
+        ]
+    first, second, third = (d.unchoked for d in rounds)
+    assert first - {rounds[0].optimistic} == {"p8", "p7", "p6"}  # first turn: fastest first
+    assert not (second - {rounds[1].optimistic}) & first  # then peers still waiting
+    assert first | second | third == {f"p{i}" for i in range(9)}
+    assert all(len(unchoked) == 4 for unchoked in (first, second, third))
+
+
+def test_get_timer_and_config() -> None:
+    choker = Choker(random.Random(0))
+    assert choker.get_timer() is None
+    choker.rechoke(5.0, [], seeding=False)
+    assert choker.get_timer() == 15.0 and choker.optimistic is None
+    with pytest.raises(ValueError, match="upload slots must be at least 1, got 0"):
+        Choker(random.Random(0), ChokerConfig(upload_slots=0))
