@@ -49,6 +49,14 @@ class HttpTracker:
         self.queries.append(raw_query(request))
         return web.Response(body=encode(self.reply))  # type: ignore[arg-type]
 
+    async def flood(self, request: web.Request) -> web.StreamResponse:
+        """A hostile tracker: an endless body, sent in pieces."""
+        response = web.StreamResponse()
+        await response.prepare(request)
+        for _ in range(64):
+            await response.write(b"x" * 65536)
+        return response
+
     async def scrape(self, request: web.Request) -> web.Response:
         files = {
             h: {"complete": 1, "incomplete": 2, "downloaded": 3}
@@ -63,6 +71,7 @@ async def http_tracker() -> AsyncIterator[HttpTracker]:
     app = web.Application()
     app.router.add_get("/x/announce", tracker.announce)
     app.router.add_get("/x/scrape", tracker.scrape)
+    app.router.add_get("/flood/announce", tracker.flood)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -231,6 +240,21 @@ async def test_scrape_without_a_scrape_url_fails_clearly() -> None:
     async with TrackerClient([["http://127.0.0.1:9/tracker"]]) as client:
         with pytest.raises(AnnounceFailed, match="does not end in 'announce'"):
             await client.scrape([INFO_HASH])
+
+
+async def test_http_reply_size_is_bounded(http_tracker: HttpTracker) -> None:
+    url = http_tracker.url.replace("/x/announce", "/flood/announce")
+    async with TrackerClient([[url]]) as client:
+        with pytest.raises(AnnounceFailed, match="longer than 1048576 bytes"):
+            await client.announce(INFO_HASH, PEER_ID, 1, 0, 0, 0)
+
+
+async def test_large_reply_in_many_pieces_is_read_whole(http_tracker: HttpTracker) -> None:
+    peers = [(f"127.0.{n // 250}.{n % 250}", 1 + n) for n in range(20000)]
+    http_tracker.reply["peers"] = b"".join(pack_address(host, port) for host, port in peers)
+    async with TrackerClient([[http_tracker.url]]) as client:
+        result = await client.announce(INFO_HASH, PEER_ID, 1, 0, 0, 0)
+    assert list(result.peers) == peers
 
 
 async def test_http_error_status_is_a_failure(http_tracker: HttpTracker) -> None:

@@ -54,6 +54,9 @@ from bitswarm.core.tracker.udp_client import (
 DEFAULT_TIMEOUT = 20.0
 """Seconds one tracker gets to answer before the next one is asked."""
 
+MAX_REPLY_BYTES = 1 << 20
+"""Largest HTTP reply body read: 1 MiB holds some 170,000 compact peers."""
+
 
 class AnnounceFailed(Exception):
     """No tracker answered; ``failures`` pairs each tracker URL with its reason."""
@@ -304,9 +307,14 @@ class TrackerClient:
             async with self._session.get(URL(url, encoded=True)) as response:
                 if response.status != 200:
                     raise _TrackerError(f"HTTP {response.status} {response.reason}")
-                return await response.read()
+                body = bytearray()
+                async for chunk in response.content.iter_any():
+                    body += chunk
+                    if len(body) > MAX_REPLY_BYTES:
+                        raise _TrackerError(f"HTTP reply longer than {MAX_REPLY_BYTES} bytes")
         except aiohttp.ClientError as error:
             raise _TrackerError(f"HTTP request failed: {error}") from error
+        return bytes(body)
 
     async def _endpoint(self, url: str) -> _UdpEndpoint:
         endpoint = self._udp.get(url)
