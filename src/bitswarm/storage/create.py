@@ -43,6 +43,13 @@ def _tiers(trackers: Sequence[str | Sequence[str]]) -> list[list[str]]:
     return [[tier] if isinstance(tier, str) else list(tier) for tier in trackers]
 
 
+def _read_in_full(hashes: tuple[bytes | None, ...]) -> list[bytes]:
+    """The hashes of a run, none missing: creation reads every byte (or raises)."""
+    known = [digest for digest in hashes if digest is not None]
+    assert len(known) == len(hashes), "a piece was skipped while creating a torrent"
+    return known
+
+
 def create_torrent(
     path: str | os.PathLike[str],
     *,
@@ -98,9 +105,9 @@ def create_torrent(
         workers=workers,
     )
     for run in runs:
-        v1_hashes += (digest for digest in run.v1 if digest is not None)
+        v1_hashes += _read_in_full(run.v1)
         if run.file_index is not None:
-            layers.setdefault(run.file_index, []).extend(d for d in run.v2 if d is not None)
+            layers.setdefault(run.file_index, []).extend(_read_in_full(run.v2))
     roots = {
         index: file_root(layer, layout[index].length, piece_length)
         for index, layer in layers.items()
