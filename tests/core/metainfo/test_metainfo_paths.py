@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import string
 from pathlib import PurePosixPath
 
 import pytest
@@ -62,6 +63,30 @@ def test_target_path_joins_under_the_root() -> None:
         target_path("/srv/dl", ("folder", "..", "..", "etc", "passwd"))
     with pytest.raises(TorrentError):
         target_path("/srv/dl", ("/etc",))
+
+
+RESERVED = {"CON", "PRN", "AUX", "NUL"} | {f"{d}{n}" for d in ("COM", "LPT") for n in range(1, 10)}
+
+
+def plainly_unsafe(component: str) -> bool:
+    """The rules of the module docstring, written out one by one."""
+    drive = len(component) >= 2 and component[0] in string.ascii_letters and component[1] == ":"
+    return (
+        component in ("", ".", "..")
+        or "/" in component
+        or "\\" in component
+        or any(ord(char) < 32 for char in component)
+        or drive
+        or component.split(".", 1)[0].rstrip(" ").upper() in RESERVED
+    )
+
+
+@settings(deadline=None, max_examples=500)
+@given(
+    st.text(st.sampled_from("aAcCoOnNuUlLpPtTxX139.: /\\\x00\x1fé") | st.characters(), max_size=7)
+)
+def test_one_regex_applies_every_rule(component: str) -> None:
+    assert (unsafe_reason(component) is not None) == plainly_unsafe(component)
 
 
 @settings(deadline=None)

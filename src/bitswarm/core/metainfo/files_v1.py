@@ -12,8 +12,10 @@ written, may).
 
 from __future__ import annotations
 
+from functools import partial
+
 from bitswarm.core.metainfo.errors import TorrentError
-from bitswarm.core.metainfo.fields import Fields, as_text_list, utf8_variant
+from bitswarm.core.metainfo.fields import Fields, as_text_list, key_path, utf8_variant
 from bitswarm.core.metainfo.model import V1_HASH_SIZE, FileEntry
 from bitswarm.core.metainfo.paths import check_distinct, check_path
 
@@ -26,10 +28,8 @@ def file_properties(entry: Fields) -> FileProperties:
     attr = entry.opt_text(b"attr") or ""
     symlink = None
     if "l" in attr:
-        symlink = check_path(
-            as_text_list(entry.get(b"symlink path"), entry.at(b"symlink path")),
-            entry.at(b"symlink path"),
-        )
+        where = entry.lazy_at(b"symlink path")
+        symlink = check_path(as_text_list(entry.get(b"symlink path"), where), where)
     length = entry.opt_int(b"length", minimum=0)
     if length is None:
         if symlink is None:
@@ -54,15 +54,17 @@ def parse_v1_files(info: Fields, name: str) -> tuple[FileEntry, ...]:
         raise TorrentError(info.at(b"files"), "empty list")
     entries = []
     offset = 0
+    listed_at = info.at(b"files")
     for i, item in enumerate(listed):
-        entry = Fields(item, f"{info.at(b'files')}[{i}]")
+        entry = Fields(item, partial(key_path, listed_at, i))
         key = utf8_variant(entry, b"path")
-        path = check_path(as_text_list(entry.get(key), entry.at(key)), entry.at(key))
+        where = entry.lazy_at(key)
+        path = check_path(as_text_list(entry.get(key), where), where)
         length, attr, symlink = file_properties(entry)
         entries.append(FileEntry((name, *path), length, offset, attr, None, symlink))
         offset += length
     check_distinct(
-        (f"{info.at(b'files')}[{i}]", entry.path)
+        (partial(key_path, listed_at, i), entry.path)
         for i, entry in enumerate(entries)
         if not entry.is_pad
     )

@@ -16,6 +16,7 @@ Its length must fit the file and its root must be the file's ``pieces root``.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from functools import partial
 
 from bitswarm.core.bencode import Value
 from bitswarm.core.metainfo.errors import TorrentError
@@ -39,19 +40,20 @@ def check_v2_piece_length(info: Fields, piece_length: int) -> None:
 def _walk(node: Fields, prefix: tuple[str, ...]) -> Iterator[_Leaf]:
     if not node.data:
         raise TorrentError(node.where, "empty directory")
+    base = node.where
     for key, value in node.data.items():
-        where = key_path(node.where, key)
+        where = partial(key_path, base, key)
         try:
             component = key.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise TorrentError(where, f"not valid UTF-8 at byte {exc.start}") from None
+            raise TorrentError(where(), f"not valid UTF-8 at byte {exc.start}") from None
         path = (*prefix, check_component(component, where))
         child = Fields(value, where)
         if b"" not in child.data:
             yield from _walk(child, path)
             continue
         if len(child.data) != 1:
-            raise TorrentError(where, "a file entry with other names beside it")
+            raise TorrentError(where(), "a file entry with other names beside it")
         leaf = child.child(b"")
         properties = file_properties(leaf)
         root = leaf.opt_bytes(b"pieces root", size=HASH_SIZE)

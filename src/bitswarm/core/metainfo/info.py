@@ -40,7 +40,7 @@ def parse_info(value: Value, info_bytes: bytes) -> Torrent:
             f"version {meta_version} is not supported (only {SUPPORTED_META_VERSION})",
         )
     name_key = utf8_variant(info, b"name")
-    name = check_component(info.text(name_key), info.at(name_key))
+    name = check_component(info.text(name_key), info.lazy_at(name_key))
     piece_length = info.integer(b"piece length", minimum=1)
     private = info.opt_int(b"private")
     if private not in (None, 0, 1):

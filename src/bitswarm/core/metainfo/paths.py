@@ -31,53 +31,59 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from functools import partial
 from pathlib import PurePosixPath
 
 from bitswarm.core.metainfo.errors import TorrentError
+from bitswarm.core.metainfo.fields import Where, key_path, resolve
 
-_RESERVED = frozenset(
-    ["CON", "PRN", "AUX", "NUL"]
-    + [f"COM{n}" for n in range(1, 10)]
-    + [f"LPT{n}" for n in range(1, 10)]
+_UNSAFE_START = re.compile(
+    r"(?P<dots>\.{0,2}\Z)"
+    r"|(?P<drive>[A-Za-z]:)"
+    r"|(?P<device>(?:CON|PRN|AUX|NUL|COM[1-9]|LPT[1-9]) *(?:\.|\Z))",
+    re.IGNORECASE,
 )
-_CONTROL = re.compile(r"[\x00-\x1f]")
-_DRIVE = re.compile(r"^[A-Za-z]:")
+_UNSAFE_CHAR = re.compile(r"(?P<separator>[/\\])|(?P<control>[\x00-\x1f])")
+_REASONS = {
+    "dots": "path component {component!r} would leave its folder",
+    "separator": "path separator inside component {component!r}",
+    "control": "control character {found!r} in component {component!r}",
+    "drive": "Windows drive prefix in component {component!r}",
+    "device": "Windows reserved device name {component!r}",
+}
 
 
 def unsafe_reason(component: str) -> str | None:
     """Why ``component`` may not be one element of a path, or ``None`` if it may."""
+    found = _UNSAFE_START.match(component) or _UNSAFE_CHAR.search(component)
+    if found is None:
+        return None
     if not component:
         return "empty path component"
-    if component in (".", ".."):
-        return f"path component {component!r} would leave its folder"
-    if "/" in component or "\\" in component:
-        return f"path separator inside component {component!r}"
-    control = _CONTROL.search(component)
-    if control:
-        return f"control character {control.group()!r} in component {component!r}"
-    if _DRIVE.match(component):
-        return f"Windows drive prefix in component {component!r}"
-    if component.split(".", 1)[0].rstrip(" ").upper() in _RESERVED:
-        return f"Windows reserved device name {component!r}"
-    return None
+    return _REASONS[str(found.lastgroup)].format(component=component, found=found.group())
 
 
-def check_component(component: str, where: str) -> str:
+def check_component(component: str, where: Where) -> str:
     """``component`` unchanged if it is safe, else :class:`TorrentError` at ``where``."""
     reason = unsafe_reason(component)
     if reason is not None:
-        raise TorrentError(where, reason)
+        raise TorrentError(resolve(where), reason)
     return component
 
 
-def check_path(components: Sequence[str], where: str) -> tuple[str, ...]:
-    """A non-empty tuple of safe components, else :class:`TorrentError`."""
+def check_path(components: Sequence[str], where: Where) -> tuple[str, ...]:
+    """A non-empty tuple of safe components, else :class:`TorrentError` at ``where[i]``."""
     if not components:
-        raise TorrentError(where, "empty path")
-    return tuple(check_component(part, f"{where}[{i}]") for i, part in enumerate(components))
+        raise TorrentError(resolve(where), "empty path")
+    # Two passes in C over every component; the fault is spelled out only if there is one.
+    if any(map(_UNSAFE_START.match, components)) or any(map(_UNSAFE_CHAR.search, components)):
+        spelled = resolve(where)
+        for i, part in enumerate(components):
+            check_component(part, partial(key_path, spelled, i))
+    return tuple(components)
 
 
-def check_distinct(paths: Iterable[tuple[str, tuple[str, ...]]]) -> None:
+def check_distinct(paths: Iterable[tuple[Where, tuple[str, ...]]]) -> None:
     """No two ``(where, path)`` pairs share a path, and no path runs through another.
 
     Raises :class:`TorrentError` at the ``where`` of the later of the two.
@@ -89,12 +95,13 @@ def check_distinct(paths: Iterable[tuple[str, tuple[str, ...]]]) -> None:
             child = node.setdefault(part, {})
             if not isinstance(child, dict):
                 raise TorrentError(
-                    where, f"{'/'.join(path[: depth + 1])} is a file listed before, not a folder"
+                    resolve(where),
+                    f"{'/'.join(path[: depth + 1])} is a file listed before, not a folder",
                 )
             node = child
         if path[-1] in node:
-            raise TorrentError(where, f"{'/'.join(path)} is listed before")
-        node[path[-1]] = where
+            raise TorrentError(resolve(where), f"{'/'.join(path)} is listed before")
+        node[path[-1]] = path
 
 
 def target_path(root: PurePosixPath | str, path: Sequence[str]) -> PurePosixPath:

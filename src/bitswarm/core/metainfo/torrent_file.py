@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Mapping
+from functools import partial
 from types import EllipsisType
 
 from bitswarm.core.bencode import Encodable, Value, decode, decode_with_spans, encode
 from bitswarm.core.metainfo.errors import TorrentError
-from bitswarm.core.metainfo.fields import Fields, as_dict, as_text_list
+from bitswarm.core.metainfo.fields import Fields, as_dict, as_text_list, key_path
 from bitswarm.core.metainfo.files_v2 import check_piece_layers
 from bitswarm.core.metainfo.info import parse_info
 from bitswarm.core.metainfo.model import Torrent
@@ -150,7 +151,7 @@ def _trackers(outer: Fields) -> tuple[tuple[str, ...], ...]:
     if b"announce-list" in outer.data:
         where = outer.at(b"announce-list")
         tiers = (
-            tuple(url for url in as_text_list(tier, f"{where}[{i}]") if url)
+            tuple(url for url in as_text_list(tier, partial(key_path, where, i)) if url)
             for i, tier in enumerate(outer.sequence(b"announce-list"))
         )
         found = tuple(tier for tier in tiers if tier)
