@@ -55,13 +55,12 @@ def content(tmp_path: Path) -> Path:
     return folder / "payload.bin"
 
 
-def make_torrent(payload: Path, tracker_url: str) -> Any:
-    files = lt.file_storage()
-    lt.add_files(files, str(payload))
-    creator = lt.create_torrent(files, 0, lt.create_torrent.v1_only)  # aria2 reads v1 only
+def make_torrent(payload: Path, tracker_url: str) -> bytes:
+    """A v1 torrent (aria2 reads no v2) announcing to ``tracker_url`` alone."""
+    creator = lt.create_torrent(lt.list_files(str(payload)), 0, lt.create_torrent.v1_only)
     creator.add_tracker(tracker_url)
     lt.set_piece_hashes(creator, str(payload.parent))
-    return lt.torrent_info(creator.generate())
+    return bytes(lt.bencode(creator.generate()))
 
 
 @pytest.fixture
@@ -84,9 +83,9 @@ def sessions() -> Iterator[list[Any]]:
     made.clear()
 
 
-def add(ses: Any, info: Any, save_path: Path) -> Any:
+def add(ses: Any, torrent: bytes, save_path: Path) -> Any:
     params = lt.add_torrent_params()
-    params.ti = info
+    params.ti = lt.torrent_info(torrent)
     params.save_path = str(save_path)
     return ses.add_torrent(params)
 
@@ -108,10 +107,10 @@ async def until_tracker_lists(server: TrackerServer, seeders: int) -> None:
         await asyncio.sleep(0.2)
 
 
-async def start_seed(server: TrackerServer, sessions: list[Any], info: Any, at: Path) -> Any:
+async def start_seed(server: TrackerServer, sessions: list[Any], torrent: bytes, at: Path) -> Any:
     seed_session = session()
     sessions.append(seed_session)
-    seed = add(seed_session, info, at)
+    seed = add(seed_session, torrent, at)
     await wait_for("the seed to check its data", lambda: seed.status().is_seeding)
     await until_tracker_lists(server, 1)
     return seed
@@ -124,13 +123,13 @@ async def test_libtorrent_peers_complete_a_transfer(
     address = tracker.http_address if transport == "http" else tracker.udp_address
     assert address is not None
     url = f"{transport}://127.0.0.1:{address[1]}/announce"
-    info = make_torrent(content, url)
-    await start_seed(tracker, sessions, info, content.parent)
+    torrent = make_torrent(content, url)
+    await start_seed(tracker, sessions, torrent, content.parent)
     leech_session = session()
     sessions.append(leech_session)
     download = tmp_path / "leech"
     download.mkdir()
-    leecher = add(leech_session, info, download)
+    leecher = add(leech_session, torrent, download)
     await wait_for("the leecher to finish", lambda: leecher.status().is_seeding)
     assert (download / "payload.bin").read_bytes() == content.read_bytes()
     assert tracker.context is not None
@@ -145,10 +144,10 @@ async def test_aria2_downloads_from_a_libtorrent_seed(
     aria2c = require_program("aria2c")
     assert tracker.http_address is not None
     url = f"http://127.0.0.1:{tracker.http_address[1]}/announce"
-    info = make_torrent(content, url)
-    await start_seed(tracker, sessions, info, content.parent)
+    torrent = make_torrent(content, url)
+    await start_seed(tracker, sessions, torrent, content.parent)
     torrent_file = tmp_path / "payload.torrent"
-    torrent_file.write_bytes(lt.bencode(lt.create_torrent(info).generate()))
+    torrent_file.write_bytes(torrent)
     download = tmp_path / "aria2"
     listen = free_port()
     process = await asyncio.create_subprocess_exec(

@@ -71,11 +71,11 @@ def error_text(out: object) -> str:
 
 def test_connection_ids_are_bound_to_address_and_time() -> None:
     ids = ConnectionIds(b"k")
-    address = pack_address("127.0.0.1", 1)
+    address = bytes([127, 0, 0, 1])
     cid = ids.issue(address, 600)
     assert ids.check(cid, address, 600) and ids.check(cid, address, 679)
     assert not ids.check(cid, address, 720)  # two buckets later
-    assert not ids.check(cid, pack_address("127.0.0.1", 2), 600)
+    assert not ids.check(cid, bytes([127, 0, 0, 2]), 600)
     assert not ids.check(cid ^ 1, address, 600)
     assert ConnectionIds(b"k").check(cid, address, 600)  # another process, same secret
     assert not ConnectionIds(b"other").check(cid, address, 600)
@@ -105,13 +105,19 @@ def test_spoofed_connection_id_gets_an_error_no_larger_than_the_packet() -> None
     t = tracker()
     cid = connect(t)
     packet = announce(cid)
-    out = t.datagram_received(packet, "127.0.0.9", PORT, 1001)  # another source
+    out = t.datagram_received(packet, "127.0.0.9", PORT, 1001)  # another source address
     assert "connection id" in error_text(out)
     assert isinstance(out, Send) and len(out.data) <= len(packet)
     forged = ScrapeRequest(12345, 3, (HASH,)).encode()
     out = t.datagram_received(forged, HOST, PORT, 1001)
     assert isinstance(out, Send) and len(out.data) <= len(forged)
     assert decode_response(out.data).transaction_id == 3
+
+
+def test_an_id_is_accepted_from_another_port_of_the_same_ip() -> None:
+    t = tracker()
+    out = t.datagram_received(announce(connect(t, port=1111)), HOST, 2222, 1001)
+    assert isinstance(out, AnnounceJob)
 
 
 def test_expired_connection_id_is_refused() -> None:

@@ -4,7 +4,10 @@ BEP 15's connect step exists to stop address spoofing: a client can only
 quote the connection id if it received the tracker's reply. Remembering every
 id issued would cost memory per client and tie a client to one process.
 Instead, like opentracker, the id is a MAC: ``blake2b(key=secret)`` over the
-client's compact address and the current minute, truncated to 64 bits.
+client's IP address (not its port) and the current minute, truncated to 64
+bits. The port is left out as opentracker does: proving the address receives
+is what matters, and libtorrent shares one id cache among all sessions of a
+process, so its announces may come from another port than its connect.
 Checking recomputes it for this minute and the previous one, so an id lives
 between 60 and 120 seconds (clients use one for at most 60), and every
 process given the same secret accepts every other process's ids.
@@ -29,16 +32,16 @@ class ConnectionIds:
             raise ValueError("the connection-id secret must not be empty")
         self._key = secret if len(secret) <= _MAX_KEY else hashlib.blake2b(secret).digest()
 
-    def issue(self, address: bytes, now: float) -> int:
-        """The id for a client at compact ``address`` (IP and port) at time ``now``."""
-        return int.from_bytes(self._mac(address, int(now // BUCKET_SECONDS)), "big")
+    def issue(self, ip: bytes, now: float) -> int:
+        """The id for a client at packed ``ip`` (4 or 16 bytes) at time ``now``."""
+        return int.from_bytes(self._mac(ip, int(now // BUCKET_SECONDS)), "big")
 
-    def check(self, connection_id: int, address: bytes, now: float) -> bool:
-        """Whether ``connection_id`` was issued to ``address`` within the last two buckets."""
+    def check(self, connection_id: int, ip: bytes, now: float) -> bool:
+        """Whether ``connection_id`` was issued to ``ip`` within the last two buckets."""
         quoted = connection_id.to_bytes(8, "big")
         bucket = int(now // BUCKET_SECONDS)
-        return any(hmac.compare_digest(quoted, self._mac(address, b)) for b in (bucket, bucket - 1))
+        return any(hmac.compare_digest(quoted, self._mac(ip, b)) for b in (bucket, bucket - 1))
 
-    def _mac(self, address: bytes, bucket: int) -> bytes:
-        message = bucket.to_bytes(8, "big", signed=True) + address
+    def _mac(self, ip: bytes, bucket: int) -> bytes:
+        message = bucket.to_bytes(8, "big", signed=True) + ip
         return hashlib.blake2b(message, digest_size=8, key=self._key).digest()

@@ -16,6 +16,7 @@ Defences:
 - *Spoofing*: announces and scrapes must quote a connection id, a MAC of the
   sender's address (:mod:`.connection_ids`), so a forged source cannot
   announce; a reply only goes to an address that proved it receives.
+  The MAC covers the IP, not the port (see :mod:`.connection_ids`).
 - *Amplification*: a packet whose connection id is not proven (a connect, a
   malformed packet, a bad id) is never answered with more bytes than it
   carried: connect replies are 16 bytes like the request, and error text is
@@ -108,16 +109,17 @@ class UdpTracker:
     def datagram_received(self, packet: bytes, host: str, port: int, now: float) -> Outcome:
         """Judge one datagram from ``host``:``port`` arriving at ``now``."""
         source = pack_address(host, port)
+        ip = source[:-2]
         try:
             request = decode_request(packet)
         except UdpPacketError as error:
             return _unproven_error(packet, str(error))
         if isinstance(request, ConnectRequest):
-            if not self.connect_limiter.allow(source[:-2], now):
+            if not self.connect_limiter.allow(ip, now):
                 return None
-            connection_id = self.connection_ids.issue(source, now)
+            connection_id = self.connection_ids.issue(ip, now)
             return Send(ConnectResponse(request.transaction_id, connection_id).encode())
-        if not self.connection_ids.check(request.connection_id, source, now):
+        if not self.connection_ids.check(request.connection_id, ip, now):
             return _unproven_error(packet, "connection id expired or invalid; connect again")
         if isinstance(request, AnnounceRequest):
             return self._announce(request, source)
