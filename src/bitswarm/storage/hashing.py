@@ -11,10 +11,10 @@ The piece space is cut into *runs* of whole pieces, about 1 MiB each. In a
 v1-only torrent a run may span files; when v2 hashes are wanted every file
 starts on a piece boundary (BEP 52) and a run never leaves its file, so the v2
 subtree roots of its pieces can be taken from the same bytes as the v1 hashes.
-Each run is one job for a worker thread, which reads its bytes with ``preadv``
-into a buffer of its own, fills BEP 47 pad files with zeros, and hashes: both
-``preadv`` and hashlib release the GIL on large buffers, so with one worker per
-core every core is busy. A bounded window of runs is in flight; results come
+Each run is one job for a worker thread, which reads its bytes straight into a
+buffer of its own (``readinto``), fills BEP 47 pad files with zeros, and
+hashes: both reads and hashlib release the GIL on large buffers, so with one
+worker per core every core is busy. A bounded window of runs is in flight; results come
 back in piece order, and the caller's ``progress(done, total)`` is called in the
 calling thread after each run, with bytes of file content (pad files excluded).
 
@@ -42,7 +42,7 @@ Progress = Callable[[int, int], None]
 
 RUN_BYTES = 1024 * 1024
 """Target size of one read-and-hash job (at least one piece). Small enough that a
-run read by ``preadv`` is still in the core's cache when it is hashed: on a 2-core
+run just read is still in the core's cache when it is hashed: on a 2-core
 machine 1 MiB runs hashed ~1.5x faster than 16 MiB ones."""
 
 
@@ -167,20 +167,16 @@ class _Planner:
 def _read_into(buffer: bytearray, read: _Read) -> None:
     view = memoryview(buffer)[read.at : read.at + read.length]
     try:
-        fd = os.open(read.disk_path, os.O_RDONLY)
-    except OSError as exc:
-        raise StorageError(read.disk_path, f"cannot open: {exc.strerror}") from exc
-    try:
-        done = 0
-        while done < read.length:
-            got = os.preadv(fd, [view[done:]], read.file_offset + done)
-            if got == 0:
-                raise StorageError(read.disk_path, "file shrank while it was being read")
-            done += got
+        with open(read.disk_path, "rb", buffering=0) as handle:
+            handle.seek(read.file_offset)
+            done = 0
+            while done < read.length:
+                got = handle.readinto(view[done:])
+                if not got:
+                    raise StorageError(read.disk_path, "file shrank while it was being read")
+                done += got
     except OSError as exc:
         raise StorageError(read.disk_path, f"cannot read: {exc.strerror}") from exc
-    finally:
-        os.close(fd)
 
 
 def _hash_run(run: _Run, buffer: bytearray, piece_length: int, v1: bool) -> HashedRun:
