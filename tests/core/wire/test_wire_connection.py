@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -135,6 +137,17 @@ def test_handshake_refusals_close_the_connection(handshake: Handshake, reason: s
         connection.next_event()
     with pytest.raises(LocalProtocolError, match="connection is closed"):
         connection.send(Interested())
+
+
+def test_strangers_are_refused_before_the_whole_handshake_arrives() -> None:
+    connection = fresh()
+    connection.receive_data(b"GET / HTTP/1.1\r\n", 0.0)
+    with pytest.raises(ProtocolError, match="protocol name length is 71 at byte 0"):
+        connection.next_event()
+    other = fresh()
+    other.receive_data(Handshake(b"j" * 20, ID_B).encode()[:48], 0.0)
+    with pytest.raises(ProtocolError, match="info hash 6a6a"):
+        other.next_event()
 
 
 def test_choke_and_interest_flags_both_ways() -> None:
@@ -321,3 +334,66 @@ def test_random_bytes_after_a_handshake_raise_only_protocol_error(data: bytes) -
         drain(connection)
     except ProtocolError:
         assert connection.state is State.CLOSED
+
+
+def settle(a: PeerConnection, b: PeerConnection) -> None:
+    """Carry bytes both ways until neither side has anything more to say."""
+
+    while True:
+        to_b, to_a = a.data_to_send(), b.data_to_send()
+        if not to_b and not to_a:
+            return
+        b.receive_data(to_b, 5.0)
+        drain(b)
+        a.receive_data(to_a, 5.0)
+        drain(a)
+
+
+small = st.integers(0, 3)
+spans = st.tuples(small, st.sampled_from([0, 4])).map(lambda s: Request(s[0], s[1], 4))
+unprompted = st.one_of(
+    st.sampled_from([Choke(), Unchoke(), Interested(), NotInterested()]),
+    st.builds(Have, small),
+    st.builds(AllowedFast, small),
+    st.builds(SuggestPiece, small),
+    spans,
+)
+
+
+def next_message(data: st.DataObject, sender: PeerConnection) -> Message:
+    """A message for ``sender``: unprompted, or an answer to a request on record."""
+
+    kind = data.draw(st.sampled_from(["unprompted", "cancel", "serve", "reject"]))
+    if kind == "cancel" and sender.requests_out:
+        r = data.draw(st.sampled_from(list(sender.requests_out)))
+        return Cancel(r.index, r.begin, r.length)
+    if kind == "serve" and sender.requests_in:
+        r = data.draw(st.sampled_from(list(sender.requests_in)))
+        return Piece(r.index, r.begin, b"abcd")
+    if kind == "reject" and sender.requests_in:
+        r = data.draw(st.sampled_from(list(sender.requests_in)))
+        return RejectRequest(r.index, r.begin, r.length)
+    return data.draw(unprompted)
+
+
+@given(st.sampled_from([FAST, PLAIN]), st.data())
+def test_whatever_one_side_may_send_the_other_accepts(
+    extensions: Extensions, data: st.DataObject
+) -> None:
+    """Both ends are ours: every message ``send`` allows, in any interleaving with the
+    other side's, is accepted, and once both are quiet each side's view of the
+    outstanding requests matches the other's (BEP 6: each request answered once)."""
+
+    a, b = pair(extensions, extensions)
+    for side in (a, b):
+        side.send(HaveNone() if side.fast else HaveBitfield(bytes(2)))
+    for _ in range(data.draw(st.integers(0, 60))):
+        sender = data.draw(st.sampled_from([a, b]))
+        with contextlib.suppress(LocalProtocolError):
+            sender.send(next_message(data, sender))
+        if data.draw(st.booleans()):
+            settle(a, b)
+    settle(a, b)
+    assert a.state is State.OPEN and b.state is State.OPEN
+    assert set(a.requests_out) == set(b.requests_in)
+    assert set(b.requests_out) == set(a.requests_in)

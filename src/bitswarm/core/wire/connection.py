@@ -46,7 +46,13 @@ from typing import Any, TypeVar
 
 from bitswarm.core.swarm.pieces import BLOCK_SIZE
 from bitswarm.core.wire.errors import LocalProtocolError, ProtocolError
-from bitswarm.core.wire.handshake import HANDSHAKE_SIZE, Extensions, Handshake, parse_handshake
+from bitswarm.core.wire.handshake import (
+    HANDSHAKE_SIZE,
+    Extensions,
+    Handshake,
+    parse_handshake,
+    peek_info_hash,
+)
 from bitswarm.core.wire.messages import (
     FAST_MESSAGES,
     AllowedFast,
@@ -203,8 +209,7 @@ class PeerConnection:
                 raise self._error
             if self._events:
                 return self._events.popleft()
-            if self.state is State.HANDSHAKE and len(self._handshake_buffer) >= HANDSHAKE_SIZE:
-                self._guard(self._on_handshake)
+            if self.state is State.HANDSHAKE and self._guard(self._on_handshake):
                 continue
             if self.state is not State.OPEN:
                 return None
@@ -257,14 +262,23 @@ class PeerConnection:
             self._error = error
             raise
 
-    def _on_handshake(self) -> None:
+    def _on_handshake(self) -> bool:
+        """Check the handshake as far as it has come; return whether it is complete.
+
+        A stranger (another protocol, another torrent) is refused as soon as
+        its bytes show it, not after all 68 arrive.
+        """
+
         buffer = self._handshake_buffer
-        remote = parse_handshake(buffer[:HANDSHAKE_SIZE])
-        if remote.info_hash != self.local.info_hash:
+        info_hash = peek_info_hash(buffer)
+        if info_hash is not None and info_hash != self.local.info_hash:
             raise ProtocolError(
-                f"handshake: info hash {remote.info_hash.hex()} is not this torrent's "
+                f"handshake: info hash {info_hash.hex()} is not this torrent's "
                 f"({self.local.info_hash.hex()})"
             )
+        if len(buffer) < HANDSHAKE_SIZE:
+            return False
+        remote = parse_handshake(buffer[:HANDSHAKE_SIZE])
         if remote.peer_id == self.local.peer_id:
             raise ProtocolError("handshake: the peer id is our own (connected to ourselves)")
         if self.expected_peer_id is not None and remote.peer_id != self.expected_peer_id:
@@ -277,6 +291,7 @@ class PeerConnection:
         self._events.append(remote)
         self._parser.receive_data(buffer[HANDSHAKE_SIZE:])
         self._handshake_buffer = bytearray()
+        return True
 
     # -- receiving --------------------------------------------------------------
 
