@@ -173,6 +173,11 @@ V2_CASES: list[tuple[Callable[[Doc], object], str, str]] = [
         "info.file tree.sub.b.txt..pieces root",
         "expected 32 bytes, got 31",
     ),
+    (
+        lambda d: tree_leaf(d, "sub", "b.txt").__setitem__("attr", "p"),
+        "info.file tree.sub.b.txt..attr",
+        "a pad file in the tree",
+    ),
     (lambda d: d.pop("piece layers"), "piece layers", "missing the layer of folder/a.bin"),
     (lambda d: d.__setitem__("piece layers", []), "piece layers", "expected a dictionary"),
     (
@@ -188,7 +193,7 @@ V2_CASES: list[tuple[Callable[[Doc], object], str, str]] = [
     (
         lambda d: d["piece layers"].__setitem__(first_layer(d), b"h" * 128),
         "piece layers[{root}]",
-        "hashes do not add up to the pieces root",
+        "hashes do not add up to the pieces root of folder/a.bin",
     ),
 ]
 

@@ -56,6 +56,8 @@ def _walk(node: Fields, prefix: tuple[str, ...]) -> Iterator[_Leaf]:
             raise TorrentError(where(), "a file entry with other names beside it")
         leaf = child.child(b"")
         properties = file_properties(leaf)
+        if "p" in properties[1]:
+            raise TorrentError(leaf.at(b"attr"), "a pad file in the tree; v2 aligns files itself")
         root = leaf.opt_bytes(b"pieces root", size=HASH_SIZE)
         if properties[0] and root is None:
             raise TorrentError(leaf.at(b"pieces root"), "missing for a non-empty file")
@@ -90,25 +92,27 @@ def check_piece_layers(
     ``.torrent`` file); without it, layers may be absent (bare metadata from
     peers, BEP 9) but those present are still checked.
     """
-    layers = {} if value is None else as_dict(value, "piece layers")
+    layers: dict[bytes, bytes] = {}
     owners = {e.pieces_root: e for e in files if e.pieces_root and e.length > piece_length}
-    for root, layer in layers.items():
+    for root, raw in ({} if value is None else as_dict(value, "piece layers")).items():
         where = f"piece layers[{root.hex()}]"
         owner = owners.get(root)
         if owner is None:
             raise TorrentError(where, "no file longer than one piece has this pieces root")
+        layer = as_bytes(raw, where)
+        shown = "/".join(owner.path)
         expected = -(-owner.length // piece_length) * HASH_SIZE
-        actual = len(as_bytes(layer, where))
-        if actual != expected:
+        if len(layer) != expected:
             raise TorrentError(
                 where,
-                f"{actual} bytes, but {'/'.join(owner.path)} ({owner.length} bytes) "
+                f"{len(layer)} bytes, but {shown} ({owner.length} bytes) "
                 f"needs {expected // HASH_SIZE} hashes of {HASH_SIZE} bytes",
             )
-        if file_root(split_layer(as_bytes(layer, where)), owner.length, piece_length) != root:
-            raise TorrentError(where, f"hashes do not add up to the pieces root of {owner.path}")
+        if file_root(split_layer(layer), owner.length, piece_length) != root:
+            raise TorrentError(where, f"hashes do not add up to the pieces root of {shown}")
+        layers[root] = layer
     if required:
         for root, owner in owners.items():
             if root not in layers:
                 raise TorrentError("piece layers", f"missing the layer of {'/'.join(owner.path)}")
-    return {root: as_bytes(layer, "piece layers") for root, layer in layers.items()}
+    return layers
