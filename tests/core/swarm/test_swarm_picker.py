@@ -67,6 +67,14 @@ def test_rarest_first() -> None:
     assert order[2:] == [1, 2, 3, 4, 5]
 
 
+def test_rarest_first_with_pieces_only_the_picking_peer_has() -> None:
+    picker = setup_picker("7110000")  # plus the seed we pick from: 8221111
+    order = pick_order(picker)
+    assert sorted(order[:4]) == [3, 4, 5, 6]
+    assert sorted(order[4:6]) == [1, 2]
+    assert order[6:] == [0]
+
+
 def test_pieces_we_have_are_never_picked() -> None:
     picker = setup_picker("1111111", "0011000")
     assert sorted(pick_order(picker)) == [0, 1, 4, 5, 6]
@@ -128,6 +136,19 @@ def test_priorities_order_picks_and_zero_skips() -> None:
         complete(picker, BlockRef(piece, 0, BLOCK_SIZE))
     assert picker.is_finished()
     assert not picker.is_interesting("seed")
+
+
+def test_skipping_a_partial_piece_takes_its_blocks_out_of_play() -> None:
+    picker = setup_picker("11", blocks=4)
+    started = picker.pick("seed", 1)[0].piece
+    assert picker.free_blocks == 7
+    picker.set_priority(started, 0)
+    assert picker.free_blocks == 4
+    assert {b.piece for b in picker.pick("seed", 10)} == {1 - started}
+    assert picker.in_endgame
+    picker.set_priority(started, 1)  # wanted again: its three free blocks are back
+    assert picker.free_blocks == 3 and not picker.in_endgame
+    assert picker.piece_state(started) == "r..."
 
 
 def test_priority_beats_partial_preference() -> None:
