@@ -1,8 +1,8 @@
 """The embedded peer store: the core :class:`~bitswarm.core.tracker.registry.Registry`
 behind the async :class:`~bitswarm.stores.base.PeerStore` interface (BEP 3, 48).
 
-One process, no dependencies, about 145 bytes per peer (see
-``bench/tracker_memory.py``). Several worker processes each keep their own
+One process, no dependencies, about 145 bytes per peer at a million peers (see
+``bench/tracker.py``). Several worker processes each keep their own
 swarms with this store; sharing swarms between them takes the Redis store.
 Expiry walks the swarms in slices and yields to the event loop between
 them, so sweeping a million peers never stalls the server.

@@ -4,10 +4,12 @@ Theory of operation
 -------------------
 A swarm is a dict from a peer's compact address (6 bytes for IPv4, 18 for
 IPv6: the key BEP 23 makes natural, and the identity a tracker can verify)
-to a 25-byte record: expiry time (u32 seconds), a flag byte, and the peer id.
-Bytes objects and one dict per torrent are the cheapest containers CPython
-offers: about 145 bytes per peer at a million peers, against several hundred
-for a dataclass per peer. The swarm also keeps running counts of seeders and
+to one integer packing the expiry time (whole seconds), a seeder bit and the
+160-bit peer id: a 56-byte object, 8 less than the same fields as bytes.
+Small keys, int records and one dict per torrent are the cheapest containers
+CPython offers: about 144 bytes per peer at a million peers (10 or 100
+peers per torrent, resident memory measured), against several hundred for a
+dataclass per peer. The swarm also keeps running counts of seeders and
 of completed downloads, so a scrape is O(1).
 
 An announce first updates the announcer (``stopped`` removes it), then picks
@@ -25,7 +27,6 @@ from __future__ import annotations
 
 import math
 import random
-import struct
 from collections.abc import Iterable, Iterator
 from itertools import chain, islice
 
@@ -38,11 +39,10 @@ from bitswarm.core.tracker.model import (
     SwarmCounts,
 )
 
-_RECORD = struct.Struct(">IB20s")  # expiry, flags, peer id
-_SEEDER = 0x01
-_EXPIRY_END = 4
-_FLAGS_AT = 4
-_PEER_ID_AT = 5
+# A record is expiry << 161 | seeder << 160 | peer id (as a big-endian integer).
+_SEEDER_BIT = 160
+_EXPIRY_SHIFT = 161
+_PEER_ID_MASK = (1 << 160) - 1
 
 
 class _Swarm:
@@ -51,23 +51,23 @@ class _Swarm:
     __slots__ = ("downloaded", "peers", "seeders")
 
     def __init__(self) -> None:
-        self.peers: dict[bytes, bytes] = {}
+        self.peers: dict[bytes, int] = {}
         self.seeders = 0
         self.downloaded = 0
 
     def counts(self) -> SwarmCounts:
         return SwarmCounts(self.seeders, len(self.peers) - self.seeders, self.downloaded)
 
-    def remove(self, address: bytes) -> bytes | None:
+    def remove(self, address: bytes) -> int | None:
         record = self.peers.pop(address, None)
-        if record is not None and record[_FLAGS_AT] & _SEEDER:
+        if record is not None and _is_seeder(record):
             self.seeders -= 1
         return record
 
-    def put(self, address: bytes, record: bytes) -> None:
+    def put(self, address: bytes, record: int) -> None:
         self.remove(address)
         self.peers[address] = record
-        if record[_FLAGS_AT] & _SEEDER:
+        if _is_seeder(record):
             self.seeders += 1
 
 
@@ -96,11 +96,12 @@ class Registry:
         if swarm is None:
             swarm = self._swarms[a.info_hash] = _Swarm()
         previous = swarm.peers.get(a.address)
-        was_seeder = previous is not None and bool(previous[_FLAGS_AT] & _SEEDER)
+        was_seeder = previous is not None and _is_seeder(previous)
         if a.event is Event.COMPLETED and not was_seeder:
             swarm.downloaded += 1
-        expiry = min(math.ceil(now + self.peer_ttl), 0xFFFFFFFF)
-        swarm.put(a.address, _RECORD.pack(expiry, _SEEDER if a.seeder else 0, a.peer_id))
+        expiry = math.ceil(now + self.peer_ttl)
+        record = expiry << _EXPIRY_SHIFT | a.seeder << _SEEDER_BIT | int.from_bytes(a.peer_id)
+        swarm.put(a.address, record)
         peers = self._pick(swarm, a, now)
         return AnnounceResult(peers, swarm.counts())
 
@@ -149,20 +150,24 @@ class Registry:
             if (
                 address == a.address
                 or (family and len(address) != family)
-                or (a.seeder and record[_FLAGS_AT] & _SEEDER)
+                or (a.seeder and _is_seeder(record))
                 or _expired(record, now)
             ):
                 continue
-            picked.append(PeerEntry(address, record[_PEER_ID_AT:]))
+            picked.append(PeerEntry(address, (record & _PEER_ID_MASK).to_bytes(20)))
             if len(picked) == a.numwant:
                 break
         return tuple(picked)
 
-    def _walk_from_random_start(self, peers: dict[bytes, bytes]) -> Iterator[tuple[bytes, bytes]]:
+    def _walk_from_random_start(self, peers: dict[bytes, int]) -> Iterator[tuple[bytes, int]]:
         start = self._rng.randrange(len(peers))
         items = peers.items()
         return chain(islice(items, start, None), islice(items, start))
 
 
-def _expired(record: bytes, now: float) -> bool:
-    return int.from_bytes(record[:_EXPIRY_END], "big") < now
+def _expired(record: int, now: float) -> bool:
+    return record >> _EXPIRY_SHIFT < now
+
+
+def _is_seeder(record: int) -> bool:
+    return bool(record >> _SEEDER_BIT & 1)
