@@ -45,15 +45,6 @@ def test_set_and_clear_report_changes_and_keep_count() -> None:
         field.set(12)
 
 
-def test_interest_question() -> None:
-    ours = Bitfield.from_string("1100")
-    theirs = Bitfield.from_string("1110")
-    assert theirs.has_any_outside(ours)
-    assert not ours.has_any_outside(theirs)
-    with pytest.raises(ValueError, match="bitfields of 4 and 5 pieces differ"):
-        ours.has_any_outside(Bitfield(5))
-
-
 @given(st.lists(st.booleans(), max_size=100))
 def test_round_trip_and_iteration_agree(bits: list[bool]) -> None:
     text = "".join("1" if b else "0" for b in bits)

@@ -164,16 +164,6 @@ class Bitfield:
 
         return int.from_bytes(self._bits, "big")
 
-    def has_any_outside(self, other: Bitfield) -> bool:
-        """Whether this field holds a piece that ``other`` lacks (is ``other`` interested?)."""
-
-        self._check_same_length(other)
-        return bool(self.as_int() & ~other.as_int())
-
-    def _check_same_length(self, other: Bitfield) -> None:
-        if other._length != self._length:
-            raise ValueError(f"bitfields of {self._length} and {other._length} pieces differ")
-
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Bitfield):
             return NotImplemented
