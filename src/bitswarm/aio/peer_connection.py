@@ -1,0 +1,284 @@
+"""One peer connection over TCP as an asyncio Protocol (BEP 3 handshake and messages).
+
+A Protocol rather than streams: received bytes go straight from the
+transport into the core :class:`~bitswarm.core.wire.parser.MessageParser`,
+and encoded messages straight into ``transport.write``, with no reader task
+and no extra copy.
+
+The connection owns the socket side only. It performs the 68-byte handshake
+in both directions: an outgoing connection knows its torrent and sends its
+handshake at once; an incoming one reads the first 48 bytes, routes the
+info-hash to a torrent with :func:`~bitswarm.core.wire.handshake.peek_info_hash`
+(unknown info-hashes are refused before we say a byte), and only then
+answers. A peer presenting our own peer id is refused (we dialled ourselves).
+After the handshake every parsed message goes to the torrent (the
+:class:`PeerHost`), which decides everything; the torrent answers through
+:meth:`PeerConnection.send`.
+
+Flow control, both directions:
+
+- sending: frames wait in a queue; each one first reserves its bytes in the
+  upload :class:`~bitswarm.aio.ratelimit.Limiter` and is written when the
+  reservation allows; while the transport's buffer is above its high-water
+  mark (``pause_writing``) nothing more is written.
+- receiving: the bytes read are reserved in the download limiter, and while
+  the debt is being paid the transport stops reading, so TCP's window pushes
+  back on the peer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections import deque
+from typing import Protocol
+
+from bitswarm.aio.ratelimit import Limiters
+from bitswarm.core.wire.errors import ProtocolError
+from bitswarm.core.wire.handshake import (
+    HANDSHAKE_SIZE,
+    Extensions,
+    Handshake,
+    parse_handshake,
+    peek_info_hash,
+)
+from bitswarm.core.wire.messages import Message
+from bitswarm.core.wire.parser import MessageParser
+
+Address = tuple[str, int]
+
+HANDSHAKE_TIMEOUT = 20.0
+CONNECT_TIMEOUT = 10.0
+WRITE_HIGH_WATER = 256 * 1024
+"""Bytes buffered in the transport before it asks us to stop writing."""
+
+EXTENSIONS = Extensions.FAST
+"""What our handshake announces: BEP 6, which the torrent state machine speaks."""
+
+
+class PeerHost(Protocol):
+    """The torrent a connection belongs to: it is told everything and decides everything."""
+
+    @property
+    def info_hash(self) -> bytes: ...
+
+    @property
+    def piece_count(self) -> int: ...
+
+    @property
+    def limiters(self) -> Limiters: ...
+
+    def peer_opened(self, connection: PeerConnection, handshake: Handshake) -> bool:
+        """A good handshake arrived; answer False to refuse the peer (limits, duplicates)."""
+
+    def peer_message(self, connection: PeerConnection, message: Message) -> None: ...
+
+    def peer_closed(self, connection: PeerConnection, reason: str) -> None: ...
+
+
+class Router(Protocol):
+    """Finds the torrent an incoming connection asks for."""
+
+    def route(self, info_hash: bytes) -> PeerHost | None: ...
+
+
+class PeerConnection(asyncio.Protocol):
+    """A TCP connection to one peer, from its first byte to its close."""
+
+    def __init__(self, peer_id: bytes, *, host: PeerHost | None, router: Router | None) -> None:
+        if (host is None) == (router is None):
+            raise ValueError("a connection has a host (outgoing) or a router (incoming)")
+        self.peer_id = peer_id
+        self.host = host
+        self._router = router
+        self.address: Address = ("", 0)
+        self.remote: Handshake | None = None
+        self.bytes_sent = 0
+        self.bytes_received = 0
+        self.close_reason = ""
+        self._transport: asyncio.Transport | None = None
+        self._loop = asyncio.get_running_loop()
+        self._handshake = bytearray()
+        self._parser: MessageParser | None = None
+        self._queue: deque[bytes] = deque()
+        self._writing_paused = False
+        self._waiting_for_tokens = False
+        self._opened = False
+        self._timer: asyncio.TimerHandle | None = None
+        self.closed = self._loop.create_future()
+        """Resolved with the reason once the connection is gone."""
+
+    @property
+    def outgoing(self) -> bool:
+        return self._router is None
+
+    @property
+    def queued_bytes(self) -> int:
+        """Bytes waiting in our queue and in the transport's buffer."""
+
+        buffered = self._transport.get_write_buffer_size() if self._transport else 0
+        return buffered + sum(map(len, self._queue))
+
+    # -- asyncio callbacks ----------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        peer = transport.get_extra_info("peername")
+        self.address = (str(peer[0]), int(peer[1]))
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
+        self._timer = self._loop.call_later(HANDSHAKE_TIMEOUT, self._handshake_timed_out)
+        if self.host is not None:
+            self._write_handshake(self.host)
+
+    def data_received(self, data: bytes) -> None:
+        self.bytes_received += len(data)
+        try:
+            if self._parser is None:
+                self._receive_handshake(data)
+            else:
+                self._parser.receive_data(data)
+            self._deliver()
+        except ProtocolError as error:
+            self.close(str(error))
+            return
+        if self.host is not None and self._transport is not None:
+            wait = self.host.limiters.down.reserve(len(data), self._loop.time())
+            if wait > 0 and not self._transport.is_closing():
+                self._transport.pause_reading()
+                self._loop.call_later(wait, self._resume_reading)
+
+    def eof_received(self) -> bool:
+        self.close("the peer closed the connection")
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.close_reason:
+            self.close_reason = str(exc) if exc else "the peer closed the connection"
+        if self._timer is not None:
+            self._timer.cancel()
+        self._queue.clear()
+        if self._opened and self.host is not None:
+            self.host.peer_closed(self, self.close_reason)
+        if not self.closed.done():
+            self.closed.set_result(self.close_reason)
+
+    def pause_writing(self) -> None:
+        self._writing_paused = True
+
+    def resume_writing(self) -> None:
+        self._writing_paused = False
+        self._flush()
+
+    # -- used by the torrent ----------------------------------------------------------
+
+    def send(self, message: Message) -> None:
+        """Queue ``message``; it is written as soon as the rate limits and the socket allow."""
+
+        if self._transport is None or self._transport.is_closing():
+            return
+        self._queue.append(message.encode())
+        self._flush()
+
+    def close(self, reason: str) -> None:
+        """Drop the peer; ``reason`` is reported to the torrent once the socket is gone."""
+
+        if not self.close_reason:
+            self.close_reason = reason
+        if self._transport is not None:
+            self._transport.close()
+
+    # -- internals --------------------------------------------------------------------
+
+    def _write_handshake(self, host: PeerHost) -> None:
+        assert self._transport is not None
+        handshake = Handshake(host.info_hash, self.peer_id, EXTENSIONS).encode()
+        self.bytes_sent += len(handshake)
+        self._transport.write(handshake)
+
+    def _receive_handshake(self, data: bytes) -> None:
+        self._handshake += data
+        if self.host is None:
+            info_hash = peek_info_hash(self._handshake)
+            if info_hash is None:
+                return
+            assert self._router is not None
+            self.host = self._router.route(info_hash)
+            if self.host is None:
+                raise ProtocolError(f"handshake: no torrent here has info-hash {info_hash.hex()}")
+            self._write_handshake(self.host)
+        if len(self._handshake) < HANDSHAKE_SIZE:
+            return
+        remote = parse_handshake(self._handshake[:HANDSHAKE_SIZE])
+        if remote.info_hash != self.host.info_hash:
+            raise ProtocolError(f"handshake: the peer answered for {remote.info_hash.hex()}")
+        if remote.peer_id == self.peer_id:
+            raise ProtocolError("handshake: the peer id is our own (connected to ourselves)")
+        self.remote = remote
+        self._parser = MessageParser(self.host.piece_count)
+        rest = bytes(self._handshake[HANDSHAKE_SIZE:])
+        self._handshake = bytearray()
+        if self._timer is not None:
+            self._timer.cancel()
+        if not self.host.peer_opened(self, remote):
+            raise ProtocolError("refused by the torrent (connection limit or duplicate)")
+        self._opened = True
+        self._parser.receive_data(rest)
+
+    def _deliver(self) -> None:
+        parser, host = self._parser, self.host
+        if parser is None or host is None or not self._opened:
+            return
+        while self._transport is not None and not self._transport.is_closing():
+            message = parser.next_message()
+            if message is None:
+                return
+            host.peer_message(self, message)
+
+    def _flush(self) -> None:
+        transport = self._transport
+        if transport is None or self.host is None:
+            return
+        limiter = self.host.limiters.up
+        while self._queue and not self._writing_paused and not self._waiting_for_tokens:
+            if transport.is_closing():
+                self._queue.clear()
+                return
+            frame = self._queue.popleft()
+            wait = limiter.reserve(len(frame), self._loop.time())
+            if wait > 0:
+                self._waiting_for_tokens = True
+                self._loop.call_later(wait, self._write_reserved, frame)
+                return
+            self.bytes_sent += len(frame)
+            transport.write(frame)
+
+    def _write_reserved(self, frame: bytes) -> None:
+        self._waiting_for_tokens = False
+        if self._transport is not None and not self._transport.is_closing():
+            self.bytes_sent += len(frame)
+            self._transport.write(frame)
+            self._flush()
+
+    def _resume_reading(self) -> None:
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.resume_reading()
+
+    def _handshake_timed_out(self) -> None:
+        self.close(f"no handshake within {HANDSHAKE_TIMEOUT:g} s")
+
+
+async def connect(
+    address: Address, peer_id: bytes, host: PeerHost, timeout: float = CONNECT_TIMEOUT
+) -> PeerConnection:
+    """Dial ``address`` (IPv4 or IPv6) for ``host``'s torrent; the handshake follows by itself."""
+
+    loop = asyncio.get_running_loop()
+    async with asyncio.timeout(timeout):
+        _, protocol = await loop.create_connection(
+            lambda: PeerConnection(peer_id, host=host, router=None), address[0], address[1]
+        )
+    return protocol
