@@ -18,7 +18,7 @@ import libtorrent as lt
 import pytest
 
 from bitswarm.core.layout import Layout
-from bitswarm.core.metainfo import Torrent, parse_torrent
+from bitswarm.core.metainfo import Torrent, parse_torrent, rehash
 from bitswarm_testing import require_program
 
 pytestmark = pytest.mark.interop
@@ -45,28 +45,57 @@ def content(tmp_path_factory: pytest.TempPathFactory) -> Path:
         path = root / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(rng.randbytes(size))
+    # BEP 47 attributes: an executable, and symlinks to a file and into a folder.
+    (root / "tools/bin").mkdir(parents=True)
+    (root / "tools/bin/run.sh").write_bytes(b"#!/bin/sh\necho run\n")
+    (root / "tools/bin/run.sh").chmod(0o755)
+    (root / "tools/data.bin").write_bytes(rng.randbytes(5000))
+    (root / "tools/link.bin").symlink_to("data.bin")
+    (root / "tools/run").symlink_to("bin/run.sh")
     return root
 
 
-def libtorrent_view(data: bytes) -> tuple[lt.torrent_info, list[tuple[str, int, int, bool]]]:
-    info = lt.torrent_info(data)
-    files = info.layout()
-    pad = lt.file_storage.flag_pad_file
-    listed = [
-        (
-            files.file_path(i),
-            files.file_size(i),
-            files.file_offset(i),
-            bool(files.file_flags(i) & pad),
+FileRow = tuple[str, int, int, bool, bool, bool, str | None]
+"""Path, length, offset, pad, executable, hidden, symlink target."""
+
+
+def libtorrent_files(info: lt.torrent_info) -> list[FileRow]:
+    files, storage = info.layout(), lt.file_storage
+    rows = []
+    for i in range(files.num_files()):
+        flags = files.file_flags(i)
+        rows.append(
+            (
+                files.file_path(i),
+                files.file_size(i),
+                files.file_offset(i),
+                bool(flags & storage.flag_pad_file),
+                bool(flags & storage.flag_executable),
+                bool(flags & storage.flag_hidden),
+                files.symlink(i) if flags & storage.flag_symlink else None,
+            )
         )
-        for i in range(files.num_files())
+    return rows
+
+
+def bitswarm_files(torrent: Torrent) -> list[FileRow]:
+    return [
+        (
+            "/".join(e.path),
+            e.length,
+            e.offset,
+            e.is_pad,
+            e.is_executable,
+            e.is_hidden,
+            None if e.symlink_path is None else "/".join(e.symlink_path),
+        )
+        for e in torrent.files
     ]
-    return info, listed
 
 
 def assert_same_as_libtorrent(data: bytes) -> Torrent:
     torrent = parse_torrent(data)
-    info, theirs = libtorrent_view(data)
+    info = lt.torrent_info(data)
     pad = lt.file_storage.flag_pad_file
     hashes = info.info_hashes()
     assert torrent.info_hash_v1 == (bytes.fromhex(str(hashes.v1)) if hashes.has_v1() else None)
@@ -74,10 +103,10 @@ def assert_same_as_libtorrent(data: bytes) -> Torrent:
     assert torrent.name == info.name()
     assert torrent.private == info.priv()
 
-    mine = [("/".join(e.path), e.length, e.offset, e.is_pad) for e in torrent.files]
+    theirs = libtorrent_files(info)
     if torrent.version == "v2":  # libtorrent adds the pad files a v2 torrent implies
-        theirs = [entry for entry in theirs if not entry[3]]
-    assert mine == theirs
+        theirs = [row for row in theirs if not row[3]]
+    assert bitswarm_files(torrent) == theirs
     assert torrent.total_size == sum(e[1] for e in theirs if not e[3])
     assert torrent.piece_count == info.num_pieces()
 
@@ -109,8 +138,13 @@ def assert_same_as_libtorrent(data: bytes) -> Torrent:
     return torrent
 
 
-def libtorrent_create(target: Path, version: str, piece_length: int) -> bytes:
-    creator = lt.create_torrent(lt.list_files(str(target)), piece_length, FLAGS[version])
+def libtorrent_create(
+    target: Path, version: str, piece_length: int, *, symlinks: bool = False, private: bool = False
+) -> bytes:
+    flags = lt.create_torrent.symlinks if symlinks else 0
+    files = lt.list_files(str(target), lambda _: True, flags)
+    creator = lt.create_torrent(files, piece_length, FLAGS[version] | flags)
+    creator.set_priv(private)
     creator.add_tracker(TRACKER)
     creator.set_creator("libtorrent")
     lt.set_piece_hashes(creator, str(target.parent))
@@ -141,6 +175,54 @@ def test_libtorrent(content: Path, version: str, target: str, piece_length: int)
     assert torrent.trackers == ((TRACKER,),)
     assert torrent.piece_length == piece_length
     assert_matches_disk(torrent, content, with_empty=True)
+
+
+@pytest.mark.parametrize("version", ["v1", "v2", "hybrid"])
+def test_libtorrent_symlinks_and_executables(content: Path, version: str) -> None:
+    torrent = assert_same_as_libtorrent(
+        libtorrent_create(content / "tools", version, 16384, symlinks=True)
+    )
+    links = {"/".join(e.path): e.symlink_path for e in torrent.files if e.is_symlink}
+    assert links == {
+        "tools/link.bin": ("tools", "data.bin"),
+        "tools/run": ("tools", "bin", "run.sh"),
+    }
+    assert [e.path for e in torrent.files if e.is_executable and not e.is_symlink] == [
+        ("tools", "bin", "run.sh")
+    ]
+
+
+@pytest.mark.parametrize("version", ["v1", "v2", "hybrid"])
+def test_rehash_gives_the_info_hash_libtorrent_makes(content: Path, version: str) -> None:
+    public = parse_torrent(libtorrent_create(content / "folder", version, 16384))
+    private = parse_torrent(libtorrent_create(content / "folder", version, 16384, private=True))
+    assert public.info_hash != private.info_hash
+    flipped = rehash(public, private=True)
+    assert flipped.info_bytes == private.info_bytes
+    assert (flipped.info_hash_v1, flipped.info_hash_v2) == (
+        private.info_hash_v1,
+        private.info_hash_v2,
+    )
+
+
+def test_edited_torrent_reads_the_same_in_libtorrent(content: Path) -> None:
+    original = parse_torrent(libtorrent_create(content / "folder", "hybrid", 16384))
+    tiers = [["http://127.0.0.1:1/a", "http://127.0.0.1:2/b"], ["udp://127.0.0.1:3"]]
+    edited = (
+        original.with_trackers(tiers)
+        .with_web_seeds(["http://127.0.0.1:8/files/"])
+        .with_comment("edited")
+        .with_creation_date(1_700_000_000)
+    )
+    info = lt.torrent_info(edited.to_bytes())
+    assert str(info.info_hashes().v1) == original.info_hash.hex()
+    assert [(t.url, t.tier) for t in info.trackers()] == [
+        ("http://127.0.0.1:1/a", 0),
+        ("http://127.0.0.1:2/b", 0),
+        ("udp://127.0.0.1:3", 1),
+    ]
+    assert [seed["url"] for seed in info.web_seeds()] == ["http://127.0.0.1:8/files/"]
+    assert (info.comment(), info.creation_date()) == ("edited", 1_700_000_000)
 
 
 def run_tool(args: list[str], cwd: Path, out: Path) -> Torrent:

@@ -61,6 +61,8 @@ def parse_v1_files(info: Fields, name: str) -> tuple[FileEntry, ...]:
         where = entry.lazy_at(key)
         path = check_path(as_text_list(entry.get(key), where), where)
         length, attr, symlink = file_properties(entry)
+        if symlink is not None:
+            symlink = (name, *symlink)
         entries.append(FileEntry((name, *path), length, offset, attr, None, symlink))
         offset += length
     check_distinct(

@@ -77,8 +77,10 @@ def parse_file_tree(info: Fields, name: str, piece_length: int) -> tuple[FileEnt
     position = 0
     for path, (length, attr, symlink), root in leaves:
         position = -(-position // piece_length) * piece_length
-        full = path if single else (name, *path)
-        entries.append(FileEntry(full, length, position, attr, root, symlink))
+        if not single:
+            path = (name, *path)
+            symlink = None if symlink is None else (name, *symlink)
+        entries.append(FileEntry(path, length, position, attr, root, symlink))
         position += length
     return tuple(entries)
 

@@ -44,7 +44,9 @@ class FileEntry:
     ``attr`` holds the BEP 47 letters as given (``p`` pad, ``x`` executable,
     ``h`` hidden, ``l`` symlink; unknown letters kept). ``pieces_root`` is the
     file's SHA-256 merkle root (v2 and hybrid, non-empty files only).
-    ``symlink_path`` is the BEP 47 target, relative to the torrent root.
+    ``symlink_path`` is the BEP 47 target, relative to the download folder like
+    ``path`` (so it starts with ``name`` in a multi-file torrent, as libtorrent
+    reports it).
     """
 
     path: tuple[str, ...]
