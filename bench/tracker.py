@@ -1,25 +1,29 @@
-"""Tracker throughput and memory: bitswarm against opentracker, same load, one worker each.
+"""Tracker throughput and memory: bitswarm against opentracker, same load, one core each.
 
 Every server runs on 127.0.0.1 in a process of its own; the load generator
 (``bench/tracker_load.py``) runs in another and announces across ``--torrents``
 synthetic torrents from 8 source addresses (127.0.0.10-17), 8,192 distinct
-peers each, numwant 50. Figures, each as ``name: value unit``:
+peers each, numwant 50. The generator is pinned to core 0 and each server
+under test to core 1, so "one worker each" holds even for opentracker, whose
+UDP side runs several threads. Figures, each as ``name: value unit``:
 
-* the generator's own ceiling, against responders that answer instantly;
+* the generator's own ceiling, against responders that answer instantly
+  (UDP: ``udp_echo.c``, compiled for the run, since a Python responder would
+  be slower than opentracker; HTTP: a Python keep-alive responder);
 * UDP (BEP 15) and HTTP (BEP 3, keep-alive; opentracker closes after every
   answer, so it is reconnected each time, as its real clients do) announces
   per second with p50 and p99 latency, for bitswarm (``bitswarm tracker``,
   memory store, one process) and opentracker (Debian's, whitelist holding
   every torrent), and bitswarm/opentracker ratios from the same run;
 * the Redis store's UDP throughput with 1 and 2 tracker processes sharing the
-  port (SO_REUSEPORT) and one redis-server;
+  port (SO_REUSEPORT) and one redis-server, these left free to use both cores;
 * bytes per stored peer in the memory store at one million peers over
   100,000 torrents (resident memory growth of a fresh process over the
   store's own registry, allocator overhead included).
 
-The machine is shared and has 2 cores: generator and server share them, so
-the ratios are the figures to read; a lone absolute rate means little.
-Run: ``python bench/tracker.py`` (needs opentracker and redis-server).
+The machine is shared and small: the ratios are the figures to read; a lone
+absolute rate means little. Run: ``python bench/tracker.py`` (needs
+opentracker, redis-server and a C compiler).
 """
 
 from __future__ import annotations
@@ -50,13 +54,24 @@ from tracker_load import (
     info_hash,
     run_http_load,
     run_udp_load,
-    udp_echo,
 )
 
 SOURCES = 8
 WINDOW = 16
 HTTP_CONNECTIONS = 32
-SRC = Path(__file__).resolve().parents[1] / "src"
+BENCH = Path(__file__).resolve().parent
+SRC = BENCH.parent / "src"
+
+GENERATOR_CPUS = {0}
+"""The generator's core; each server under test gets the other one."""
+
+SERVER_CPUS = {1}
+
+
+def pin(cpus: set[int]) -> None:
+    """Keep the calling process on ``cpus`` (a no-op on a one-core machine)."""
+    if (os.cpu_count() or 1) > 1:
+        os.sched_setaffinity(0, cpus)
 
 
 def free_port() -> int:
@@ -83,11 +98,12 @@ def wait_for_udp_announce(port: int, deadline: float = 20.0) -> None:
 
 
 @contextlib.contextmanager
-def process(command: list[str], cwd: Path | None = None) -> Iterator[subprocess.Popen[bytes]]:
+def process(command: list[str], cpus: set[int] | None) -> Iterator[subprocess.Popen[bytes]]:
+    """Run ``command`` on ``cpus`` (``None``: anywhere) until the block ends."""
     env = dict(os.environ, PYTHONPATH=f"{SRC}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
     child = subprocess.Popen(
-        command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True,
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True, preexec_fn=None if cpus is None else lambda: pin(cpus),
     )  # fmt: skip
     try:
         yield child
@@ -100,10 +116,16 @@ def process(command: list[str], cwd: Path | None = None) -> Iterator[subprocess.
             child.wait()
 
 
+def _pinned(serve: Callable[[int], None], port: int) -> None:
+    pin(SERVER_CPUS)
+    serve(port)
+
+
 @contextlib.contextmanager
-def responder(serve: Callable[[int], None]) -> Iterator[int]:
+def http_responder() -> Iterator[int]:
     port = free_port()
-    child = multiprocessing.get_context("fork").Process(target=serve, args=(port,), daemon=True)
+    context = multiprocessing.get_context("fork")
+    child = context.Process(target=_pinned, args=(http_echo, port), daemon=True)
     child.start()
     time.sleep(0.3)
     try:
@@ -114,12 +136,24 @@ def responder(serve: Callable[[int], None]) -> Iterator[int]:
 
 
 @contextlib.contextmanager
-def bitswarm_tracker(store: str, workers: int) -> Iterator[int]:
+def udp_responder() -> Iterator[int]:
+    """``udp_echo.c``, compiled for the run."""
+    port = free_port()
+    with tempfile.TemporaryDirectory() as folder:
+        binary = Path(folder) / "udp_echo"
+        subprocess.run(["cc", "-O2", "-o", str(binary), str(BENCH / "udp_echo.c")], check=True)
+        with process([str(binary), str(port)], SERVER_CPUS):
+            time.sleep(0.3)
+            yield port
+
+
+@contextlib.contextmanager
+def bitswarm_tracker(store: str, workers: int, cpus: set[int] | None) -> Iterator[int]:
     port = free_port()
     where = f"127.0.0.1:{port}"
     command = [sys.executable, "-m", "bitswarm", "tracker", "--http", where, "--udp", where]
     command += ["--store", store, "--workers", str(workers), "--secret", "bench"]
-    with process(command):
+    with process(command, cpus):
         wait_for_udp_announce(port)
         yield port
 
@@ -138,7 +172,7 @@ def opentracker(torrents: int) -> Iterator[int]:
             f"access.whitelist {'/whitelist' if chroot else root / 'whitelist'}\n"
             + (f"tracker.rootdir {root}\n" if chroot else "")
         )
-        with process(["opentracker", "-f", str(root / "opentracker.conf")]):
+        with process(["opentracker", "-f", str(root / "opentracker.conf")], SERVER_CPUS):
             wait_for_udp_announce(port)
             yield port
 
@@ -148,7 +182,7 @@ def redis_server() -> Iterator[str]:
     port = free_port()
     with tempfile.TemporaryDirectory() as folder:
         command = ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", ""]
-        with process([*command, "--appendonly", "no", "--dir", folder]):
+        with process([*command, "--appendonly", "no", "--dir", folder], None):
             time.sleep(0.5)
             yield f"redis://127.0.0.1:{port}/0"
 
@@ -196,12 +230,13 @@ def main() -> int:
     parser.add_argument("--memory-torrents", type=int, default=100_000)
     parser.add_argument("--memory-peers", type=int, default=1_000_000)
     args = parser.parse_args()
-    for program in ("opentracker", "redis-server"):
+    for program in ("opentracker", "redis-server", "cc"):
         if shutil.which(program) is None:
             print(f"{program} is not installed", file=sys.stderr)
             return 2
     timing = (args.torrents, args.warmup, args.duration)
-    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
+    fork = multiprocessing.get_context("fork")
+    pool = ProcessPoolExecutor(1, mp_context=fork, initializer=pin, initargs=(GENERATOR_CPUS,))
 
     def udp(port: int) -> LoadResult:
         return pool.submit(run_udp_load, ("127.0.0.1", port), SOURCES, WINDOW, *timing).result()
@@ -213,11 +248,11 @@ def main() -> int:
     print(f"cores: {os.cpu_count()} count")
     print(f"torrents: {args.torrents} count")
     print(f"peers: {SOURCES * 8192} count")
-    with responder(udp_echo) as port:
+    with udp_responder() as port:
         report("udp_generator_ceiling", udp(port))
-    with responder(http_echo) as port:
+    with http_responder() as port:
         report("http_generator_ceiling", http(port))
-    with bitswarm_tracker("memory", 1) as port:
+    with bitswarm_tracker("memory", 1, SERVER_CPUS) as port:
         udp_ours, http_ours = report("udp_bitswarm", udp(port)), report("http_bitswarm", http(port))
     with opentracker(args.torrents) as port:
         udp_ot, http_ot = (
@@ -228,11 +263,11 @@ def main() -> int:
     ratio("http_bitswarm_vs_opentracker", http_ours, http_ot)
     rates = []
     for workers in (1, 2):
-        with redis_server() as url, bitswarm_tracker(url, workers) as port:
+        with redis_server() as url, bitswarm_tracker(url, workers, None) as port:
             rates.append(report(f"udp_bitswarm_redis_{workers}_workers", udp(port)))
     ratio("udp_bitswarm_redis_2_vs_1_workers", rates[1], rates[0])
     pool.shutdown()
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as fresh:
+    with ProcessPoolExecutor(1, mp_context=fork) as fresh:
         per_peer = fresh.submit(memory_per_peer, args.memory_torrents, args.memory_peers).result()
     print(f"memory_store_peers: {args.memory_peers} peers")
     print(f"memory_store_torrents: {args.memory_torrents} torrents")

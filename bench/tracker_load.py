@@ -12,13 +12,12 @@ the bottleneck:
   flight; a server that closes after every answer (opentracker does) is
   reconnected and the request sent again, its clock still running.
 
-The responders answer instantly with a fixed reply; measured against them, a
-generator shows its own ceiling.
+The HTTP responder answers instantly with a fixed reply (the UDP one is
+``bench/udp_echo.c``); measured against them, a generator shows its own ceiling.
 """
 
 from __future__ import annotations
 
-import random
 import selectors
 import socket
 import struct
@@ -42,6 +41,9 @@ PACKETS_PER_SOCKET = 8192
 """Distinct prebuilt announces per source address (and peers per source address)."""
 
 NUMWANT = 50
+
+STALL = 0.5
+"""Seconds without any UDP answer after which the requests in flight count as lost."""
 
 
 @dataclass
@@ -129,7 +131,7 @@ def run_udp_load(
         state.top_up(window, start)
     now = start
     while now < end:
-        events = selector.select(timeout=0.05)
+        events = selector.select(timeout=STALL)
         now = time.perf_counter()
         if not events:  # every window stalled: count the losses and send anew
             for state in states:
@@ -279,21 +281,6 @@ class _HttpConnection:
             result.answers += 1
             result.latencies.append(now - self.sent_at)
         self.send_next(now)
-
-
-def udp_echo(port: int) -> None:
-    """Answer every BEP 15 connect and announce at once, with no peers (runs forever)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", port))
-    connect_reply = struct.Struct(">IIQ")
-    announce_reply = struct.Struct(">IIIII")
-    while True:
-        data, address = sock.recvfrom(2048)
-        tid = int.from_bytes(data[12:16], "big")
-        if len(data) == 16:
-            sock.sendto(connect_reply.pack(0, tid, random.getrandbits(64)), address)
-        else:
-            sock.sendto(announce_reply.pack(1, tid, 1800, 0, 0), address)
 
 
 def http_echo(port: int) -> None:
