@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
+import secrets
 import socket
 from dataclasses import dataclass, field
 from typing import cast
@@ -50,7 +50,7 @@ class TrackerConfig:
     private: bool = False
     passkeys: tuple[str, ...] = ()
     allowed_info_hashes: tuple[bytes, ...] = ()
-    secret: bytes = field(default_factory=lambda: random.SystemRandom().randbytes(32))
+    secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     """Key of the UDP connection-id MAC; give every process of one tracker the same."""
     admin_token: str | None = None
     client_address_header: str | None = None

@@ -13,13 +13,8 @@ from bitswarm.core.tracker import http_reply
 from bitswarm.core.tracker.access import AccessList
 from bitswarm.core.tracker.compact import pack_address
 from bitswarm.core.tracker.errors import QueryError
-from bitswarm.core.tracker.http_query import (
-    MAX_NUMWANT,
-    MAX_QUERY_BYTES,
-    parse_announce,
-    parse_scrape,
-)
-from bitswarm.core.tracker.model import AnnounceResult, Event, PeerEntry, SwarmCounts
+from bitswarm.core.tracker.http_query import MAX_QUERY_BYTES, parse_announce, parse_scrape
+from bitswarm.core.tracker.model import MAX_NUMWANT, AnnounceResult, Event, PeerEntry, SwarmCounts
 from bitswarm.core.tracker.policy import TrackerPolicy
 
 HASH = bytes(range(0, 40, 2))  # includes bytes that must be escaped

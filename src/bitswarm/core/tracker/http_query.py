@@ -18,19 +18,19 @@ from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes
 
 from bitswarm.core.tracker.errors import QueryError
-from bitswarm.core.tracker.model import INFO_HASH_SIZE, PEER_ID_SIZE, Event
+from bitswarm.core.tracker.model import (
+    DEFAULT_NUMWANT,
+    INFO_HASH_SIZE,
+    MAX_NUMWANT,
+    PEER_ID_SIZE,
+    Event,
+)
 
 MAX_QUERY_BYTES = 8192
 """Longest query accepted; a real announce is about 300 bytes."""
 
 MAX_SCRAPE_HASHES = 100
 """Info-hashes one HTTP scrape may ask for."""
-
-DEFAULT_NUMWANT = 50
-"""Peers returned when the client does not say (BEP 3 suggests 50)."""
-
-MAX_NUMWANT = 200
-"""Most peers one HTTP reply carries, whatever the client asks."""
 
 MAX_COUNTER = (1 << 63) - 1
 """Largest ``uploaded``/``downloaded``/``left`` accepted."""

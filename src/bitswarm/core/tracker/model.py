@@ -19,6 +19,12 @@ INFO_HASH_SIZE = 20
 PEER_ID_SIZE = 20
 """Bytes of a peer id."""
 
+DEFAULT_NUMWANT = 50
+"""Peers returned when the client does not say (BEP 3 suggests 50)."""
+
+MAX_NUMWANT = 200
+"""Most peers one reply carries, whatever the client asks (UDP may cap lower)."""
+
 
 class Event(IntEnum):
     """Why a peer announces; the values are BEP 15's on-the-wire numbers."""

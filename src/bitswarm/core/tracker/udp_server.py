@@ -37,8 +37,13 @@ from bitswarm.core.tracker.access import AccessList, passkey_in_path
 from bitswarm.core.tracker.compact import V4_SIZE, V6_SIZE, pack_address
 from bitswarm.core.tracker.connection_ids import ConnectionIds
 from bitswarm.core.tracker.errors import UdpPacketError
-from bitswarm.core.tracker.http_query import DEFAULT_NUMWANT
-from bitswarm.core.tracker.model import Announcement, AnnounceResult, SwarmCounts
+from bitswarm.core.tracker.model import (
+    DEFAULT_NUMWANT,
+    MAX_NUMWANT,
+    Announcement,
+    AnnounceResult,
+    SwarmCounts,
+)
 from bitswarm.core.tracker.policy import TrackerPolicy
 from bitswarm.core.tracker.rate_limit import RateLimiter
 from bitswarm.core.tracker.udp import (
@@ -55,7 +60,7 @@ SAFE_DATAGRAM = 1280 - 48
 """UDP payload that crosses any IPv6 path (minimum MTU minus IPv6 and UDP headers)."""
 
 _REPLY_HEADER = 20
-MAX_PEERS_V4 = min(200, (SAFE_DATAGRAM - _REPLY_HEADER) // V4_SIZE)
+MAX_PEERS_V4 = min(MAX_NUMWANT, (SAFE_DATAGRAM - _REPLY_HEADER) // V4_SIZE)
 """Most IPv4 peers in one UDP announce reply."""
 
 MAX_PEERS_V6 = (SAFE_DATAGRAM - _REPLY_HEADER) // V6_SIZE
