@@ -65,6 +65,7 @@ def announce_url(server: TrackerServer, peer: int, path: str = "/announce", **ex
     }  # fmt: skip
     params.update(extra)
     query = "&".join(f"{k}={v}" for k, v in params.items())
+    host = f"[{host}]" if ":" in host else host
     return f"http://{host}:{port}{path}?{query}"
 
 
@@ -317,13 +318,28 @@ async def test_udp_connect_flood_is_rate_limited() -> None:
         await server.stop()
 
 
-async def test_udp_over_ipv6_returns_18_byte_peers() -> None:
+def require_ipv6_loopback() -> None:
     try:
-        probe = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-        probe.bind(("::1", 0))
-        probe.close()
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as probe:
+            probe.bind(("::1", 0))
     except OSError:
         pytest.skip("this machine has no IPv6 loopback")
+
+
+async def test_http_over_ipv6_fills_peers6(http: aiohttp.ClientSession) -> None:
+    require_ipv6_loopback()
+    server = await started(http=("::1", 0), udp=None)
+    try:
+        await get_bencoded(http, announce_url(server, 1))
+        reply = await get_bencoded(http, announce_url(server, 2))
+        assert reply[b"peers"] == b""
+        assert unpack_peers(reply[b"peers6"], 18) == [("::1", 7001)]  # type: ignore[arg-type]
+    finally:
+        await server.stop()
+
+
+async def test_udp_over_ipv6_returns_18_byte_peers() -> None:
+    require_ipv6_loopback()
     server = await started(http=None, udp=("::1", 0))
     try:
         async with (
