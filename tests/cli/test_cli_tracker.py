@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +19,7 @@ import pytest
 import bitswarm
 from bitswarm.core.bencode import decode
 from bitswarm.core.tracker.udp import ConnectRequest, ConnectResponse, decode_response
-from cli.helpers import assert_one_error_line
+from cli.helpers import Run, assert_one_error_line
 
 SRC = Path(bitswarm.__file__).parents[1]
 START = re.compile(r"http://127\.0\.0\.1:(\d+)/announce udp://127\.0\.0\.1:(\d+)/announce")
@@ -110,7 +111,7 @@ def test_workers_share_the_ports_and_stop_on_sigterm() -> None:
                 announce(port)
                 break
             except OSError:
-                subprocess.run(["sleep", "0.1"], check=True)
+                time.sleep(0.1)
         assert announce(port)[b"interval"] == 1800
         assert udp_connect(port).transaction_id == 5
         process.send_signal(signal.SIGTERM)
@@ -122,12 +123,9 @@ def test_workers_share_the_ports_and_stop_on_sigterm() -> None:
             process.wait()
 
 
-def test_bad_options_are_one_line_errors(run: object) -> None:
-    from click.testing import Result
-
+def test_bad_options_are_one_line_errors(run: Run) -> None:
     invoke = run
-    assert callable(invoke)
-    result: Result = invoke("tracker", "--http", "off", "--udp", "off")
+    result = invoke("tracker", "--http", "off", "--udp", "off")
     assert_one_error_line(result, "nothing to serve")
     result = invoke("tracker", "--store", "postgres://x")
     assert_one_error_line(result, "--store must be")
