@@ -1,0 +1,204 @@
+"""One torrent's blocks and pieces on disk: positioned reads, writes, piece checks (BEP 3, 47, 52).
+
+A peer trades *blocks* (``piece``, ``offset``, ``length``) of a piece space
+that the torrent cuts across its files; :class:`PieceStore` turns each block
+into file ranges with :class:`~bitswarm.core.layout.Layout` and reads or writes
+them with ``os.preadv``/``os.pwrite`` at their offsets, one call per file the
+block touches, so several threads may work on one torrent at once without
+seeking. There is no cache of its own: the kernel's page cache does that job.
+
+What lands on disk is what a user expects to find, and nothing more:
+
+* Each file is created at its first write, with its folders, at its full size
+  as a *sparse* file: no zeros are written, so a fresh download takes no space
+  until data arrives and never fragments a file by growing it.
+* The torrent's empty files are created at the first write too
+  (:meth:`PieceStore.create_empty_files`), so a finished download is the whole
+  file set.
+* BEP 47 pad files never touch the disk: writes to them are dropped and reads
+  return zeros, which is what they hold by definition. BEP 47 symbolic links
+  are not created: their targets come from a stranger.
+* Every path goes through :func:`~bitswarm.core.metainfo.target_path`, which
+  refuses any component that could leave the download folder, and files are
+  opened without following links (:mod:`bitswarm.storage.file_handles`).
+
+Failures (a full disk, a permission refused, a folder where a file should be,
+a file shorter than the torrent says) raise
+:class:`~bitswarm.storage.errors.StorageError` naming the file.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+
+from bitswarm.core.layout import FileSpan, Layout
+from bitswarm.core.metainfo import FileEntry, Torrent, target_path
+from bitswarm.core.metainfo.hashing import v1_piece_hashes, v2_piece_hashes
+from bitswarm.storage.errors import StorageError
+from bitswarm.storage.file_handles import FileHandles, FileSpec
+
+DEFAULT_OPEN_FILES = 64
+"""Descriptors one store keeps open at most (libtorrent's default file pool is 40)."""
+
+
+def disk_path(root: str | os.PathLike[str], entry: FileEntry) -> Path:
+    """Where ``entry`` lives under the download folder ``root``, never outside it."""
+    return Path(root).joinpath(*target_path("", entry.path).parts)
+
+
+class PieceStore:
+    """The files of ``torrent`` under the folder ``root``, read and written by block.
+
+    ``root`` is the folder *holding* the torrent's file or folder (libtorrent's
+    save path), as for :func:`~bitswarm.storage.verify.verify`. Safe to call
+    from several threads at once; blocks of one piece should be written before
+    the piece is read or hashed (the caller orders that).
+    """
+
+    def __init__(
+        self,
+        torrent: Torrent,
+        root: str | os.PathLike[str],
+        *,
+        max_open_files: int = DEFAULT_OPEN_FILES,
+    ) -> None:
+        self.torrent = torrent
+        self.root = Path(root)
+        self.layout = Layout.of(torrent)
+        specs = {
+            index: FileSpec(disk_path(root, entry), entry.length, entry.is_executable)
+            for index, entry in enumerate(torrent.files)
+            if not (entry.is_pad or entry.is_symlink)
+        }
+        self._handles = FileHandles(specs, max_open_files)
+        self._started = False
+        self._start_lock = threading.Lock()
+
+    def disk_path(self, file_index: int) -> Path:
+        """Where file ``file_index`` of the torrent is stored (not for pad files or links)."""
+        return self._handles.spec(file_index).disk_path
+
+    def create_empty_files(self) -> None:
+        """Create the torrent's zero-length files (and their folders) if they are missing.
+
+        Done once by the first :meth:`write_block`; a caller may do it earlier.
+        """
+        for index, entry in enumerate(self.torrent.files):
+            if entry.length == 0 and not (entry.is_pad or entry.is_symlink):
+                self._handles.create(index)
+
+    def write_block(self, piece: int, offset: int, data: bytes | bytearray | memoryview) -> None:
+        """Write ``data`` at ``offset`` within ``piece``, creating files as needed."""
+        with self._start_lock:
+            if not self._started:
+                self.create_empty_files()
+                self._started = True
+        view = memoryview(data).cast("B")
+        self._each_span(piece, offset, len(view), view, self._write_span)
+
+    def read_block(self, piece: int, offset: int, length: int) -> bytes:
+        """The ``length`` bytes at ``offset`` within ``piece``."""
+        buffer = bytearray(length)
+        self._each_span(piece, offset, length, memoryview(buffer), self._read_span)
+        return bytes(buffer)
+
+    def read_piece(self, piece: int) -> bytes:
+        """All the bytes of ``piece``."""
+        return self.read_block(piece, 0, self.layout.piece_size(piece))
+
+    def hash_piece(self, piece: int) -> bool:
+        """Whether ``piece`` on disk matches the torrent: SHA-1 (v1), merkle subtree (v2), or both.
+
+        A hybrid torrent must pass both. Raises ``ValueError`` for a v2-only
+        torrent whose piece layers are not known yet (built from bare metadata);
+        a hybrid one is then checked by SHA-1 alone.
+        """
+        data = self.read_piece(piece)
+        torrent = self.torrent
+        if torrent.version != "v2" and (
+            v1_piece_hashes(data, len(data))[0] != torrent.piece_hash_v1(piece)
+        ):
+            return False
+        if torrent.version == "v1":
+            return True
+        span = self.layout.piece_spans(piece)[0]  # v2 pieces start with their file's bytes
+        entry = torrent.files[span.file_index]
+        try:
+            layer = torrent.piece_layer(entry)
+        except KeyError:
+            if torrent.version == "v2":
+                raise ValueError(
+                    f"piece {piece} cannot be checked: the piece layer of "
+                    f"{'/'.join(entry.path)} is not known"
+                ) from None
+            return True
+        root = v2_piece_hashes(data[: span.length], torrent.piece_length, entry.length)[0]
+        return root == layer[piece - entry.offset // torrent.piece_length]
+
+    def flush(self) -> None:
+        """Make every write so far durable (``fsync``): do it before saving resume data."""
+        self._handles.sync()
+
+    def close(self) -> None:
+        """Close the files. The store may still be used: files are opened again on demand."""
+        self._handles.close()
+
+    def __enter__(self) -> PieceStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _each_span(
+        self,
+        piece: int,
+        offset: int,
+        length: int,
+        view: memoryview,
+        job: Callable[[FileSpan, memoryview], None],
+    ) -> None:
+        at = 0
+        for span in self.layout.block_spans(piece, offset, length):
+            job(span, view[at : at + span.length])
+            at += span.length
+
+    def _write_span(self, span: FileSpan, data: memoryview) -> None:
+        if span.is_pad:
+            return
+        path = self.disk_path(span.file_index)
+        with self._handles.lease(span.file_index, write=True) as fd:
+            done = 0
+            try:
+                while done < len(data):
+                    done += os.pwrite(fd, data[done:], span.offset + done)
+            except OSError as exc:
+                raise StorageError(path, f"cannot write: {exc.strerror}") from exc
+
+    def _read_span(self, span: FileSpan, into: memoryview) -> None:
+        if span.is_pad:
+            into[:] = bytes(len(into))
+            return
+        path = self.disk_path(span.file_index)
+        with self._handles.lease(span.file_index, write=False) as fd:
+            done = 0
+            try:
+                while done < len(into):
+                    got = os.preadv(fd, [into[done:]], span.offset + done)
+                    if not got:
+                        raise StorageError(
+                            path,
+                            f"ends at byte {span.offset + done}, before the "
+                            f"{len(into)} bytes at {span.offset} the torrent puts there",
+                        )
+                    done += got
+            except OSError as exc:
+                raise StorageError(path, f"cannot read: {exc.strerror}") from exc
