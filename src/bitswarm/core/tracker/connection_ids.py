@@ -4,12 +4,13 @@ BEP 15's connect step exists to stop address spoofing: a client can only
 quote the connection id if it received the tracker's reply. Remembering every
 id issued would cost memory per client and tie a client to one process.
 Instead, like opentracker, the id is a MAC: ``blake2b(key=secret)`` over the
-client's IP address (not its port) and the current minute, truncated to 64
-bits. The port is left out as opentracker does: proving the address receives
+client's IP address (not its port) and the current 30-second time bucket,
+truncated to 64 bits. The port is left out as opentracker does: proving the address receives
 is what matters, and libtorrent shares one id cache among all sessions of a
 process, so its announces may come from another port than its connect.
-Checking recomputes it for this minute and the previous one, so an id lives
-between 60 and 120 seconds (clients use one for at most 60), and every
+Checking recomputes it for the current bucket and the four before it, so an
+id is accepted for at least two minutes after it was sent, as BEP 15 asks
+(and at most two and a half; clients use one for at most one), and every
 process given the same secret accepts every other process's ids.
 """
 
@@ -18,8 +19,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-BUCKET_SECONDS = 60
-"""Width of a time bucket; an id is valid in its bucket and the next one."""
+BUCKET_SECONDS = 30
+"""Width of a time bucket."""
+
+BUCKETS_ACCEPTED = 5
+"""Buckets an id is valid in: its own and the next four, 120 to 150 seconds."""
 
 _MAX_KEY = 64  # blake2b's largest key
 
@@ -37,10 +41,13 @@ class ConnectionIds:
         return int.from_bytes(self._mac(ip, int(now // BUCKET_SECONDS)), "big")
 
     def check(self, connection_id: int, ip: bytes, now: float) -> bool:
-        """Whether ``connection_id`` was issued to ``ip`` within the last two buckets."""
+        """Whether ``connection_id`` was issued to ``ip`` in one of the accepted buckets."""
         quoted = connection_id.to_bytes(8, "big")
         bucket = int(now // BUCKET_SECONDS)
-        return any(hmac.compare_digest(quoted, self._mac(ip, b)) for b in (bucket, bucket - 1))
+        return any(
+            hmac.compare_digest(quoted, self._mac(ip, bucket - age))
+            for age in range(BUCKETS_ACCEPTED)
+        )
 
     def _mac(self, ip: bytes, bucket: int) -> bytes:
         message = bucket.to_bytes(8, "big", signed=True) + ip
