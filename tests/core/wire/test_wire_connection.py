@@ -8,15 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bitswarm.core.wire.connection import (
-    ConnectionConfig,
-    Event,
-    PeerConnection,
-    RequestsDropped,
-    State,
-    TimedOut,
-)
+from bitswarm.core.wire.connection import ConnectionConfig, Event, PeerConnection, State, TimedOut
 from bitswarm.core.wire.errors import LocalProtocolError, ProtocolError
+from bitswarm.core.wire.exchange import RequestsDropped
 from bitswarm.core.wire.handshake import Extensions, Handshake
 from bitswarm.core.wire.messages import (
     AllowedFast,
@@ -116,7 +110,7 @@ def test_handshake_and_messages_in_one_chunk_or_byte_by_byte() -> None:
         split.receive_data(wire[i : i + 1], 0.0)
         events += drain(split)
     assert drain(whole) == events == [Handshake(INFO_HASH, ID_B, FAST), HaveAll(), Unchoke()]
-    assert not split.peer_choking
+    assert not split.exchange.peer_choking
 
 
 @pytest.mark.parametrize(
@@ -152,24 +146,24 @@ def test_strangers_are_refused_before_the_whole_handshake_arrives() -> None:
 
 def test_choke_and_interest_flags_both_ways() -> None:
     a, b = opened()
-    assert not a.peer_choking and not b.am_choking
+    assert not a.exchange.peer_choking and not b.exchange.am_choking
     a.send(Interested())
-    assert a.am_interested and pump(a, b) == [Interested()] and b.peer_interested
+    assert a.exchange.am_interested and pump(a, b) == [Interested()] and b.exchange.peer_interested
     a.send(NotInterested())
     pump(a, b)
-    assert not b.peer_interested
+    assert not b.exchange.peer_interested
     b.send(Choke())
-    assert b.am_choking and pump(b, a) == [Choke()] and a.peer_choking
+    assert b.exchange.am_choking and pump(b, a) == [Choke()] and a.exchange.peer_choking
 
 
 def test_request_and_piece_round_trip() -> None:
     a, b = opened()
     request = Request(3, 0, 16384)
     a.send(request)
-    assert pump(a, b) == [request] and request in b.requests_in
+    assert pump(a, b) == [request] and request in b.exchange.requests_in
     b.send(Piece(3, 0, BLOCK))
     assert pump(b, a) == [Piece(3, 0, BLOCK)]
-    assert not a.requests_out and not b.requests_in
+    assert not a.exchange.requests_out and not b.exchange.requests_in
 
 
 def test_requests_while_choked_are_the_callers_error() -> None:
@@ -185,7 +179,7 @@ def test_without_fast_a_choke_voids_requests_and_late_pieces_are_dropped() -> No
     a.send(Request(2, 0, 16384))
     pump(a, b)
     b.send(Choke())
-    assert not b.requests_in  # dropped silently, nothing to reject
+    assert not b.exchange.requests_in  # dropped silently, nothing to reject
     assert pump(b, a) == [Choke(), RequestsDropped((Request(1, 0, 16384), Request(2, 0, 16384)))]
     a.receive_data(Piece(1, 0, BLOCK).encode(), 2.0)  # the answer crossed the choke
     assert drain(a) == [] and a.state is State.OPEN
@@ -195,14 +189,14 @@ def test_with_fast_a_choke_rejects_all_but_allowed_fast_requests() -> None:
     a, b = opened()
     b.send(AllowedFast(2))
     pump(b, a)
-    assert a.allowed_fast_in == {2}
+    assert a.exchange.allowed_fast_in == {2}
     for index in (1, 2):
         a.send(Request(index, 0, 16384))
     pump(a, b)
     b.send(Choke())
-    assert list(b.requests_in) == [Request(2, 0, 16384)]
+    assert list(b.exchange.requests_in) == [Request(2, 0, 16384)]
     assert pump(b, a) == [Choke(), RejectRequest(1, 0, 16384)]
-    assert list(a.requests_out) == [Request(2, 0, 16384)]
+    assert list(a.exchange.requests_out) == [Request(2, 0, 16384)]
     a.send(Request(2, 16384, 16384))  # allowed fast: fine while choked
     assert pump(a, b) == [Request(2, 16384, 16384)]
     b.receive_data(Request(3, 0, 16384).encode(), 1.0)  # sent before our choke arrived
@@ -215,9 +209,9 @@ def test_fast_cancel_is_answered_with_a_reject() -> None:
     a.send(Request(1, 0, 16384))
     pump(a, b)
     a.send(Cancel(1, 0, 16384))
-    assert Request(1, 0, 16384) in a.requests_out  # the peer still owes an answer
-    assert pump(a, b) == [Cancel(1, 0, 16384)] and not b.requests_in
-    assert pump(b, a) == [RejectRequest(1, 0, 16384)] and not a.requests_out
+    assert Request(1, 0, 16384) in a.exchange.requests_out  # the peer still owes an answer
+    assert pump(a, b) == [Cancel(1, 0, 16384)] and not b.exchange.requests_in
+    assert pump(b, a) == [RejectRequest(1, 0, 16384)] and not a.exchange.requests_out
 
 
 def test_plain_cancel_forgets_the_request() -> None:
@@ -225,16 +219,24 @@ def test_plain_cancel_forgets_the_request() -> None:
     a.send(Request(1, 0, 16384))
     pump(a, b)
     a.send(Cancel(1, 0, 16384))
-    assert not a.requests_out
-    assert pump(a, b) == [Cancel(1, 0, 16384)] and not b.requests_in
+    assert not a.exchange.requests_out
+    assert pump(a, b) == [Cancel(1, 0, 16384)] and not b.exchange.requests_in
     assert b.data_to_send() == b""
 
 
 @pytest.mark.parametrize(
     ("messages", "extensions", "reason"),
     [
-        ([HaveAll()], PLAIN, "HaveAll received, but the fast extension was not negotiated"),
-        ([Extended(1, b"")], Extensions.FAST, "BEP 10 was not negotiated"),
+        (
+            [HaveAll()],
+            PLAIN,
+            "HaveAll received, but the fast extension \\(BEP 6\\) was not negotiated",
+        ),
+        (
+            [Extended(1, b"")],
+            Extensions.FAST,
+            "Extended received, but the extension protocol \\(BEP 10\\) was not",
+        ),
         ([HaveNone(), HaveAll()], FAST, "peer sent HaveAll after other messages"),
         ([Have(1)], FAST, "peer sent Have before the bitfield, have all or have none"),
         ([HaveNone(), Have(10)], FAST, "Have names piece 10, but the torrent has 10"),
@@ -282,7 +284,7 @@ def test_requests_beyond_the_cap_are_rejected() -> None:
         (Piece(0, 0, b"x"), "the peer has not asked for it"),
         (Cancel(0, 0, 1), "it is not outstanding"),
         (Have(10), "Have names piece 10"),
-        (Extended(1, b""), "BEP 10 is not on"),
+        (Extended(1, b""), "cannot send Extended: the extension protocol"),
     ],
 )
 def test_local_rule_breaking_is_a_local_error(message: Message, reason: str) -> None:
@@ -364,14 +366,14 @@ def next_message(data: st.DataObject, sender: PeerConnection) -> Message:
     """A message for ``sender``: unprompted, or an answer to a request on record."""
 
     kind = data.draw(st.sampled_from(["unprompted", "cancel", "serve", "reject"]))
-    if kind == "cancel" and sender.requests_out:
-        r = data.draw(st.sampled_from(list(sender.requests_out)))
+    if kind == "cancel" and sender.exchange.requests_out:
+        r = data.draw(st.sampled_from(list(sender.exchange.requests_out)))
         return Cancel(r.index, r.begin, r.length)
-    if kind == "serve" and sender.requests_in:
-        r = data.draw(st.sampled_from(list(sender.requests_in)))
+    if kind == "serve" and sender.exchange.requests_in:
+        r = data.draw(st.sampled_from(list(sender.exchange.requests_in)))
         return Piece(r.index, r.begin, b"abcd")
-    if kind == "reject" and sender.requests_in:
-        r = data.draw(st.sampled_from(list(sender.requests_in)))
+    if kind == "reject" and sender.exchange.requests_in:
+        r = data.draw(st.sampled_from(list(sender.exchange.requests_in)))
         return RejectRequest(r.index, r.begin, r.length)
     return data.draw(unprompted)
 
@@ -395,5 +397,5 @@ def test_whatever_one_side_may_send_the_other_accepts(
             settle(a, b)
     settle(a, b)
     assert a.state is State.OPEN and b.state is State.OPEN
-    assert set(a.requests_out) == set(b.requests_in)
-    assert set(b.requests_out) == set(a.requests_in)
+    assert set(a.exchange.requests_out) == set(b.exchange.requests_in)
+    assert set(b.exchange.requests_out) == set(a.exchange.requests_in)
