@@ -29,7 +29,11 @@ FLAGS = {"v1": lt.create_torrent.v1_only, "v2": lt.create_torrent.v2_only, "hybr
 
 @pytest.fixture(scope="module")
 def content(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``folder/`` with a multi-piece file, an empty one and sub-piece ones; single files beside."""
+    """``folder/`` with a multi-piece file, an empty one and sub-piece ones; single files beside.
+
+    ``lone/`` holds one file: v1 and hybrid torrents keep it in the folder, while
+    a v2 file tree with one file at its root is a single-file torrent (BEP 52).
+    """
     root = tmp_path_factory.mktemp("content")
     rng = random.Random(52)
     sizes = {
@@ -40,6 +44,7 @@ def content(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "folder/z.bin": 16_385,
         "single.bin": 70_000,
         "tiny.txt": 100,
+        "lone/only.txt": 20_000,
     }
     for name, size in sizes.items():
         path = root / name
@@ -100,7 +105,10 @@ def assert_same_as_libtorrent(data: bytes) -> Torrent:
     hashes = info.info_hashes()
     assert torrent.info_hash_v1 == (bytes.fromhex(str(hashes.v1)) if hashes.has_v1() else None)
     assert torrent.info_hash_v2 == (bytes.fromhex(str(hashes.v2)) if hashes.has_v2() else None)
-    assert torrent.name == info.name()
+    # For a lone file at the root of a v2 tree, libtorrent names the torrent after
+    # the file; bitswarm keeps the info dictionary's (advisory, BEP 52) name.
+    lone = torrent.version == "v2" and not torrent.is_multi_file
+    assert info.name() == (torrent.files[0].path[0] if lone else torrent.name)
     assert torrent.private == info.priv()
 
     theirs = libtorrent_files(info)
@@ -151,22 +159,25 @@ def libtorrent_create(
     return bytes(lt.bencode(creator.generate()))
 
 
-def assert_matches_disk(torrent: Torrent, base: Path, *, with_empty: bool) -> None:
-    """The torrent's real files are the files under ``base``, with their sizes."""
-    listed = {"/".join(e.path): e.length for e in torrent.files if not e.is_pad}
+def assert_matches_disk(torrent: Torrent, target: Path, *, with_empty: bool) -> None:
+    """The torrent's real files are the files of ``target``, with their sizes."""
+    skip = 1 if torrent.is_multi_file else 0  # the folder the files live in
+    listed = {"/".join(e.path[skip:]): e.length for e in torrent.files if not e.is_pad}
+    if target.is_file():
+        assert listed == {target.name: target.stat().st_size}
+        return
     on_disk = {
-        str(path.relative_to(base)): path.stat().st_size
-        for path in (base / torrent.name).rglob("*")
+        str(path.relative_to(target)): path.stat().st_size
+        for path in target.rglob("*")
         if path.is_file() and (with_empty or path.stat().st_size)
     }
-    if (base / torrent.name).is_file():
-        on_disk = {torrent.name: (base / torrent.name).stat().st_size}
     assert listed == on_disk
 
 
 @pytest.mark.parametrize("version", ["v1", "v2", "hybrid"])
 @pytest.mark.parametrize(
-    ("target", "piece_length"), [("folder", 16384), ("single.bin", 32768), ("tiny.txt", 16384)]
+    ("target", "piece_length"),
+    [("folder", 16384), ("single.bin", 32768), ("tiny.txt", 16384), ("lone", 16384)],
 )
 def test_libtorrent(content: Path, version: str, target: str, piece_length: int) -> None:
     data = libtorrent_create(content / target, version, piece_length)
@@ -174,7 +185,7 @@ def test_libtorrent(content: Path, version: str, target: str, piece_length: int)
     assert torrent.version == version
     assert torrent.trackers == ((TRACKER,),)
     assert torrent.piece_length == piece_length
-    assert_matches_disk(torrent, content, with_empty=True)
+    assert_matches_disk(torrent, content / target, with_empty=True)
 
 
 @pytest.mark.parametrize("version", ["v1", "v2", "hybrid"])
@@ -237,7 +248,7 @@ def test_mktorrent(content: Path, tmp_path: Path, target: str) -> None:
     torrent = run_tool(args, content, tmp_path / "made.torrent")
     assert torrent.version == "v1" and torrent.piece_length == 32768
     assert (torrent.trackers, torrent.comment) == (((TRACKER,),), "from mktorrent")
-    assert_matches_disk(torrent, content, with_empty=True)
+    assert_matches_disk(torrent, content / target, with_empty=True)
 
 
 @pytest.mark.parametrize("target", ["folder", "single.bin"])
@@ -248,4 +259,4 @@ def test_transmission_create(content: Path, tmp_path: Path, target: str) -> None
     assert torrent.version == "v1" and torrent.private and torrent.piece_length == 16384
     assert torrent.trackers == ((TRACKER,),)
     # transmission-create leaves empty files out of the torrent.
-    assert_matches_disk(torrent, content, with_empty=False)
+    assert_matches_disk(torrent, content / target, with_empty=False)

@@ -86,7 +86,7 @@ def make_torrent(files: Files, *, outer: dict[str, Any] | None = None, **options
     """A whole ``.torrent`` file: ``options`` go to :func:`make_info`, ``outer`` beside ``info``."""
     info, layers = make_info(files, **options)
     document: dict[str, Any] = {"info": info, **(outer or {})}
-    if layers:
+    if "meta version" in info:  # BEP 52: present even when empty, as libtorrent writes it
         document["piece layers"] = layers
     return encode(document)
 

@@ -5,8 +5,9 @@ whose dictionary holds only the empty key, mapping to ``length``, ``pieces root`
 (for non-empty files) and BEP 47 ``attr``. Files take the tree's order, and each
 non-empty file starts on a piece boundary of the piece space, so a piece never
 spans two files. Whether the torrent is single-file follows from the tree: one
-file at the top level. Otherwise the files live in a folder called ``name``, as
-they do in v1 (libtorrent makes the same choice for rootless trees).
+file at the top level (unless a hybrid's v1 part lists it in a folder).
+Otherwise the files live in a folder called ``name``, as they do in v1
+(libtorrent makes the same choices).
 
 ``piece layers`` (outside the info dictionary) holds, for every file longer
 than one piece, the row of its merkle tree in which one hash covers one piece.
@@ -66,13 +67,19 @@ def _walk(node: Fields, prefix: tuple[str, ...]) -> Iterator[_Leaf]:
         yield path, properties, root
 
 
-def parse_file_tree(info: Fields, name: str, piece_length: int) -> tuple[FileEntry, ...]:
-    """The files of ``file tree``, each starting on a piece boundary (as libtorrent places them)."""
+def parse_file_tree(
+    info: Fields, name: str, piece_length: int, *, in_folder: bool = False
+) -> tuple[FileEntry, ...]:
+    """The files of ``file tree``, each starting on a piece boundary (as libtorrent places them).
+
+    ``in_folder`` puts even a lone file in the ``name`` folder: a hybrid
+    torrent whose v1 part is a ``files`` list says so (libtorrent reads it so).
+    """
     tree = info.child(b"file tree")
     if b"" in tree.data:
         raise TorrentError(tree.where, "the root of the tree is a file, not a folder")
     leaves = list(_walk(tree, ()))
-    single = len(leaves) == 1 and len(leaves[0][0]) == 1
+    single = not in_folder and len(leaves) == 1 and len(leaves[0][0]) == 1
     entries = []
     position = 0
     for path, (length, attr, symlink), root in leaves:

@@ -55,7 +55,8 @@ def parse_info(value: Value, info_bytes: bytes) -> Torrent:
         pieces = check_v1_pieces(info, files, piece_length)
     else:
         check_v2_piece_length(info, piece_length)
-        files = parse_file_tree(info, name, piece_length)
+        in_folder = v1_present and b"files" in info.data
+        files = parse_file_tree(info, name, piece_length, in_folder=in_folder)
         pieces = b""
         if v1_present:  # hybrid
             v1_files = parse_v1_files(info, name)
