@@ -203,10 +203,10 @@ class Piece:
     block: bytes
 
     def encode(self) -> bytes:
-        header = _HEADER.pack(len(self.block) + 9, self.ID) + _PIECE_HEADER.pack(
-            self.index, self.begin
+        length = 1 + _PIECE_HEADER.size + len(self.block)
+        return (
+            _HEADER.pack(length, self.ID) + _PIECE_HEADER.pack(self.index, self.begin) + self.block
         )
-        return header + self.block
 
     @classmethod
     def from_payload(cls, payload: bytes) -> Self:
@@ -284,9 +284,8 @@ class UnknownMessage:
         return _frame(self.message_id, self.payload)
 
 
-Message = (
-    KeepAlive
-    | Choke
+KnownMessage = (
+    Choke
     | Unchoke
     | Interested
     | NotInterested
@@ -302,30 +301,13 @@ Message = (
     | RejectRequest
     | AllowedFast
     | Extended
-    | UnknownMessage
 )
+"""The messages with an id this implementation understands."""
+
+Message = KnownMessage | KeepAlive | UnknownMessage
 """Everything :class:`~bitswarm.core.wire.parser.MessageParser` can yield."""
 
-KnownMessage = (
-    type[Choke]
-    | type[Unchoke]
-    | type[Interested]
-    | type[NotInterested]
-    | type[Have]
-    | type[HaveBitfield]
-    | type[Request]
-    | type[Piece]
-    | type[Cancel]
-    | type[Port]
-    | type[SuggestPiece]
-    | type[HaveAll]
-    | type[HaveNone]
-    | type[RejectRequest]
-    | type[AllowedFast]
-    | type[Extended]
-)
-
-MESSAGE_TYPES: dict[int, KnownMessage] = {
+MESSAGE_TYPES: dict[int, type[KnownMessage]] = {
     cls.ID: cls
     for cls in (
         Choke,
