@@ -89,6 +89,9 @@ async def test_http_peers_find_each_other(
     listed = await get_bencoded(http, announce_url(server, 2, compact="0"))
     assert listed[b"peers"] == [{b"ip": b"127.0.0.1", b"peer id": (1).to_bytes(20, "big"),
                                   b"port": 7001}]  # fmt: skip
+    claimed = await get_bencoded(http, announce_url(server, 2, ip="10.1.2.3"))
+    assert b"ignored" in claimed[b"warning message"]  # type: ignore[operator]
+    assert b"warning message" not in second
     scrape_url = announce_url(server, 1).replace("/announce", "/scrape")
     scraped = await get_bencoded(http, scrape_url)
     assert scraped == {b"files": {HASH: {b"complete": 0, b"downloaded": 0, b"incomplete": 2}}}
@@ -352,6 +355,18 @@ async def test_udp_over_ipv6_returns_18_byte_peers() -> None:
         assert reply.addresses() == [("::1", 8001)]
     finally:
         await server.stop()
+
+
+async def test_context_manager_starts_and_stops() -> None:
+    config = TrackerConfig(http=("127.0.0.1", 0), udp=("127.0.0.1", 0))
+    async with TrackerServer(config) as server:
+        assert server.http_address and server.udp_address
+        assert "open, store memory" in server.describe()
+        async with UdpClient(server) as udp:
+            assert await udp.connect()
+    assert server.context is None and server.http_address is not None
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as again:
+        again.bind(server.udp_address)  # the port was released
 
 
 async def test_unknown_store_url_is_refused() -> None:

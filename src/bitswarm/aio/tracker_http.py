@@ -107,7 +107,8 @@ class _TrackerRoutes:
         self._check_access(request, query.info_hash)
         announcement = self.context.policy.http_announcement(query, self._client_host(request))
         result = await self.context.store.announce(announcement, self.context.clock())
-        return http_reply.announce(result, query, self.context.policy)
+        policy = self.context.policy
+        return http_reply.announce(result, query, policy, warning=policy.warning(query))
 
     async def _scrape(self, request: web.Request) -> bytes:
         info_hashes = parse_scrape(_raw_query(request))

@@ -79,7 +79,11 @@ async def open_store(url: str, peer_ttl: float) -> PeerStore:
 
 
 class TrackerServer:
-    """Start with :meth:`start`, stop with :meth:`stop`; addresses are known once started."""
+    """Start with :meth:`start` and stop with :meth:`stop`, or use ``async with``.
+
+    ``http_address`` and ``udp_address`` are the bound addresses once started
+    (useful with port 0).
+    """
 
     def __init__(self, config: TrackerConfig) -> None:
         self.config = config
@@ -89,6 +93,13 @@ class TrackerServer:
         self._runner: web.AppRunner | None = None
         self._udp: tuple[asyncio.DatagramTransport, UdpTrackerProtocol] | None = None
         self._sweeper: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> TrackerServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
 
     async def start(self) -> None:
         config = self.config

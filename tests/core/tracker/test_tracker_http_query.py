@@ -184,6 +184,9 @@ def test_claimed_ip_is_ignored_unless_allowed() -> None:
     assert trusting.http_announcement(parsed, "127.0.0.1").address == pack_address("10.9.8.7", 6881)
     with pytest.raises(QueryError, match="not an IP address"):
         trusting.http_announcement(parse_announce(query(ip="example.org")), "127.0.0.1")
+    assert "ignored" in (TrackerPolicy().warning(parsed) or "")
+    assert trusting.warning(parsed) is None
+    assert TrackerPolicy().warning(parse_announce(query())) is None
 
 
 def test_policy_rejects_nonsense() -> None:

@@ -59,6 +59,12 @@ class TrackerPolicy:
             raise QueryError(f"{claimed[:48]!r} is not an IP address", "ip") from None
         return claimed
 
+    def warning(self, query: AnnounceQuery) -> str | None:
+        """A ``warning message`` for the client, if its query asked for something ignored."""
+        if query.ip is not None and not self.allow_claimed_ip:
+            return "the ip parameter is ignored: peers are listed under their source address"
+        return None
+
     def http_announcement(self, query: AnnounceQuery, source_host: str) -> Announcement:
         """Turn a checked HTTP query from ``source_host`` into the store's announcement."""
         return Announcement(
