@@ -203,6 +203,13 @@ def test_libtorrent_symlinks_and_executables(content: Path, version: str) -> Non
     ]
 
 
+def test_hybrid_attribute_disagreement_reads_as_in_libtorrent(content: Path) -> None:
+    document = lt.bdecode(libtorrent_create(content / "tools", "hybrid", 16384, symlinks=True))
+    del document[b"info"][b"file tree"][b"bin"][b"run.sh"][b""][b"attr"]  # still "x" in v1
+    torrent = assert_same_as_libtorrent(bytes(lt.bencode(document)))
+    assert not any(e.is_executable for e in torrent.files if e.path[-1] == "run.sh")
+
+
 @pytest.mark.parametrize("version", ["v1", "v2", "hybrid"])
 def test_rehash_gives_the_info_hash_libtorrent_makes(content: Path, version: str) -> None:
     public = parse_torrent(libtorrent_create(content / "folder", version, 16384))

@@ -210,3 +210,13 @@ def test_deep_paths_are_checked_in_linear_time() -> None:
     info, _ = make_info([((*deep, "x"), b"1"), ((*deep, "y"), b"2")])
     torrent = parse_torrent(encode({"info": info}))
     assert [len(e.path) for e in torrent.files] == [20002, 20002]
+
+
+def test_hybrid_attributes_come_from_the_file_tree() -> None:
+    info, layers = make_info(SAMPLE_FILES, version="hybrid", name="folder")
+    info["files"][0]["attr"] = "x"  # a.bin: executable in v1 only
+    info["file tree"]["sub"]["b.txt"][""]["attr"] = "h"  # b.txt: hidden in v2 only
+    torrent = parse_torrent(encode({"info": info, "piece layers": layers}))
+    flags = {e.path[-1]: (e.is_executable, e.is_hidden) for e in torrent.files if not e.is_pad}
+    assert flags["a.bin"] == (False, False)
+    assert flags["b.txt"] == (False, True)

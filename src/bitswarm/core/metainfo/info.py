@@ -79,7 +79,10 @@ def parse_info(value: Value, info_bytes: bytes) -> Torrent:
 def merge_hybrid(
     v1: tuple[FileEntry, ...], v2: tuple[FileEntry, ...], piece_length: int
 ) -> tuple[FileEntry, ...]:
-    """The v1 list (pad files included) with the tree's roots, once both agree."""
+    """The v1 list (pad files included) told with the tree's entries, once both agree.
+
+    Where the two disagree on BEP 47 attributes, the tree wins, as in libtorrent.
+    """
     real = [entry for entry in v1 if not entry.is_pad]
     if len(real) != len(v2):
         raise TorrentError(
@@ -105,7 +108,7 @@ def merge_hybrid(
                 f"starts at byte {entry.offset} of the v1 stream, not on its piece boundary "
                 f"{twin.offset}: pad files must align each file (BEP 47)",
             )
-        merged.append(dataclasses.replace(entry, pieces_root=twin.pieces_root))
+        merged.append(dataclasses.replace(twin, offset=entry.offset))
     v1_pieces = -(-v1[-1].end // piece_length)
     v2_pieces = -(-v2[-1].end // piece_length)
     if v1_pieces != v2_pieces:
