@@ -36,9 +36,11 @@ HASH = b"\x42" * 20
 HOST, PORT = "127.0.0.1", 40000
 
 
-def tracker(*, private: bool = False, rate: float = 5, burst: float = 10) -> UdpTracker:
+def tracker(
+    *, private: bool = False, rate: float = 5, burst: float = 10, trusting: bool = False
+) -> UdpTracker:
     return UdpTracker(
-        TrackerPolicy(interval=120),
+        TrackerPolicy(interval=120, allow_claimed_ip=trusting),
         AccessList(private=private),
         ConnectionIds(b"test secret"),
         RateLimiter(rate, burst),
@@ -171,6 +173,11 @@ def test_port_zero_and_claimed_ip() -> None:
     )
     out = t.datagram_received(announce(connect(t), ip=0x0A000001), HOST, PORT, 1001)
     assert isinstance(out, AnnounceJob) and out.announcement.address[:4] == bytes([127, 0, 0, 1])
+    t = tracker(trusting=True)
+    out = t.datagram_received(announce(connect(t), ip=0x0A000001), HOST, PORT, 1001)
+    assert isinstance(out, AnnounceJob) and out.announcement.address == bytes(
+        [10, 0, 0, 1, 26, 225]
+    )
 
 
 def test_scrape_job_and_reply() -> None:

@@ -113,8 +113,7 @@ class UdpTracker:
 
     def datagram_received(self, packet: bytes, host: str, port: int, now: float) -> Outcome:
         """Judge one datagram from ``host``:``port`` arriving at ``now``."""
-        source = pack_address(host, port)
-        ip = source[:-2]
+        ip = pack_address(host, port)[:-2]
         try:
             request = decode_request(packet)
         except UdpPacketError as error:
@@ -127,7 +126,7 @@ class UdpTracker:
         if not self.connection_ids.check(request.connection_id, ip, now):
             return _unproven_error(packet, "connection id expired or invalid; connect again")
         if isinstance(request, AnnounceRequest):
-            return self._announce(request, source)
+            return self._announce(request, ip)
         if self.access.private:
             reason = "private tracker: scrape over HTTP with your passkey"
             return Send(ErrorResponse(request.transaction_id, reason).encode(), error=True)
@@ -147,7 +146,7 @@ class UdpTracker:
     def scrape_reply(self, job: ScrapeJob, counts: list[SwarmCounts]) -> bytes:
         return ScrapeResponse(job.transaction_id, tuple(counts)).encode()
 
-    def _announce(self, request: AnnounceRequest, source: bytes) -> Send | AnnounceJob:
+    def _announce(self, request: AnnounceRequest, ip: bytes) -> Send | AnnounceJob:
         def refuse(reason: str) -> Send:
             return Send(ErrorResponse(request.transaction_id, reason).encode(), error=True)
 
@@ -157,16 +156,14 @@ class UdpTracker:
             return refuse(refusal)
         if request.port == 0:
             return refuse("port 0 is not a listening port")
-        address = source[:-2]
-        if request.ip and self.policy.allow_claimed_ip and len(address) == 4:
-            address = request.ip.to_bytes(4, "big")
-        ipv6 = len(address) != 4
-        cap = MAX_PEERS_V6 if ipv6 else MAX_PEERS_V4
+        if request.ip and self.policy.allow_claimed_ip and len(ip) == 4:
+            ip = request.ip.to_bytes(4, "big")
+        cap = MAX_PEERS_V4 if len(ip) == 4 else MAX_PEERS_V6
         wanted = DEFAULT_NUMWANT if request.num_want < 0 else request.num_want
         announcement = Announcement(
             info_hash=request.info_hash,
             peer_id=request.peer_id,
-            address=address + request.port.to_bytes(2, "big"),
+            address=ip + request.port.to_bytes(2, "big"),
             uploaded=request.uploaded,
             downloaded=request.downloaded,
             left=request.left,
