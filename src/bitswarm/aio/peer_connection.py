@@ -103,6 +103,9 @@ class PeerConnection(asyncio.Protocol):
         self._queue: deque[bytes] = deque()
         self._writing_paused = False
         self._waiting_for_tokens = False
+        self._reading_held = False
+        """The torrent asked us to stop reading (its disk queue is full)."""
+        self._reading_rate_paused = False
         self._opened = False
         self._timer: asyncio.TimerHandle | None = None
         self.closed = self._loop.create_future()
@@ -148,8 +151,9 @@ class PeerConnection(asyncio.Protocol):
         if self.host is not None and self._transport is not None:
             wait = self.host.limiters.down.reserve(len(data), self._loop.time())
             if wait > 0 and not self._transport.is_closing():
+                self._reading_rate_paused = True
                 self._transport.pause_reading()
-                self._loop.call_later(wait, self._resume_reading)
+                self._loop.call_later(wait, self._rate_debt_paid)
 
     def eof_received(self) -> bool:
         self.close("the peer closed the connection")
@@ -182,6 +186,12 @@ class PeerConnection(asyncio.Protocol):
             return
         self._queue.append(message.encode())
         self._flush()
+
+    def hold_reading(self, held: bool) -> None:
+        """Stop (or restart) reading from the peer: back-pressure from the disk."""
+
+        self._reading_held = held
+        self._update_reading()
 
     def close(self, reason: str) -> None:
         """Drop the peer; ``reason`` is reported to the torrent once the socket is gone."""
@@ -263,9 +273,18 @@ class PeerConnection(asyncio.Protocol):
             self._transport.write(frame)
             self._flush()
 
-    def _resume_reading(self) -> None:
-        if self._transport is not None and not self._transport.is_closing():
-            self._transport.resume_reading()
+    def _rate_debt_paid(self) -> None:
+        self._reading_rate_paused = False
+        self._update_reading()
+
+    def _update_reading(self) -> None:
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return
+        if self._reading_held or self._reading_rate_paused:
+            transport.pause_reading()
+        else:
+            transport.resume_reading()
 
     def _handshake_timed_out(self) -> None:
         self.close(f"no handshake within {HANDSHAKE_TIMEOUT:g} s")

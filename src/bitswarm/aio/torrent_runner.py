@@ -1,0 +1,423 @@
+"""Runs one torrent's state machine on real sockets, disk threads and the loop's clock (BEP 3).
+
+Theory of operation: :class:`~bitswarm.core.swarm.torrent.TorrentSwarm`
+decides everything and acts on nothing. This runner is its driver, in the
+shape of peer-design.md: every event (a peer's handshake, message or hang-up,
+a block read, a piece hashed, a timer) goes into the swarm with the loop's
+``now``, and after each one the runner drains ``swarm.actions()`` and carries
+them out in order:
+
+* ``Send`` is encoded onto the peer's connection; ``Disconnect`` and ``Ban``
+  close it (a banned address is never taken back);
+* ``WriteBlock`` and ``ReadBlock`` go to the disk threads; ``VerifyPiece``
+  waits for that piece's writes, hashes it on a thread and reports back;
+* ``PieceDone`` marks the piece for the resume data, ``Finished`` announces
+  ``completed``; ``Stopped`` ends the torrent with its reason.
+
+The timer is one ``loop.call_at`` kept at ``swarm.get_timer()``. Around the
+swarm the runner keeps what is I/O: which addresses to dial (learnt from the
+tracker through :class:`~bitswarm.aio.announcer.Announcer`, within an
+outgoing-connection limit), the disk queue (when too many bytes wait to be
+written, every connection stops reading until half have gone), resume data
+saved every few seconds while it changes and once more on exit, and the
+figures the progress display shows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from bitswarm.aio.announcer import Announcer, Totals
+from bitswarm.aio.peer_connection import Address, PeerConnection, connect
+from bitswarm.aio.ratelimit import Limiters
+from bitswarm.core.metainfo import Torrent
+from bitswarm.core.swarm.actions import (
+    Action,
+    Ban,
+    Disconnect,
+    Finished,
+    PieceDone,
+    ReadBlock,
+    Send,
+    Stopped,
+    VerifyPiece,
+    WriteBlock,
+)
+from bitswarm.core.swarm.bitfield import Bitfield
+from bitswarm.core.swarm.pieces import PeerKey
+from bitswarm.core.swarm.rates import RateMeter
+from bitswarm.core.wire.handshake import Handshake
+from bitswarm.core.wire.messages import Message, Piece, Request
+from bitswarm.storage.errors import StorageError
+
+TICK = 1.0
+"""Seconds between housekeeping rounds: dialling, resume data, early announces."""
+RESUME_EVERY = 5.0
+REDIAL_AFTER = 30.0
+MAX_DISK_QUEUE = 32 * 1024 * 1024
+"""Bytes waiting for the disk before every connection stops reading."""
+
+
+class Swarm(Protocol):
+    """The driver side of TorrentSwarm (peer-design.md)."""
+
+    def peer_connected(self, key: PeerKey, handshake: Handshake, now: float) -> None: ...
+    def message_received(self, key: PeerKey, message: Message, now: float) -> None: ...
+    def peer_disconnected(self, key: PeerKey, now: float) -> None: ...
+    def block_read(self, key: PeerKey, request: Request, data: bytes, now: float) -> None: ...
+    def piece_verified(self, piece: int, ok: bool, now: float) -> None: ...
+    def write_failed(self, piece: int, error: str, now: float) -> None: ...
+    def get_timer(self) -> float | None: ...
+    def handle_timer(self, now: float) -> None: ...
+    def actions(self) -> list[Action]: ...
+
+
+class Disk(Protocol):
+    """Block storage run off the event loop (aio/disk.py)."""
+
+    async def write_block(self, piece: int, offset: int, data: bytes) -> None: ...
+    async def read_block(self, piece: int, offset: int, length: int) -> bytes: ...
+    async def hash_piece(self, piece: int) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class TorrentStatus:
+    """One moment of a torrent, for the progress display and the demo's summary."""
+
+    name: str
+    size: int
+    verified: int
+    """Bytes of verified pieces."""
+    uploaded: int
+    downloaded: int
+    up_rate: float
+    down_rate: float
+    peers: int
+    complete: bool
+    error: str | None
+
+    @property
+    def fraction(self) -> float:
+        return self.verified / self.size if self.size else 1.0
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds left at the current rate, ``None`` when nothing is coming in."""
+
+        if self.complete:
+            return 0.0
+        return (self.size - self.verified) / self.down_rate if self.down_rate > 0 else None
+
+
+@dataclass(frozen=True, slots=True)
+class RunnerConfig:
+    peer_id: bytes
+    port: int
+    """Our listening port, announced to the tracker."""
+    max_peers: int = 50
+    max_outgoing: int = 20
+    max_disk_queue: int = MAX_DISK_QUEUE
+
+
+class TorrentRunner:
+    """Drives one torrent; it is also the :class:`PeerHost` its connections report to."""
+
+    def __init__(
+        self,
+        torrent: Torrent,
+        swarm: Swarm,
+        disk: Disk,
+        have: Bitfield,
+        config: RunnerConfig,
+        limiters: Limiters,
+        *,
+        announcer: Callable[[TorrentRunner], Announcer | None] = lambda runner: None,
+        save_resume: Callable[[Bitfield], None] | None = None,
+    ) -> None:
+        self.torrent = torrent
+        self.swarm = swarm
+        self.disk = disk
+        self.have = have
+        self.config = config
+        self._limiters = limiters
+        self._save_resume = save_resume
+        self._loop = asyncio.get_running_loop()
+        now = self._loop.time()
+        self._up = RateMeter(now)
+        self._down = RateMeter(now)
+        self.connections: dict[PeerKey, PeerConnection] = {}
+        self._dialling: set[Address] = set()
+        self._candidates: dict[Address, float] = {}
+        """Known addresses and when we last dialled them (0: never)."""
+        self._banned: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._writes: dict[int, list[asyncio.Task[None]]] = {}
+        self._disk_queue = 0
+        self._reading_held = False
+        self._timer: asyncio.TimerHandle | None = None
+        self._housekeeper: asyncio.Task[None] | None = None
+        self._resume_dirty = False
+        self._resume_saved_at = now
+        self.finished = asyncio.Event()
+        """Set when every wanted piece is verified (at once for a seed)."""
+        self.error: str | None = None
+        self.ended = asyncio.Event()
+        """Set when the torrent stopped itself (``error`` says why)."""
+        self.announcer = announcer(self)
+        if have.all():
+            self.finished.set()
+
+    # -- PeerHost ------------------------------------------------------------------------
+
+    @property
+    def info_hash(self) -> bytes:
+        return self.torrent.info_hash
+
+    @property
+    def piece_count(self) -> int:
+        return self.torrent.piece_count
+
+    @property
+    def limiters(self) -> Limiters:
+        return self._limiters
+
+    def peer_opened(self, connection: PeerConnection, handshake: Handshake) -> bool:
+        key = connection.address
+        if (
+            self.ended.is_set()
+            or key[0] in self._banned
+            or key in self.connections
+            or len(self.connections) >= self.config.max_peers
+        ):
+            return False
+        self.connections[key] = connection
+        connection.hold_reading(self._reading_held)
+        self.swarm.peer_connected(key, handshake, self._loop.time())
+        self._drain()
+        return True
+
+    def peer_message(self, connection: PeerConnection, message: Message) -> None:
+        if isinstance(message, Piece):
+            self._down.add(len(message.block), self._loop.time())
+        self.swarm.message_received(connection.address, message, self._loop.time())
+        self._drain()
+
+    def peer_closed(self, connection: PeerConnection, reason: str) -> None:
+        if self.connections.get(connection.address) is connection:
+            del self.connections[connection.address]
+            self.swarm.peer_disconnected(connection.address, self._loop.time())
+            self._drain()
+
+    # -- life cycle ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._housekeeper = self._spawn(self._housekeeping())
+        if self.announcer is not None:
+            self.announcer.start()
+        self._drain()
+
+    async def stop(self) -> None:
+        """Close every peer, finish disk work, save resume data, announce ``stopped``."""
+
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._housekeeper is not None:
+            self._housekeeper.cancel()
+        connections = list(self.connections.values())
+        for connection in connections:
+            connection.close("the torrent is stopping")
+        await asyncio.gather(*(c.closed for c in connections), *self._tasks, return_exceptions=True)
+        await self._save(force=True)
+        if self.announcer is not None:
+            await self.announcer.stop()
+
+    def add_peers(self, addresses: Sequence[Address]) -> None:
+        """Addresses to dial (from a tracker, or given by the user)."""
+
+        for address in addresses:
+            self._candidates.setdefault((address[0], int(address[1])), 0.0)
+        self._dial_more()
+
+    def totals(self) -> Totals:
+        left = sum(self.torrent_piece_size(p) for p in self.have.missing())
+        return Totals(self._up.total, self._down.total, left)
+
+    def torrent_piece_size(self, piece: int) -> int:
+        if piece == self.torrent.piece_count - 1:
+            return self.torrent.last_piece_size
+        return self.torrent.piece_length
+
+    def status(self) -> TorrentStatus:
+        now = self._loop.time()
+        size = self.torrent.total_size
+        verified = size - self.totals().left
+        return TorrentStatus(
+            name=self.torrent.name,
+            size=size,
+            verified=verified,
+            uploaded=self._up.total,
+            downloaded=self._down.total,
+            up_rate=self._up.rate(now),
+            down_rate=self._down.rate(now),
+            peers=len(self.connections),
+            complete=self.finished.is_set(),
+            error=self.error,
+        )
+
+    # -- the swarm's actions ---------------------------------------------------------------
+
+    def _drain(self) -> None:
+        for action in self.swarm.actions():
+            self._execute(action)
+        self._schedule_timer()
+
+    def _execute(self, action: Action) -> None:
+        match action:
+            case Send(peer, message):
+                connection = self.connections.get(peer)
+                if connection is not None:
+                    if isinstance(message, Piece):
+                        self._up.add(len(message.block), self._loop.time())
+                    connection.send(message)
+            case Disconnect(peer, reason) | Ban(peer, reason):
+                connection = self.connections.get(peer)
+                if connection is not None:
+                    if isinstance(action, Ban):
+                        self._banned.add(connection.address[0])
+                    connection.close(reason)
+            case WriteBlock(piece, offset, data):
+                self._queue_write(piece, offset, data)
+            case ReadBlock(peer, request):
+                self._spawn(self._read(peer, request))
+            case VerifyPiece(piece):
+                self._spawn(self._verify(piece, self._writes.pop(piece, [])))
+            case PieceDone(piece):
+                self.have.set(piece)
+                self._resume_dirty = True
+            case Finished():
+                self.finished.set()
+                if self.announcer is not None:
+                    self.announcer.completed()
+            case Stopped(reason):
+                self._end(reason)
+
+    def _end(self, reason: str) -> None:
+        self.error = reason
+        self.ended.set()
+        for connection in list(self.connections.values()):
+            connection.close(reason)
+
+    def _schedule_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        deadline = self.swarm.get_timer()
+        self._timer = None if deadline is None else self._loop.call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self.swarm.handle_timer(self._loop.time())
+        self._drain()
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = self._loop.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    # -- disk ------------------------------------------------------------------------------
+
+    def _queue_write(self, piece: int, offset: int, data: bytes) -> None:
+        self._disk_queue += len(data)
+        self._writes.setdefault(piece, []).append(self._spawn(self._write(piece, offset, data)))
+        if self._disk_queue > self.config.max_disk_queue:
+            self._hold_reading(True)
+
+    async def _write(self, piece: int, offset: int, data: bytes) -> None:
+        try:
+            await self.disk.write_block(piece, offset, data)
+        except StorageError as error:
+            self.swarm.write_failed(piece, str(error), self._loop.time())
+            self._drain()
+        finally:
+            self._disk_queue -= len(data)
+            if self._disk_queue <= self.config.max_disk_queue // 2:
+                self._hold_reading(False)
+
+    def _hold_reading(self, held: bool) -> None:
+        if held != self._reading_held:
+            self._reading_held = held
+            for connection in self.connections.values():
+                connection.hold_reading(held)
+
+    async def _read(self, peer: PeerKey, request: Request) -> None:
+        try:
+            data = await self.disk.read_block(request.index, request.begin, request.length)
+        except StorageError as error:
+            self._end(f"cannot read from disk: {error}")
+            return
+        if peer in self.connections:
+            self.swarm.block_read(peer, request, data, self._loop.time())
+            self._drain()
+
+    async def _verify(self, piece: int, writes: list[asyncio.Task[None]]) -> None:
+        await asyncio.gather(*writes, return_exceptions=True)
+        try:
+            ok = await self.disk.hash_piece(piece)
+        except StorageError as error:
+            self._end(f"cannot read from disk: {error}")
+            return
+        self.swarm.piece_verified(piece, ok, self._loop.time())
+        self._drain()
+
+    async def _save(self, *, force: bool = False) -> None:
+        if self._save_resume is None or not (self._resume_dirty or force):
+            return
+        self._resume_dirty = False
+        self._resume_saved_at = self._loop.time()
+        await asyncio.to_thread(self._save_resume, self.have.copy())
+
+    # -- peers and housekeeping ------------------------------------------------------------
+
+    def _dial_more(self) -> None:
+        if self.ended.is_set():
+            return
+        now = self._loop.time()
+        outgoing = sum(1 for c in self.connections.values() if c.outgoing)
+        room = min(
+            self.config.max_outgoing - outgoing - len(self._dialling),
+            self.config.max_peers - len(self.connections) - len(self._dialling),
+        )
+        for address, tried in list(self._candidates.items()):
+            if room <= 0:
+                return
+            if (
+                address in self.connections
+                or address in self._dialling
+                or address[0] in self._banned
+                or (tried and now - tried < REDIAL_AFTER)
+            ):
+                continue
+            self._candidates[address] = now
+            self._dialling.add(address)
+            self._spawn(self._dial(address))
+            room -= 1
+
+    async def _dial(self, address: Address) -> None:
+        try:
+            await connect(address, self.config.peer_id, self)
+        except (OSError, TimeoutError):
+            pass  # unreachable for now: tried again after REDIAL_AFTER
+        finally:
+            self._dialling.discard(address)
+
+    async def _housekeeping(self) -> None:
+        while True:
+            await asyncio.sleep(TICK)
+            self._dial_more()
+            if self._loop.time() - self._resume_saved_at >= RESUME_EVERY:
+                await self._save()
+            if self.announcer is not None and not self.connections and not self._dialling:
+                self.announcer.want_peers()
