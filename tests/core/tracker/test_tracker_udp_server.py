@@ -175,9 +175,8 @@ def test_port_zero_and_claimed_ip() -> None:
     assert isinstance(out, AnnounceJob) and out.announcement.address[:4] == bytes([127, 0, 0, 1])
     t = tracker(trusting=True)
     out = t.datagram_received(announce(connect(t), ip=0x0A000001), HOST, PORT, 1001)
-    assert isinstance(out, AnnounceJob) and out.announcement.address == bytes(
-        [10, 0, 0, 1, 26, 225]
-    )
+    assert isinstance(out, AnnounceJob)
+    assert out.announcement.address == pack_address("10.0.0.1", 6881)
 
 
 def test_scrape_job_and_reply() -> None:
