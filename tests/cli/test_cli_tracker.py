@@ -137,3 +137,12 @@ def test_bad_options_are_one_line_errors(run: Run) -> None:
     assert_one_error_line(result, "fixed ports")
     usage = invoke("tracker", "--http", "nonsense")
     assert usage.exit_code == 2 and "HOST:PORT" in usage.stderr
+
+
+def test_a_port_in_use_is_a_one_line_error(run: Run) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run("tracker", "--http", f"127.0.0.1:{port}", "--udp", "off")
+    assert_one_error_line(result, "address already in use")
