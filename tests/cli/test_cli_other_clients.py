@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from bitswarm.core.metainfo import parse_torrent
-from cli.helpers import ALBUM, Run
 from bitswarm_testing import require_program
+from cli.helpers import ALBUM, Run
 
 pytestmark = pytest.mark.interop
 
