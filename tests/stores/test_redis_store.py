@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
+import socket
 from collections.abc import AsyncIterator
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bitswarm.core.tracker.compact import pack_address
 from bitswarm.core.tracker.model import Announcement, Event, StoreStats, SwarmCounts
@@ -191,6 +193,46 @@ async def test_one_announce_is_one_round_trip(redis_url: str, redis_server: int)
     from_clients = [line for line in seen if b"[0 lua]" not in line]
     assert len(from_clients) == 1 and b'"EVALSHA"' in from_clients[0]
     assert len(result.peers) == 11
+
+
+def redis_command(port: int, command: bytes) -> bytes:
+    """One inline command on a connection of its own; the raw reply."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as connection:
+        connection.sendall(command + b"\r\n")
+        return connection.recv(65536)
+
+
+async def test_concurrent_announces_are_batched_over_one_connection(
+    redis_url: str, redis_server: int
+) -> None:
+    store = RedisStore(redis_url, TTL)
+    results = await asyncio.gather(
+        *(store.announce(announcement(n, numwant=0), 0.0) for n in range(300))
+    )
+    # Each announce is atomic: the 300 counts seen are 1..300, each exactly once.
+    assert sorted(result.counts.incomplete for result in results) == list(range(1, 301))
+    clients = redis_command(redis_server, b"CLIENT LIST").count(b"cmd=")
+    assert clients <= 2  # the store's one connection, and this CLIENT LIST
+    await store.close()
+
+
+async def test_scripts_lost_by_a_redis_restart_are_loaded_again(
+    redis_url: str, redis_server: int
+) -> None:
+    store = RedisStore(redis_url, TTL)
+    await store.announce(announcement(1), 0.0)
+    assert redis_command(redis_server, b"SCRIPT FLUSH").startswith(b"+OK")
+    result = await store.announce(announcement(2), 0.0)
+    assert [port_of(p.address) for p in result.peers] == [1001]
+    await store.close()
+
+
+async def test_a_redis_error_reaches_every_caller_of_the_batch(redis_url: str) -> None:
+    store = RedisStore(redis_url.rsplit(":", 1)[0] + ":1/0", TTL)  # nothing listens on port 1
+    calls = [store.announce(announcement(n), 0.0) for n in range(3)]
+    outcomes = await asyncio.gather(*calls, return_exceptions=True)
+    assert all(isinstance(outcome, RedisConnectionError) for outcome in outcomes), outcomes
+    await store.close()
 
 
 operations = st.lists(

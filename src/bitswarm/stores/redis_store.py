@@ -21,15 +21,18 @@ tracker needs: one Redis serves hundreds of thousands of commands a second.
 
 Theory of operation
 -------------------
-One announce is one round trip: a Lua script (sent once, then called by its
-SHA) does everything atomically on the server: sweeps a bounded number of
-expired peers, moves the announcer between the seeder and leecher sets (or
-removes it on ``stopped``), counts a completion, and picks the peers to
-return with ``ZRANDMEMBER``, dropping the announcer, expired entries, seeders
+One announce is one round trip, shared with the announces in flight beside
+it (:mod:`.redis_batch` pipelines them over one connection): a Lua script,
+called by its SHA, does everything atomically on the server. It sweeps a
+bounded number of expired peers, moves the announcer between the seeder and
+leecher sets (or removes it on ``stopped``), counts a completion, and picks
+the peers to return with ``ZRANDMEMBER``, dropping the announcer, expired entries, seeders
 for a seeder, and the wrong address family when asked. The shuffle inside the
 script is seeded from the store's random generator, so tests can fix it.
 Candidates come from each set separately (``numwant + 1`` from each), so a
-leecher is offered seeders at least in proportion, never fewer.
+leecher is offered seeders at least in proportion, never fewer. The chosen
+peers come back packed in one string (for each: address length, address, peer
+id), far cheaper for the client to read than nested lists.
 """
 
 from __future__ import annotations
@@ -41,12 +44,14 @@ from collections.abc import Sequence
 import redis.asyncio as aioredis
 
 from bitswarm.core.tracker.model import (
+    PEER_ID_SIZE,
     Announcement,
     AnnounceResult,
     PeerEntry,
     StoreStats,
     SwarmCounts,
 )
+from bitswarm.stores.redis_batch import ScriptBatcher
 
 _SWEEP = """
 local now = tonumber(ARGV[2])
@@ -121,9 +126,14 @@ for i = #candidates, 2, -1 do
 end
 local picked = {}
 for i = 1, math.min(numwant, #candidates) do picked[i] = candidates[i] end
-local ids = {}
-if #picked > 0 then ids = redis.call('HMGET', KEYS[3], unpack(picked)) end
-return {seeders, leechers, downloaded, picked, ids}
+local entries = {}
+if #picked > 0 then
+  local ids = redis.call('HMGET', KEYS[3], unpack(picked))
+  for i = 1, #picked do
+    entries[i] = string.char(#picked[i]) .. picked[i] .. (ids[i] or string.rep('\0', 20))
+  end
+end
+return {seeders, leechers, downloaded, table.concat(entries)}
 """
 )
 
@@ -168,7 +178,7 @@ class RedisStore:
         self._prefix = prefix
         self._rng = rng or random.Random()
         self._redis = aioredis.Redis.from_url(url)
-        self._announce = self._redis.register_script(_ANNOUNCE)
+        self._announce = ScriptBatcher(self._redis, _ANNOUNCE)
         self._expire = self._redis.register_script(_EXPIRE)
         self._torrents = f"{prefix}:torrents"
         self._stats = f"{prefix}:stats"
@@ -192,12 +202,9 @@ class RedisStore:
             len(a.address) if a.same_family_only else 0,
             self._rng.getrandbits(31),
         ]
-        reply = await self._announce(keys=self._keys(a.info_hash), args=args)
-        seeders, leechers, downloaded, picked, ids = reply
-        peers = tuple(
-            PeerEntry(address, peer_id) for address, peer_id in zip(picked, ids, strict=True)
-        )
-        return AnnounceResult(peers, SwarmCounts(seeders, leechers, downloaded))
+        keys = self._keys(a.info_hash)
+        seeders, leechers, downloaded, entries = await self._announce(keys, args)
+        return AnnounceResult(_unpack_entries(entries), SwarmCounts(seeders, leechers, downloaded))
 
     async def scrape(self, info_hashes: Sequence[bytes]) -> list[SwarmCounts]:
         async with self._redis.pipeline(transaction=False) as pipe:
@@ -238,4 +245,16 @@ class RedisStore:
         return StoreStats(torrents, int(seeders or 0), int(leechers or 0))
 
     async def close(self) -> None:
+        await self._announce.close()
         await self._redis.aclose()
+
+
+def _unpack_entries(entries: bytes) -> tuple[PeerEntry, ...]:
+    """Peers as the script packs them, one string for all: address length, address, peer id."""
+    peers = []
+    at = 0
+    while at < len(entries):
+        end = at + 1 + entries[at]
+        peers.append(PeerEntry(entries[at + 1 : end], entries[end : end + PEER_ID_SIZE]))
+        at = end + PEER_ID_SIZE
+    return tuple(peers)
