@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import socket
 from collections.abc import AsyncIterator, Sequence
 from urllib.parse import quote_from_bytes
@@ -134,6 +135,25 @@ async def test_http_raw_request_with_a_bad_escape_keeps_the_connection(
             assert b"percent escape" in body[b"failure reason"]  # type: ignore[operator]
     finally:
         writer.close()
+
+
+async def test_http_random_queries_always_get_a_bencoded_200(
+    server: TrackerServer, http: aiohttp.ClientSession
+) -> None:
+    rng = random.Random(11)
+    names = ["info_hash", "peer_id", "port", "left", "uploaded", "downloaded", "event",
+             "compact", "numwant", "ip", "no_peer_id", "%", "%4", "="]  # fmt: skip
+    alphabet = "abcXYZ019%=&+-_.~/"
+    host, port = server.http_address or ("", 0)
+    for _ in range(150):
+        pairs = [
+            f"{rng.choice(names)}={''.join(rng.choices(alphabet, k=rng.randrange(30)))}"
+            for _ in range(rng.randrange(9))
+        ]
+        for path in ("announce", "scrape"):
+            url = f"http://{host}:{port}/{path}?{'&'.join(pairs)}"
+            reply = await get_bencoded(http, url)
+            assert b"failure reason" in reply or b"interval" in reply or b"files" in reply
 
 
 async def test_http_huge_numwant_is_capped(
