@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Collection, Container, Generator, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,14 +99,38 @@ class _Run:
 class _Planner:
     """Cuts the piece space into runs and works out each run's reads from the layout."""
 
-    def __init__(self, layout: Layout, sources: Sequence[Source], run_pieces: int) -> None:
+    def __init__(
+        self,
+        layout: Layout,
+        sources: Sequence[Source],
+        run_pieces: int,
+        wanted: Container[int] | None = None,
+    ) -> None:
         self.layout = layout
         self.sources = sources
         self.run_pieces = run_pieces
+        self.wanted = wanted
+
+    def chunks(self, pieces: range) -> Iterator[range]:
+        """Ranges of at most ``run_pieces`` consecutive wanted pieces of ``pieces``."""
+        first = None
+        for piece in pieces:
+            if self.wanted is not None and piece not in self.wanted:
+                if first is not None:
+                    yield range(first, piece)
+                first = None
+                continue
+            if first is None:
+                first = piece
+            if piece + 1 - first == self.run_pieces:
+                yield range(first, piece + 1)
+                first = None
+        if first is not None:
+            yield range(first, pieces.stop)
 
     def v1_runs(self) -> Iterator[_Run]:
-        for first in range(0, self.layout.piece_count, self.run_pieces):
-            yield self.run(range(first, min(first + self.run_pieces, self.layout.piece_count)))
+        for chunk in self.chunks(range(self.layout.piece_count)):
+            yield self.run(chunk)
 
     def file_runs(self, lengths: Sequence[int]) -> Iterator[_Run]:
         """Runs that stay within one file each, for v2 hashing of piece-aligned files."""
@@ -114,9 +138,8 @@ class _Planner:
             pieces = self.layout.file_pieces(index)
             if source.disk_path is None or not pieces:
                 continue
-            for first in range(pieces.start, pieces.stop, self.run_pieces):
-                run_pieces = range(first, min(first + self.run_pieces, pieces.stop))
-                yield self.run(run_pieces, (index, lengths[index]))
+            for chunk in self.chunks(pieces):
+                yield self.run(chunk, (index, lengths[index]))
 
     def run(self, pieces: range, v2_file: tuple[int, int] | None = None) -> _Run:
         reads: list[_Read] = []
@@ -214,18 +237,29 @@ def hash_pieces(
     v2: bool,
     progress: Progress | None = None,
     workers: int | None = None,
+    pieces: Collection[int] | None = None,
 ) -> Iterator[HashedRun]:
     """Hash the piece space of ``files``, whose file ``i`` is read from ``sources[i]``.
 
     Runs come back in piece order. With ``v2`` every non-empty file must start
     on a piece boundary; with ``v2`` alone the piece space is a v2-only one,
-    where a file's last piece ends with the file. Raises :class:`StorageError`
-    if a file cannot be opened or yields fewer bytes than its ``present`` count.
+    where a file's last piece ends with the file. ``pieces``, when given, limits
+    the work to those pieces (rechecking part of a download); runs then cover
+    only them. Raises :class:`StorageError` if a file cannot be opened or yields
+    fewer bytes than its ``present`` count.
     """
     layout = Layout(files, piece_length, aligned=v2 and not v1)
-    planner = _Planner(layout, sources, max(1, RUN_BYTES // piece_length))
+    wanted = None if pieces is None else frozenset(pieces)
+    planner = _Planner(layout, sources, max(1, RUN_BYTES // piece_length), wanted)
     runs = planner.file_runs([f.length for f in files]) if v2 else planner.v1_runs()
     total = sum(f.length for f, s in zip(files, sources, strict=True) if s.disk_path is not None)
+    if wanted is not None:
+        total = sum(
+            span.length
+            for piece in wanted
+            for span in layout.piece_spans(piece)
+            if sources[span.file_index].disk_path is not None
+        )
     workers = workers or os.cpu_count() or 1
     window = 2 * workers
     run_size = planner.run_pieces * piece_length

@@ -25,13 +25,14 @@ from __future__ import annotations
 import enum
 import os
 import stat
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from bitswarm.core.layout import Layout
-from bitswarm.core.metainfo import FileEntry, Torrent, Version, target_path
+from bitswarm.core.metainfo import FileEntry, Torrent, Version
 from bitswarm.storage.hashing import HashedRun, Progress, Source, hash_pieces
+from bitswarm.storage.piece_store import disk_path
 
 
 class PieceStatus(enum.Enum):
@@ -151,9 +152,12 @@ def verify(
     progress: Progress | None = None,
     *,
     workers: int | None = None,
+    pieces: Collection[int] | None = None,
 ) -> VerifyReport:
     """Check the data of ``torrent`` under the folder ``data_path``.
 
+    ``pieces``, when given, limits the check to those pieces (rechecking part
+    of a download after a restart); the others are reported missing.
     Raises :class:`~bitswarm.storage.errors.StorageError` if a file that is
     there cannot be read, and ``ValueError`` for a v2 torrent without its piece
     layers (built from bare metadata; a hybrid one is then checked by v1 alone).
@@ -165,11 +169,11 @@ def verify(
         if entry.is_pad or entry.is_symlink:
             sources.append(Source(None, entry.length))
             continue
-        disk_path = root.joinpath(*target_path("", entry.path).parts)
-        size = _size_on_disk(disk_path)
+        path = disk_path(root, entry)
+        size = _size_on_disk(path)
         present = min(size or 0, entry.length)
-        sources.append(Source(disk_path, present))
-        found.append((index, disk_path, size))
+        sources.append(Source(path, present))
+        found.append((index, path, size))
     check_v2 = torrent.version != "v1" and _has_layers(torrent)
     if torrent.version == "v2" and not check_v2:
         raise ValueError("the torrent lacks piece layers; v2 data cannot be checked without them")
@@ -182,6 +186,7 @@ def verify(
         v2=check_v2,
         progress=progress,
         workers=workers,
+        pieces=pieces,
     )
     for run in runs:
         _judge(run, torrent, statuses)
