@@ -1,0 +1,210 @@
+"""The request pipeline to one peer: how many blocks to keep asked for, and for how long.
+
+BEP 3 leaves the queue depth open ("a good rule of thumb is to keep a few
+requests pending"); with 16 KiB blocks and a fixed handful in flight, one
+round trip caps a peer at ``depth * 16 KiB / rtt``, which starves a fast peer
+on loopback and a far one alike. So, as libtorrent and Transmission do, the
+depth follows the measured download rate:
+
+    depth = ceil(rate * target_latency / 16 KiB), clamped to min_depth..max_depth
+
+so the peer always has ``target_latency`` seconds of work queued. A new peer
+has no rate yet: the pipeline starts in *slow start*, adding one to the depth
+for every block received while the queue was full (doubling every round trip,
+as TCP does, and not growing a depth the picker leaves unused), and
+leaves it when the rate-derived depth catches up, when a block's round trip
+exceeds the target (the peer's queue, not the link, sets the pace), or
+at the first sign of trouble (a reject or a time-out).
+
+Time-outs: peers serve requests in order, so only the oldest can be late. A
+request older than ``clamp(4 * smoothed round trip, timeout_min, timeout_max)``
+(``timeout_initial`` before the first sample) has timed out: the caller
+re-issues it to other peers and cancels it here. The peer is then *snubbed*
+(libtorrent's word): one request at a time until a block arrives.
+
+Answers: a block or a BEP 6 reject must match an outstanding request, or one
+we cancelled or lost to a choke (answers may cross our cancel on the wire);
+anything else is the peer's fault and :meth:`RequestPipeline.answered` says
+so. The set of such cancelled requests is bounded.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import Enum
+
+from bitswarm.core.swarm.pieces import BLOCK_SIZE
+from bitswarm.core.wire.messages import Request
+
+SLOW_START_EXIT_RTT = 1.0
+"""Slow start ends when a round trip exceeds the target latency: the queue is deep enough."""
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineConfig:
+    target_latency: float = 1.5
+    """Seconds of work to keep queued at the peer."""
+    min_depth: int = 4
+    max_depth: int = 500
+    timeout_initial: float = 20.0
+    timeout_min: float = 10.0
+    timeout_max: float = 60.0
+    """Also the snub time: a peer whose oldest request is this late is snubbed whatever its RTT."""
+    reject_backoff: float = 1.0
+    """Seconds without new requests after the peer rejects one while it unchokes us."""
+
+
+class Answer(Enum):
+    EXPECTED = "expected"
+    """The request was outstanding."""
+    LATE = "late"
+    """We had cancelled it (or lost it to a choke): a crossing answer, not an offence."""
+    UNREQUESTED = "unrequested"
+    """Never asked for: the peer is misbehaving."""
+
+
+class RequestPipeline:
+    """Our requests to one peer, its round trip, and the depth it deserves."""
+
+    __slots__ = (
+        "_cancelled",
+        "_outstanding",
+        "_ramp",
+        "config",
+        "hold_until",
+        "last_block_at",
+        "slow_start",
+        "snubbed",
+        "srtt",
+    )
+
+    def __init__(self, config: PipelineConfig) -> None:
+        self.config = config
+        self._outstanding: dict[Request, float] = {}
+        """Request -> when it was sent; insertion order is sending order."""
+        self._cancelled: dict[Request, None] = {}
+        self.srtt: float | None = None
+        """Smoothed round trip of a block, request to data (queueing at the peer included)."""
+        self._ramp = config.min_depth
+        self.slow_start = True
+        self.snubbed = False
+        self.hold_until = -math.inf
+        self.last_block_at: float | None = None
+
+    @property
+    def outstanding(self) -> list[Request]:
+        return list(self._outstanding)
+
+    def __len__(self) -> int:
+        return len(self._outstanding)
+
+    def __contains__(self, request: object) -> bool:
+        return request in self._outstanding
+
+    # -- depth ----------------------------------------------------------------------
+
+    def depth(self, rate: float) -> int:
+        """Requests to keep outstanding for a peer sending ``rate`` bytes/s."""
+
+        config = self.config
+        if self.snubbed:
+            return 1
+        by_rate = math.ceil(rate * config.target_latency / BLOCK_SIZE)
+        if self.slow_start and by_rate >= self._ramp:
+            self.slow_start = False
+        wanted = max(by_rate, self._ramp) if self.slow_start else by_rate
+        return max(config.min_depth, min(config.max_depth, wanted))
+
+    def room(self, rate: float, now: float) -> int:
+        """How many new requests to send now."""
+
+        if now < self.hold_until:
+            return 0
+        return max(0, self.depth(rate) - len(self._outstanding))
+
+    # -- requests and answers -----------------------------------------------------------
+
+    def sent(self, request: Request, now: float) -> None:
+        self._outstanding[request] = now
+
+    def answered(self, request: Request, now: float) -> Answer:
+        """A block for ``request`` arrived."""
+
+        sent_at = self._outstanding.pop(request, None)
+        if sent_at is None:
+            return self._late(request)
+        self.last_block_at = now
+        self.snubbed = False
+        sample = now - sent_at
+        self.srtt = sample if self.srtt is None else 0.875 * self.srtt + 0.125 * sample
+        if self.slow_start:
+            if sample > SLOW_START_EXIT_RTT * self.config.target_latency:
+                self.slow_start = False
+            elif len(self._outstanding) + 1 >= self._ramp:  # grow only a depth in use
+                self._ramp = min(self.config.max_depth, self._ramp + 1)
+        return Answer.EXPECTED
+
+    def rejected(self, request: Request, now: float, *, choked: bool) -> Answer:
+        """A BEP 6 reject for ``request``; rejects from an unchoking peer back off a while."""
+
+        if self._outstanding.pop(request, None) is None:
+            return self._late(request)
+        if not choked:
+            self.slow_start = False
+            self.hold_until = now + self.config.reject_backoff
+        return Answer.EXPECTED
+
+    def _late(self, request: Request) -> Answer:
+        if request in self._cancelled:
+            del self._cancelled[request]
+            return Answer.LATE
+        return Answer.UNREQUESTED
+
+    def cancel(self, request: Request) -> bool:
+        """Stop waiting for ``request`` (cancelled, timed out); an answer may still come."""
+
+        if self._outstanding.pop(request, None) is None:
+            return False
+        self._cancelled[request] = None
+        if len(self._cancelled) > self.config.max_depth:
+            del self._cancelled[next(iter(self._cancelled))]
+        return True
+
+    def drop_all(self) -> list[Request]:
+        """The peer choked us without BEP 6: every outstanding request is void."""
+
+        dropped = list(self._outstanding)
+        for request in dropped:
+            self.cancel(request)
+        return dropped
+
+    # -- time-outs ----------------------------------------------------------------------
+
+    def timeout(self) -> float:
+        config = self.config
+        if self.srtt is None:
+            return config.timeout_initial
+        return max(config.timeout_min, min(config.timeout_max, 4 * self.srtt))
+
+    def deadline(self) -> float | None:
+        """When the oldest request times out (or the reject back-off ends)."""
+
+        times = [self.hold_until] if self.hold_until > -math.inf else []
+        if self._outstanding:
+            times.append(next(iter(self._outstanding.values())) + self.timeout())
+        return min(times, default=None)
+
+    def expire(self, now: float) -> list[Request]:
+        """Cancel and return every request that has timed out; the peer is snubbed if any."""
+
+        limit = now - self.timeout()
+        late = [r for r, sent_at in self._outstanding.items() if sent_at <= limit]
+        for request in late:
+            self.cancel(request)
+        if late:
+            self.snubbed = True
+            self.slow_start = False
+        if self.hold_until <= now:
+            self.hold_until = -math.inf
+        return late

@@ -1,0 +1,570 @@
+"""The torrent state machine: one torrent's peers, requests, uploads and pieces (BEP 3, BEP 6).
+
+Theory of operation
+-------------------
+:class:`TorrentSwarm` is sans-I/O, in the shape DESIGN.md gives every core
+machine. The driver (aio/'s torrent runner, or the simulator) owns sockets,
+disk and clock, and calls::
+
+    swarm.peer_connected(key, handshake, now)    # after a good handshake
+    swarm.message_received(key, message, now)    # every parsed message, keep-alives too
+    swarm.peer_disconnected(key, now)
+    swarm.block_read(key, request, data, now)    # answers ReadBlock
+    swarm.piece_verified(piece, ok, now)         # answers VerifyPiece
+    swarm.write_failed(piece, error, now)        # a WriteBlock failed: the torrent stops
+    swarm.get_timer() / swarm.handle_timer(now)
+
+and after every call drains :meth:`TorrentSwarm.actions` (see
+:mod:`~bitswarm.core.swarm.actions`) and carries them out in order. The
+swarm is the protocol authority: feed it the messages of a plain
+:class:`~bitswarm.core.wire.parser.MessageParser`, and it answers every BEP 6
+obligation (rejects on choke and cancel), checks every message against what
+it sent and was sent, and keeps each peer's keep-alive and idle timers. It
+assumes our own handshake set the fast bit (``SwarmConfig.fast``).
+
+It orchestrates and delegates: the
+:class:`~bitswarm.core.swarm.picker.PiecePicker` chooses blocks, a
+:class:`~bitswarm.core.swarm.pipeline.RequestPipeline` per peer says how many
+to ask for and when one is late, the :class:`~bitswarm.core.swarm.choker.Choker`
+chooses whom to upload to, the :class:`~bitswarm.core.swarm.upload.Uploader`
+serves requests, and :class:`~bitswarm.core.swarm.smart_ban.SmartBan` finds
+who sent bad data.
+
+A peer's life: on connect we send our piece summary (BEP 6 ``have all`` /
+``have none`` when both sides are fast, else a bitfield), and, given its
+address, its allowed-fast set. Its summary and ``have`` messages feed the
+picker; we send ``interested`` while it has a piece we lack. While it
+unchokes us (or for allowed-fast pieces) the pipeline keeps requests
+outstanding; each block is checked against them (unrequested, misaligned or
+wrong-length blocks are waste and an offence; ``max_strikes`` offences drop
+the peer), written, and a piece whose blocks are all written is verified. A
+passed piece is announced with ``have`` to every peer; a failed one is
+downloaded again, and SmartBan's verdicts become :class:`Ban` actions. When
+every wanted piece has passed we emit :class:`Finished`; as a seed we stop
+being interested and drop peers that are seeds too. Protocol errors become a
+:class:`Disconnect` action, never an exception to the driver.
+
+Choking runs every ``choker.round_interval`` from :meth:`get_timer`, and
+early when a peer's interest changes or an unchoked peer leaves.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bitswarm.core.swarm.actions import (
+    Action,
+    Ban,
+    Disconnect,
+    Finished,
+    PieceDone,
+    ReadBlock,
+    Send,
+    Stopped,
+    VerifyPiece,
+    WriteBlock,
+)
+from bitswarm.core.swarm.bitfield import Bitfield, BitfieldError
+from bitswarm.core.swarm.choker import Choker, ChokerConfig, PeerSnapshot
+from bitswarm.core.swarm.peer_state import PeerState, PeerStats
+from bitswarm.core.swarm.picker import PiecePicker
+from bitswarm.core.swarm.pieces import BlockRef, PeerKey, PieceGeometry
+from bitswarm.core.swarm.pipeline import Answer, PipelineConfig
+from bitswarm.core.swarm.smart_ban import SmartBan, Verdict
+from bitswarm.core.swarm.upload import Offence, UploadConfig, Uploader
+from bitswarm.core.wire.errors import ProtocolError
+from bitswarm.core.wire.fast import allowed_fast_set
+from bitswarm.core.wire.handshake import Extensions, Handshake
+from bitswarm.core.wire.messages import (
+    FAST_MESSAGES,
+    AllowedFast,
+    Cancel,
+    Choke,
+    Extended,
+    Have,
+    HaveAll,
+    HaveBitfield,
+    HaveNone,
+    Interested,
+    KeepAlive,
+    Message,
+    NotInterested,
+    Piece,
+    Port,
+    RejectRequest,
+    Request,
+    SuggestPiece,
+    Unchoke,
+    UnknownMessage,
+)
+
+_SUMMARIES = (HaveBitfield, HaveAll, HaveNone)
+_MAY_PRECEDE_SUMMARY = (Extended, Port, UnknownMessage, AllowedFast, SuggestPiece, KeepAlive)
+
+
+@dataclass(frozen=True, slots=True)
+class SwarmConfig:
+    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    choker: ChokerConfig = field(default_factory=ChokerConfig)
+    upload: UploadConfig = field(default_factory=UploadConfig)
+    fast: bool = True
+    """Our handshake sets the BEP 6 bit."""
+    allowed_fast_count: int = 10
+    """BEP 6's k: pieces a choked peer may still request (sent when its address is known)."""
+    endgame_depth: int = 2
+    """In endgame (every missing block asked for), requests kept outstanding per peer: each
+    is a duplicate of someone else's, so only a peer about to fall idle gets one."""
+    max_strikes: int = 20
+    """Offences (unrequested blocks, requests beyond the queue, ...) before a peer is dropped."""
+    keepalive_interval: float = 120.0
+    idle_timeout: float = 180.0
+
+
+@dataclass(frozen=True, slots=True)
+class TransferTotals:
+    """Payload bytes for the tracker (``uploaded``, ``downloaded``, ``left``) and the session."""
+
+    downloaded: int
+    uploaded: int
+    wasted: int
+    left: int
+
+
+class TorrentSwarm:
+    def __init__(
+        self,
+        geometry: PieceGeometry,
+        have: Bitfield,
+        rng: random.Random,
+        now: float,
+        *,
+        config: SwarmConfig | None = None,
+        priorities: list[int] | None = None,
+    ) -> None:
+        self.geometry = geometry
+        self.config = config or SwarmConfig()
+        self._have = have.copy()
+        self._picker = PiecePicker(geometry, rng, have=have)
+        if priorities is not None:
+            self._picker.set_priorities(priorities)
+        self._choker = Choker(rng, self.config.choker)
+        self._smart_ban = SmartBan(rng)
+        self._uploader = Uploader(geometry, self._have, self.config.upload, self._send, self._read)
+        self._peers: dict[PeerKey, PeerState] = {}
+        self._banned: set[PeerKey] = set()
+        self._verifying: set[int] = set()
+        self._actions: list[Action] = []
+        self._finished = self._picker.is_finished()
+        self._stopped = False
+        self._refill: set[PeerKey] = set()
+        self._refill_all = False
+        self._now = now
+        self._downloaded = self._uploaded = self._wasted = 0
+
+    # -- driver interface ------------------------------------------------------------
+
+    def actions(self) -> list[Action]:
+        """What to do now, in order; the list is handed over and emptied."""
+
+        actions, self._actions = self._actions, []
+        return actions
+
+    def peer_connected(
+        self, key: PeerKey, handshake: Handshake, now: float, *, address: str | None = None
+    ) -> None:
+        """A peer completed the handshake; ``address`` (its IP) enables BEP 6 allowed fast."""
+
+        self._now = now
+        if key in self._peers:
+            raise ValueError(f"peer {key!r} is already connected")
+        if self._stopped or key in self._banned:
+            self._actions.append(Disconnect(key, "stopped" if self._stopped else "banned"))
+            return
+        fast = self.config.fast and handshake.supports(Extensions.FAST)
+        peer = self._peers[key] = PeerState(key, fast, now, self.config.pipeline)
+        self._picker.peers.join(key)
+        have = self._have
+        if fast and have.all():
+            self._send(peer, HaveAll())
+        elif fast and have.none():
+            self._send(peer, HaveNone())
+        elif not have.none():
+            self._send(peer, HaveBitfield(have.to_wire()))
+        if fast and address is not None and self.config.allowed_fast_count:
+            count, info_hash = self.config.allowed_fast_count, handshake.info_hash
+            for piece in allowed_fast_set(address, info_hash, self.geometry.piece_count, count):
+                peer.allowed_fast_out.add(piece)
+                self._send(peer, AllowedFast(piece))
+
+    def message_received(self, key: PeerKey, message: Message, now: float) -> None:
+        self._now = now
+        peer = self._peers.get(key)
+        if peer is None or self._stopped:
+            return  # a message that crossed our Disconnect
+        peer.last_heard = now
+        try:
+            self._dispatch(peer, message, now)
+        except ProtocolError as error:
+            self._drop(peer, str(error))
+        except Offence as offence:
+            peer.strikes += 1
+            if peer.strikes >= self.config.max_strikes:
+                self._drop(peer, f"{offence} ({peer.strikes} offences)")
+        self._flush(now)
+
+    def peer_disconnected(self, key: PeerKey, now: float) -> None:
+        self._now = now
+        peer = self._peers.get(key)
+        if peer is not None:
+            self._forget(peer)
+            self._flush(now)
+
+    def block_read(self, key: PeerKey, request: Request, data: bytes, now: float) -> None:
+        self._now = now
+        peer = self._peers.get(key)
+        if peer is not None and not self._stopped:
+            sent = self._uploader.block_read(peer, request, data, now)
+            self._uploaded += sent
+
+    def piece_verified(self, piece: int, ok: bool, now: float) -> None:
+        self._now = now
+        if self._stopped:
+            return
+        if piece not in self._verifying:
+            raise ValueError(f"piece {piece} was not sent for verification")
+        self._verifying.discard(piece)
+        if ok:
+            self._piece_passed(piece)
+        else:
+            self._picker.piece_failed(piece)
+            self._judge(self._smart_ban.piece_failed(piece))
+            self._refill_all = True
+        self._flush(now)
+
+    def write_failed(self, piece: int, error: str, now: float) -> None:
+        """A block of ``piece`` could not be written: stop the torrent (disk full, gone...)."""
+
+        self._now = now
+        if not self._stopped:
+            self._stopped = True
+            self._actions.append(Stopped(f"writing piece {piece} failed: {error}"))
+            self._peers.clear()
+
+    def get_timer(self) -> float | None:
+        if self._stopped:
+            return None
+        config = self.config
+        times = [] if (choke := self._choker.get_timer()) is None else [choke]
+        for peer in self._peers.values():
+            times.append(peer.last_sent + config.keepalive_interval)
+            times.append(peer.last_heard + config.idle_timeout)
+            if (deadline := peer.pipeline.deadline()) is not None:
+                times.append(deadline)
+        return min(times, default=None)
+
+    def handle_timer(self, now: float) -> None:
+        self._now = now
+        if self._stopped:
+            return
+        config = self.config
+        for peer in list(self._peers.values()):
+            if now >= peer.last_heard + config.idle_timeout:
+                self._drop(peer, f"nothing heard for {config.idle_timeout:g} s")
+                continue
+            for request in peer.pipeline.expire(now):
+                self._picker.request_failed(peer.key, _block(request))
+                self._send(peer, Cancel(request.index, request.begin, request.length))
+                self._refill_all = True
+            if now >= peer.last_sent + config.keepalive_interval:
+                self._send(peer, KeepAlive())
+        choke = self._choker.get_timer()
+        if choke is not None and now >= choke:
+            self._rechoke(now)
+        self._flush(now)
+
+    # -- state for the session -------------------------------------------------------
+
+    @property
+    def have(self) -> Bitfield:
+        return self._have.copy()
+
+    def is_finished(self) -> bool:
+        return self._finished
+
+    @property
+    def peer_keys(self) -> list[PeerKey]:
+        return list(self._peers)
+
+    def peer_stats(self, now: float) -> list[PeerStats]:
+        seeds = self._picker.peers
+        return [p.stats(now, is_seed=seeds.is_seed(p.key)) for p in self._peers.values()]
+
+    def totals(self) -> TransferTotals:
+        left = sum(self.geometry.piece_size(piece) for piece in self._have.missing())
+        return TransferTotals(self._downloaded, self._uploaded, self._wasted, left)
+
+    # -- messages ----------------------------------------------------------------------
+
+    def _dispatch(self, peer: PeerState, message: Message, now: float) -> None:
+        name = type(message).__name__
+        if isinstance(message, FAST_MESSAGES) and not peer.fast:
+            raise ProtocolError(f"{name} received, but the fast extension was not negotiated")
+        if isinstance(message, _SUMMARIES):
+            if not peer.summary_open:
+                raise ProtocolError(f"{name} received after other messages")
+        elif not isinstance(message, _MAY_PRECEDE_SUMMARY):
+            peer.summary_open = False
+        handler = _HANDLERS.get(type(message))
+        if handler is not None:
+            handler(self, peer, message, now)
+        if isinstance(message, _SUMMARIES):
+            peer.summary_open = False
+
+    def _check_piece(self, index: int, what: str) -> None:
+        if not 0 <= index < self.geometry.piece_count:
+            raise ProtocolError(
+                f"{what} names piece {index}, but the torrent has {self.geometry.piece_count}"
+            )
+
+    def _on_choke(self, peer: PeerState, message: Choke, now: float) -> None:
+        peer.peer_choking = True
+        if not peer.fast:  # BEP 3: a choke voids every request; BEP 6 peers reject each
+            for request in peer.pipeline.drop_all():
+                self._picker.request_failed(peer.key, _block(request))
+                self._refill_all = True
+
+    def _on_unchoke(self, peer: PeerState, message: Unchoke, now: float) -> None:
+        peer.peer_choking = False
+        self._refill.add(peer.key)
+
+    def _on_interest(
+        self, peer: PeerState, message: Interested | NotInterested, now: float
+    ) -> None:
+        interested = isinstance(message, Interested)
+        if interested != peer.peer_interested:
+            peer.peer_interested = interested
+            self._rechoke(now)
+
+    def _on_have(self, peer: PeerState, message: Have, now: float) -> None:
+        self._check_piece(message.index, "have")
+        self._picker.peers.have(peer.key, message.index)
+        self._pieces_changed(peer)
+
+    def _on_bitfield(self, peer: PeerState, message: HaveBitfield, now: float) -> None:
+        try:
+            field = Bitfield.from_wire(message.bits, self.geometry.piece_count)
+        except BitfieldError as error:
+            raise ProtocolError(f"bitfield: {error}") from None
+        self._picker.peers.leave(peer.key)
+        self._picker.peers.join(peer.key, field)
+        self._pieces_changed(peer)
+
+    def _on_have_all(self, peer: PeerState, message: HaveAll, now: float) -> None:
+        self._picker.peers.have_all(peer.key)
+        self._pieces_changed(peer)
+
+    def _on_allowed_fast(self, peer: PeerState, message: AllowedFast, now: float) -> None:
+        self._check_piece(message.index, "allowed fast")
+        peer.allowed_fast_in.add(message.index)
+        self._refill.add(peer.key)
+
+    def _on_suggest(self, peer: PeerState, message: SuggestPiece, now: float) -> None:
+        self._check_piece(message.index, "suggest piece")
+
+    def _on_request(self, peer: PeerState, message: Request, now: float) -> None:
+        self._uploader.request(peer, message)
+
+    def _on_cancel(self, peer: PeerState, message: Cancel, now: float) -> None:
+        self._uploader.cancel(peer, message)
+
+    def _on_reject(self, peer: PeerState, message: RejectRequest, now: float) -> None:
+        request = Request(message.index, message.begin, message.length)
+        answer = peer.pipeline.rejected(request, now, choked=peer.peer_choking)
+        if answer is Answer.UNREQUESTED:
+            raise ProtocolError(f"reject for {_describe(request)}, which was never requested")
+        if answer is Answer.EXPECTED:
+            self._picker.request_failed(peer.key, _block(request))
+            self._refill_all = True
+        if peer.peer_choking:  # BEP 6 allows refusing allowed-fast pieces: stop asking
+            peer.allowed_fast_in.discard(request.index)
+
+    def _on_piece(self, peer: PeerState, message: Piece, now: float) -> None:
+        size = len(message.block)
+        self._check_piece(message.index, "piece")
+        peer.down.add(size, now)
+        self._downloaded += size
+        request = message.request
+        block = _block(request)
+        try:
+            index = self.geometry.block_index(block)
+        except ValueError as error:
+            self._waste(peer, size)
+            raise Offence(f"block {_describe(request)} is not a block: {error}") from None
+        if peer.pipeline.answered(request, now) is Answer.UNREQUESTED:
+            self._waste(peer, size)
+            raise Offence(f"block {_describe(request)} was never requested")
+        arrival = self._picker.block_received(peer.key, block)
+        for cancellation in arrival.cancel:
+            other = self._peers.get(cancellation.peer)
+            if other is not None and other.pipeline.cancel(request):
+                self._send(other, Cancel(request.index, request.begin, request.length))
+        self._refill.add(peer.key)
+        if not arrival.wanted:
+            self._waste(peer, size)
+            return
+        self._smart_ban.block_received(block.piece, index, peer.key, message.block)
+        self._actions.append(WriteBlock(block.piece, block.begin, message.block))
+        if self._picker.block_finished(block):
+            self._verifying.add(block.piece)
+            self._actions.append(VerifyPiece(block.piece))
+
+    # -- pieces, interest, choking ----------------------------------------------------
+
+    def _piece_passed(self, piece: int) -> None:
+        self._picker.piece_passed(piece)
+        self._have.set(piece)
+        self._judge(self._smart_ban.piece_passed(piece))
+        self._actions.append(PieceDone(piece))
+        if not self._finished and self._picker.is_finished():
+            self._finished = True
+            self._actions.append(Finished())
+        for peer in list(self._peers.values()):
+            self._send(peer, Have(piece))
+            self._pieces_changed(peer)
+
+    def _pieces_changed(self, peer: PeerState) -> None:
+        """What the peer has, or what we have, changed: interest, and seeds meeting seeds."""
+
+        if self._have.all() and self._picker.peers.is_seed(peer.key):
+            self._drop(peer, "both sides are seeds")
+            return
+        interested = self._picker.is_interesting(peer.key)
+        if interested != peer.am_interested:
+            peer.am_interested = interested
+            self._send(peer, Interested() if interested else NotInterested())
+        if interested:
+            self._refill.add(peer.key)
+
+    def _rechoke(self, now: float) -> None:
+        """One choking round: the choker decides, this applies (choke first, then rejects)."""
+
+        snapshots = [
+            PeerSnapshot(
+                key=p.key,
+                interested=p.peer_interested,
+                download_rate=p.down.rate(now),
+                upload_rate=p.up.rate(now),
+                am_choking=p.am_choking,
+                connected_at=p.connected_at,
+                am_interested=p.am_interested,
+                last_block_at=p.pipeline.last_block_at,
+            )
+            for p in self._peers.values()
+        ]
+        decision = self._choker.rechoke(now, snapshots, seeding=self._finished)
+        for key in decision.choke:
+            peer = self._peers[key]
+            peer.am_choking = True
+            self._send(peer, Choke())
+            self._uploader.choked(peer)
+        for key in decision.unchoke:
+            peer = self._peers[key]
+            peer.am_choking = False
+            self._send(peer, Unchoke())
+
+    # -- requests ------------------------------------------------------------------------
+
+    def _flush(self, now: float) -> None:
+        """Top up the pipelines of the peers whose situation changed (all, if blocks freed)."""
+
+        if self._refill_all:
+            keys = list(self._peers)
+        else:
+            keys = [key for key in self._refill if key in self._peers]
+        self._refill.clear()
+        self._refill_all = False
+        peers = sorted((self._peers[key] for key in keys), key=lambda p: p.pipeline.snubbed)
+        for peer in peers:
+            self._request_more(peer, now)
+
+    def _request_more(self, peer: PeerState, now: float) -> None:
+        if not peer.am_interested:
+            return
+        only = peer.allowed_fast_in if peer.peer_choking else None
+        if only is not None and not only:
+            return
+        room = peer.pipeline.room(peer.down.rate(now), now)
+        if self._picker.in_endgame:  # duplicates only to idle peers, a few at a time
+            room = min(room, self.config.endgame_depth - len(peer.pipeline))
+        for block in self._picker.pick(peer.key, room, only=only):
+            request = Request(block.piece, block.begin, block.length)
+            peer.pipeline.sent(request, now)
+            self._send(peer, request)
+
+    # -- peers leaving -------------------------------------------------------------------
+
+    def _judge(self, verdicts: list[Verdict]) -> None:
+        for verdict in verdicts:
+            if verdict.peer in self._banned:
+                continue
+            self._banned.add(verdict.peer)
+            self._actions.append(Ban(verdict.peer, verdict.reason))
+            peer = self._peers.get(verdict.peer)
+            if peer is not None:
+                self._forget(peer)
+
+    def _drop(self, peer: PeerState, reason: str) -> None:
+        if peer.key in self._peers:
+            self._actions.append(Disconnect(peer.key, reason))
+            self._forget(peer)
+
+    def _forget(self, peer: PeerState) -> None:
+        del self._peers[peer.key]
+        if len(peer.pipeline):
+            self._refill_all = True
+        self._picker.peer_left(peer.key)
+        if not peer.am_choking and peer.peer_interested:
+            self._rechoke(self._now)
+
+    def _waste(self, peer: PeerState, size: int) -> None:
+        peer.wasted += size
+        self._wasted += size
+
+    def _send(self, peer: PeerState, message: Message) -> None:
+        peer.last_sent = self._now
+        self._actions.append(Send(peer.key, message))
+
+    def _read(self, peer: PeerState, request: Request) -> None:
+        self._actions.append(ReadBlock(peer.key, request))
+
+
+def _block(request: Request) -> BlockRef:
+    return BlockRef(request.index, request.begin, request.length)
+
+
+def _describe(request: Request) -> str:
+    return f"piece {request.index} offset {request.begin} ({request.length} bytes)"
+
+
+_Handler = Callable[[TorrentSwarm, PeerState, Any, float], None]
+
+_HANDLERS: dict[type, _Handler] = {
+    Choke: TorrentSwarm._on_choke,
+    Unchoke: TorrentSwarm._on_unchoke,
+    Interested: TorrentSwarm._on_interest,
+    NotInterested: TorrentSwarm._on_interest,
+    Have: TorrentSwarm._on_have,
+    HaveBitfield: TorrentSwarm._on_bitfield,
+    HaveAll: TorrentSwarm._on_have_all,
+    HaveNone: lambda swarm, peer, message, now: None,
+    AllowedFast: TorrentSwarm._on_allowed_fast,
+    SuggestPiece: TorrentSwarm._on_suggest,
+    Request: TorrentSwarm._on_request,
+    Cancel: TorrentSwarm._on_cancel,
+    RejectRequest: TorrentSwarm._on_reject,
+    Piece: TorrentSwarm._on_piece,
+}
+"""One handler a message type; keep-alive, port, extended and unknown messages need none."""
