@@ -8,7 +8,7 @@ import pytest
 
 from bitswarm.core.tracker.compact import pack_address
 from bitswarm.core.tracker.model import Announcement, Event, SwarmCounts
-from bitswarm.core.tracker.registry import Registry
+from bitswarm.core.tracker.registry import SAMPLE_ABOVE, Registry
 
 HASH = b"\x11" * 20
 TTL = 100.0
@@ -135,3 +135,47 @@ def test_reannounce_as_seeder_updates_counts_without_duplicates(registry: Regist
 def test_ttl_must_be_positive() -> None:
     with pytest.raises(ValueError, match="peer_ttl"):
         Registry(0)
+
+
+def big_swarm(registry: Registry, size: int, *, seeders: bool = False) -> None:
+    for n in range(size):
+        host = f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"
+        registry.announce(
+            Announcement(HASH, n.to_bytes(20, "big"), pack_address(host, 6881), 0, 0,
+                         0 if seeders else 1, Event.NONE, 0),
+            0,
+        )  # fmt: skip
+
+
+def test_large_swarms_are_sampled_without_duplicates_or_self(registry: Registry) -> None:
+    big_swarm(registry, SAMPLE_ABOVE * 4)
+    me = Announcement(HASH, b"m" * 20, pack_address("10.0.0.7", 6881), 0, 0, 1, Event.NONE, 200)
+    seen: set[bytes] = set()
+    for _ in range(20):
+        peers = [p.address for p in registry.announce(me, 1).peers]
+        assert len(peers) == len(set(peers)) == 200
+        assert me.address not in peers
+        seen |= set(peers)
+    assert len(seen) > SAMPLE_ABOVE * 3  # spread over the whole swarm
+
+
+def test_a_seeder_in_a_large_swarm_of_seeders_still_finds_the_leecher(registry: Registry) -> None:
+    big_swarm(registry, SAMPLE_ABOVE * 4, seeders=True)
+    registry.announce(peer(1), 0)  # the one leecher
+    seeder = Announcement(HASH, b"s" * 20, pack_address("10.0.0.9", 6881), 0, 0, 0, Event.NONE, 50)
+    assert [p.address for p in registry.announce(seeder, 1).peers] == [peer(1).address]
+
+
+def test_newcomers_to_a_large_swarm_are_handed_out_after_enough_churn(registry: Registry) -> None:
+    size = SAMPLE_ABOVE * 2
+    big_swarm(registry, size)
+    asker = Announcement(HASH, b"a" * 20, pack_address("10.0.0.1", 6881), 0, 0, 1, Event.NONE, 200)
+    registry.announce(asker, 1)  # takes the snapshot
+    newcomers = set()
+    for n in range(1, 200):  # more than an eighth of the swarm
+        registry.announce(peer(n, numwant=0), 1)
+        newcomers.add(peer(n).address)
+    seen: set[bytes] = set()
+    for _ in range(30):
+        seen |= {p.address for p in registry.announce(asker, 2).peers}
+    assert seen & newcomers

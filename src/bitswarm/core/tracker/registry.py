@@ -7,16 +7,20 @@ IPv6: the key BEP 23 makes natural, and the identity a tracker can verify)
 to one integer packing the expiry time (whole seconds), a seeder bit and the
 160-bit peer id: a 56-byte object, 8 less than the same fields as bytes.
 Small keys, int records and one dict per torrent are the cheapest containers
-CPython offers: about 144 bytes per peer at a million peers (10 or 100
-peers per torrent, resident memory measured), against several hundred for a
+CPython offers: about 145 bytes per peer at a million peers (10 per torrent
+or all in one, resident memory measured), against several hundred for a
 dataclass per peer. The swarm also keeps running counts of seeders and
 of completed downloads, so a scrape is O(1).
 
 An announce first updates the announcer (``stopped`` removes it), then picks
-peers by walking the dict from a random position, wrapping around once, and
-skipping the announcer, expired records, the wrong address family when asked,
-and seeders when the announcer is itself a seeder. The walk is a C-level
-``islice`` up to the random start, so a pick costs O(numwant) plus that skip.
+peers, skipping the announcer, expired records, the wrong address family when
+asked, and seeders when the announcer is itself a seeder. A small swarm is
+walked from a random position, wrapping around once (a C-level ``islice``
+skips to the start). A large one is sampled at random positions of a snapshot
+of its keys, retaken once an eighth of the swarm has changed, so a pick costs
+O(numwant) whatever the swarm's size; peers that joined since the snapshot
+are handed out after the next one. Only if the draws do not find enough
+suitable peers (a seeder in a swarm of seeders) does the walk follow.
 
 Nothing here reads a clock: callers pass ``now``. Expired peers are skipped at
 once and removed by :meth:`Registry.expire_swarm`, which callers spread over
@@ -44,31 +48,55 @@ _SEEDER_BIT = 160
 _EXPIRY_SHIFT = 161
 _PEER_ID_MASK = (1 << 160) - 1
 
+SAMPLE_ABOVE = 512
+"""Swarms larger than this are sampled at random positions instead of walked."""
+
+SAMPLE_TRIES = 3
+"""Random draws per wanted peer before a large swarm falls back to a walk."""
+
 
 class _Swarm:
-    """One torrent's peers and counters."""
+    """One torrent's peers and counters, and a key snapshot for sampling large swarms."""
 
-    __slots__ = ("downloaded", "peers", "seeders")
+    __slots__ = ("_churn", "_snapshot", "downloaded", "peers", "seeders")
 
     def __init__(self) -> None:
         self.peers: dict[bytes, int] = {}
         self.seeders = 0
         self.downloaded = 0
+        self._snapshot: list[bytes] | None = None
+        self._churn = 0  # peers added or removed since the snapshot was taken
 
     def counts(self) -> SwarmCounts:
         return SwarmCounts(self.seeders, len(self.peers) - self.seeders, self.downloaded)
 
     def remove(self, address: bytes) -> int | None:
         record = self.peers.pop(address, None)
-        if record is not None and _is_seeder(record):
-            self.seeders -= 1
+        if record is not None:
+            self._churn += 1
+            if _is_seeder(record):
+                self.seeders -= 1
         return record
 
     def put(self, address: bytes, record: int) -> None:
-        self.remove(address)
+        previous = self.peers.get(address)
         self.peers[address] = record
+        if previous is None:
+            self._churn += 1
+        elif _is_seeder(previous):
+            self.seeders -= 1
         if _is_seeder(record):
             self.seeders += 1
+
+    def snapshot(self) -> list[bytes]:
+        """The peers' keys, retaken once an eighth of the swarm has come or gone."""
+        if self._snapshot is None or self._churn * 8 > len(self.peers):
+            self._snapshot = list(self.peers)
+            self._churn = 0
+        return self._snapshot
+
+    def drop_snapshot(self) -> None:
+        self._snapshot = None
 
 
 class Registry:
@@ -145,24 +173,39 @@ class Registry:
         if a.numwant <= 0 or len(swarm.peers) <= 1:
             return ()
         family = len(a.address) if a.same_family_only else 0
-        picked: list[PeerEntry] = []
-        for address, record in self._walk_from_random_start(swarm.peers):
+        picked: dict[bytes, PeerEntry] = {}
+        for address, record in self._candidates(swarm, a.numwant):
             if (
                 address == a.address
+                or address in picked
                 or (family and len(address) != family)
                 or (a.seeder and _is_seeder(record))
                 or _expired(record, now)
             ):
                 continue
-            picked.append(PeerEntry(address, (record & _PEER_ID_MASK).to_bytes(20)))
+            picked[address] = PeerEntry(address, (record & _PEER_ID_MASK).to_bytes(20))
             if len(picked) == a.numwant:
                 break
-        return tuple(picked)
+        return tuple(picked.values())
 
-    def _walk_from_random_start(self, peers: dict[bytes, int]) -> Iterator[tuple[bytes, int]]:
+    def _candidates(self, swarm: _Swarm, numwant: int) -> Iterator[tuple[bytes, int]]:
+        """Random peers: sampled from a snapshot in a large swarm, then a walk as a fallback."""
+        peers = swarm.peers
         start = self._rng.randrange(len(peers))
         items = peers.items()
-        return chain(islice(items, start, None), islice(items, start))
+        walk = chain(islice(items, start, None), islice(items, start))
+        if len(peers) <= SAMPLE_ABOVE:
+            swarm.drop_snapshot()
+            return walk
+        return chain(self._sample(swarm, numwant), walk)
+
+    def _sample(self, swarm: _Swarm, numwant: int) -> Iterator[tuple[bytes, int]]:
+        snapshot = swarm.snapshot()
+        for _ in range(SAMPLE_TRIES * numwant):
+            address = snapshot[self._rng.randrange(len(snapshot))]
+            record = swarm.peers.get(address)
+            if record is not None:
+                yield address, record
 
 
 def _expired(record: int, now: float) -> bool:
