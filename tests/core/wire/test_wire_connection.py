@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bitswarm.core.wire.connection import ConnectionConfig, Event, PeerConnection, State, TimedOut
@@ -378,6 +378,7 @@ def next_message(data: st.DataObject, sender: PeerConnection) -> Message:
     return data.draw(unprompted)
 
 
+@settings(deadline=None)  # dozens of messages an example; a loaded machine is slow
 @given(st.sampled_from([FAST, PLAIN]), st.data())
 def test_whatever_one_side_may_send_the_other_accepts(
     extensions: Extensions, data: st.DataObject

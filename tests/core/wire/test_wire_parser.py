@@ -116,6 +116,7 @@ messages = st.one_of(
 )
 
 
+@settings(deadline=None)
 @given(st.lists(messages, max_size=20), st.data())
 def test_any_split_of_a_stream_yields_the_same_messages(
     sent: list[Message], data: st.DataObject
