@@ -4,7 +4,8 @@ Shared by both sides: the UDP packet codec (:mod:`.udp`), compact peer
 addresses (:mod:`.compact`), the announce model every peer store speaks
 (:mod:`.model`) and the error family (:mod:`.errors`).
 
-Client side: :mod:`.client_model`, :mod:`.http_client`, :mod:`.udp_client`.
+Client side: :mod:`.client_model`, :mod:`.http_client`, :mod:`.udp_client`,
+:mod:`.tiers`.
 
 Server side: HTTP queries and replies (:mod:`.http_query`, :mod:`.http_reply`),
 the swarm registry (:mod:`.registry`), policy and private-mode access
