@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -27,10 +27,11 @@ import aiohttp
 from bitswarm.aio.announcer import Announcer
 from bitswarm.aio.listener import Listener, listen
 from bitswarm.aio.ratelimit import Limiters, RateLimits
-from bitswarm.aio.torrent_runner import Disk, RunnerConfig, Swarm, TorrentRunner
+from bitswarm.aio.torrent_runner import Disk, RunnerConfig, TorrentRunner
 from bitswarm.aio.tracker_client import TrackerClient
 from bitswarm.core.metainfo import Torrent
 from bitswarm.core.swarm.bitfield import Bitfield
+from bitswarm.core.swarm.torrent import TorrentSwarm
 
 PEER_ID_PREFIX = b"-BS0100-"
 """BEP 20's Azureus style: client code ``BS``, version 0.1.0.0."""
@@ -62,12 +63,12 @@ class TorrentParts:
     """What the session needs to run a torrent, opened by the caller (state machine, disk)."""
 
     torrent: Torrent
-    swarm: Swarm
+    swarm: TorrentSwarm
     disk: Disk
     have: Bitfield
     save_resume: Callable[[Bitfield], None] | None = None
-    close: Callable[[], None] | None = None
-    """Called once the torrent has stopped (closes its files)."""
+    close: Callable[[], Awaitable[None]] | None = None
+    """Awaited once the torrent has stopped (closes its files)."""
     max_up: float = 0
     max_down: float = 0
 
@@ -148,7 +149,7 @@ class Session:
         parts = self._parts.pop(info_hash)
         await runner.stop()
         if parts.close is not None:
-            await asyncio.to_thread(parts.close)
+            await parts.close()
 
     async def close(self) -> None:
         """Stop every torrent (resume data saved, ``stopped`` announced), then the listener."""

@@ -48,9 +48,9 @@ from bitswarm.core.swarm.actions import (
 )
 from bitswarm.core.swarm.bitfield import Bitfield
 from bitswarm.core.swarm.pieces import PeerKey
-from bitswarm.core.swarm.rates import RateMeter
+from bitswarm.core.swarm.torrent import TorrentSwarm
 from bitswarm.core.wire.handshake import Handshake
-from bitswarm.core.wire.messages import Message, Piece, Request
+from bitswarm.core.wire.messages import Message, Request
 from bitswarm.storage.errors import StorageError
 
 TICK = 1.0
@@ -59,20 +59,6 @@ RESUME_EVERY = 5.0
 REDIAL_AFTER = 30.0
 MAX_DISK_QUEUE = 32 * 1024 * 1024
 """Bytes waiting for the disk before every connection stops reading."""
-
-
-class Swarm(Protocol):
-    """The driver side of TorrentSwarm (peer-design.md)."""
-
-    def peer_connected(self, key: PeerKey, handshake: Handshake, now: float) -> None: ...
-    def message_received(self, key: PeerKey, message: Message, now: float) -> None: ...
-    def peer_disconnected(self, key: PeerKey, now: float) -> None: ...
-    def block_read(self, key: PeerKey, request: Request, data: bytes, now: float) -> None: ...
-    def piece_verified(self, piece: int, ok: bool, now: float) -> None: ...
-    def write_failed(self, piece: int, error: str, now: float) -> None: ...
-    def get_timer(self) -> float | None: ...
-    def handle_timer(self, now: float) -> None: ...
-    def actions(self) -> list[Action]: ...
 
 
 class Disk(Protocol):
@@ -128,7 +114,7 @@ class TorrentRunner:
     def __init__(
         self,
         torrent: Torrent,
-        swarm: Swarm,
+        swarm: TorrentSwarm,
         disk: Disk,
         have: Bitfield,
         config: RunnerConfig,
@@ -146,8 +132,6 @@ class TorrentRunner:
         self._save_resume = save_resume
         self._loop = asyncio.get_running_loop()
         now = self._loop.time()
-        self._up = RateMeter(now)
-        self._down = RateMeter(now)
         self.connections: dict[PeerKey, PeerConnection] = {}
         self._dialling: set[Address] = set()
         self._candidates: dict[Address, float] = {}
@@ -195,13 +179,11 @@ class TorrentRunner:
             return False
         self.connections[key] = connection
         connection.hold_reading(self._reading_held)
-        self.swarm.peer_connected(key, handshake, self._loop.time())
+        self.swarm.peer_connected(key, handshake, self._loop.time(), address=key[0])
         self._drain()
         return True
 
     def peer_message(self, connection: PeerConnection, message: Message) -> None:
-        if isinstance(message, Piece):
-            self._down.add(len(message.block), self._loop.time())
         self.swarm.message_received(connection.address, message, self._loop.time())
         self._drain()
 
@@ -242,27 +224,22 @@ class TorrentRunner:
         self._dial_more()
 
     def totals(self) -> Totals:
-        left = sum(self.torrent_piece_size(p) for p in self.have.missing())
-        return Totals(self._up.total, self._down.total, left)
-
-    def torrent_piece_size(self, piece: int) -> int:
-        if piece == self.torrent.piece_count - 1:
-            return self.torrent.last_piece_size
-        return self.torrent.piece_length
+        totals = self.swarm.totals()
+        return Totals(totals.uploaded, totals.downloaded, totals.left)
 
     def status(self) -> TorrentStatus:
-        now = self._loop.time()
-        size = self.torrent.total_size
-        verified = size - self.totals().left
+        totals = self.swarm.totals()
+        peers = self.swarm.peer_stats(self._loop.time())
+        size = self.swarm.geometry.total_length
         return TorrentStatus(
             name=self.torrent.name,
             size=size,
-            verified=verified,
-            uploaded=self._up.total,
-            downloaded=self._down.total,
-            up_rate=self._up.rate(now),
-            down_rate=self._down.rate(now),
-            peers=len(self.connections),
+            verified=size - totals.left,
+            uploaded=totals.uploaded,
+            downloaded=totals.downloaded,
+            up_rate=sum(peer.upload_rate for peer in peers),
+            down_rate=sum(peer.download_rate for peer in peers),
+            peers=len(peers),
             complete=self.finished.is_set(),
             error=self.error,
         )
@@ -279,8 +256,6 @@ class TorrentRunner:
             case Send(peer, message):
                 connection = self.connections.get(peer)
                 if connection is not None:
-                    if isinstance(message, Piece):
-                        self._up.add(len(message.block), self._loop.time())
                     connection.send(message)
             case Disconnect(peer, reason) | Ban(peer, reason):
                 connection = self.connections.get(peer)

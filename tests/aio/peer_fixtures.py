@@ -1,0 +1,56 @@
+"""Two real bitswarm peers on 127.0.0.1, for the session tests: content, torrent, sessions."""
+
+from __future__ import annotations
+
+import asyncio
+import filecmp
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from bitswarm.aio.session import Session, SessionConfig
+from bitswarm.aio.torrent_open import default_state_dir, open_torrent
+from bitswarm.aio.torrent_runner import TorrentRunner
+from bitswarm.core.metainfo import Torrent
+from bitswarm.storage.create import create_torrent
+from torrent_content import FOLDER, PIECE, make_files
+
+
+def make_torrent(tmp_path: Path) -> tuple[Torrent, Path]:
+    """A multi-file v1 torrent of :data:`torrent_content.FOLDER`; returns it and its folder."""
+    seed_root = tmp_path / "seed"
+    make_files(seed_root / "content", FOLDER)
+    torrent = create_torrent(seed_root / "content", version="v1", piece_length=PIECE)
+    return torrent, seed_root
+
+
+@asynccontextmanager
+async def peer(
+    torrent: Torrent, root: Path, *, max_up: float = 0, max_down: float = 0
+) -> AsyncIterator[tuple[Session, TorrentRunner]]:
+    """A session on 127.0.0.1 running ``torrent`` with its data under ``root``."""
+    session = Session(SessionConfig(bind="127.0.0.1", port=0, max_up=max_up, max_down=max_down))
+    await session.start()
+    try:
+        parts = await open_torrent(torrent, root, default_state_dir(root))
+        yield session, session.add(parts, announce=False)
+    finally:
+        await session.close()
+
+
+async def wait_for(event: asyncio.Event, timeout: float = 30) -> None:
+    async with asyncio.timeout(timeout):
+        await event.wait()
+
+
+def same_tree(left: Path, right: Path) -> bool:
+    """Every file under ``left`` is under ``right`` with the same bytes, and nothing more."""
+    compared = filecmp.dircmp(left, right)
+    if compared.left_only or compared.right_only or compared.funny_files:
+        return False
+    _, mismatch, errors = filecmp.cmpfiles(left, right, compared.common_files, shallow=False)
+    return (
+        not mismatch
+        and not errors
+        and all(same_tree(left / sub, right / sub) for sub in compared.common_dirs)
+    )

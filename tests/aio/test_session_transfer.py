@@ -1,0 +1,77 @@
+"""A bitswarm seed and a bitswarm leecher over 127.0.0.1: whole transfers, resume, caps."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from peer_fixtures import make_torrent, peer, same_tree, wait_for
+
+from bitswarm.aio.torrent_open import default_state_dir
+from bitswarm.storage.resume import load_resume
+
+
+async def test_a_leecher_gets_a_multi_file_torrent_byte_exact(tmp_path: Path) -> None:
+    torrent, seed_root = make_torrent(tmp_path)
+    leech_root = tmp_path / "leech"
+    async with peer(torrent, seed_root) as (seed, seeding):
+        assert seeding.finished.is_set()
+        async with peer(torrent, leech_root) as (_, leeching):
+            assert not leeching.finished.is_set()
+            leeching.add_peers([("127.0.0.1", seed.port)])
+            await wait_for(leeching.finished)
+            status = leeching.status()
+            assert status.complete and status.verified == status.size
+            assert status.downloaded >= torrent.total_size
+        assert seeding.status().uploaded >= torrent.total_size
+    assert same_tree(seed_root / "content", leech_root / "content")
+
+
+async def test_a_stopped_leecher_resumes_without_fetching_verified_pieces_again(
+    tmp_path: Path,
+) -> None:
+    torrent, seed_root = make_torrent(tmp_path)
+    leech_root = tmp_path / "leech"
+    size = torrent.total_size
+    async with peer(torrent, seed_root, max_up=size // 2) as (seed, _):  # about 2 s in all
+        async with peer(torrent, leech_root) as (_, leeching):
+            leeching.add_peers([("127.0.0.1", seed.port)])
+            async with asyncio.timeout(30):
+                while leeching.status().verified < size // 3:
+                    await asyncio.sleep(0.02)
+        # Closed half-way: the resume data holds what was verified.
+        saved = load_resume(default_state_dir(leech_root), torrent)
+        assert saved is not None
+        kept = saved.verified()
+        assert 0 < kept.count() < torrent.piece_count
+        async with peer(torrent, leech_root) as (_, again):
+            assert again.have.count() >= kept.count()
+            assert all(again.have[piece] for piece in kept)
+            again.add_peers([("127.0.0.1", seed.port)])
+            await wait_for(again.finished)
+            fetched = again.status().downloaded
+    kept_bytes = sum(
+        torrent.last_piece_size if p == torrent.piece_count - 1 else torrent.piece_length
+        for p in kept
+    )
+    assert fetched <= torrent.stream_size - kept_bytes
+    assert same_tree(seed_root / "content", leech_root / "content")
+
+
+async def test_a_download_cap_is_honoured(tmp_path: Path) -> None:
+    torrent, seed_root = make_torrent(tmp_path)
+    rate = 200_000
+    async with (
+        peer(torrent, seed_root) as (seed, _),
+        peer(torrent, tmp_path / "leech", max_down=rate) as (leecher, leeching),
+    ):
+        started = time.monotonic()
+        leeching.add_peers([("127.0.0.1", seed.port)])
+        await wait_for(leeching.finished)
+        elapsed = time.monotonic() - started
+        downloaded = leeching.status().downloaded
+        burst = leecher.limits.down.burst
+    # What came in over `elapsed` seconds is within the cap, plus one burst and one
+    # socket read that may land before the reader pauses.
+    assert torrent.total_size <= downloaded <= rate * elapsed + burst + 256 * 1024
