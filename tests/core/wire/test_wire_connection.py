@@ -297,6 +297,11 @@ def test_our_summary_must_come_first_with_fast() -> None:
     a, _ = pair()
     with pytest.raises(LocalProtocolError, match="we sent Interested before the bitfield"):
         a.send(Interested())
+    with pytest.raises(LocalProtocolError, match=r"cannot send this bitfield: .*spare bits set"):
+        a.send(HaveBitfield(b"\xff\xff"))
+    a.send(HaveBitfield(b"\xff\xc0"))
+    with pytest.raises(LocalProtocolError, match="we sent HaveAll after other messages"):
+        a.send(HaveAll())
 
 
 def test_handshake_timeout() -> None:

@@ -31,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from bitswarm.core.swarm.bitfield import Bitfield, BitfieldError
 from bitswarm.core.wire.errors import LocalProtocolError, ProtocolError
 from bitswarm.core.wire.messages import (
     FAST_MESSAGES,
@@ -119,17 +120,22 @@ class Exchange:
         self._check_negotiated(message, ProtocolError, "{name} received, but {extension}")
         self._check_summary(message, 0, ProtocolError)
         handler = _RECEIVE.get(type(message))
-        if handler is None or handler(self, message):
+        passed_on = handler is None or handler(self, message)
+        self._close_summary(message, 0)
+        if passed_on:
             self._emit(message)
 
     def sending(self, message: Message) -> list[Message]:
         """Check and apply a message of ours; return the messages that must follow it."""
 
         self._check_negotiated(message, LocalProtocolError, "cannot send {name}: {extension}")
-        if not isinstance(message, KeepAlive):
-            self._check_summary(message, 1, LocalProtocolError)
+        if isinstance(message, KeepAlive):
+            return []
+        self._check_summary(message, 1, LocalProtocolError)
         handler = _SEND.get(type(message))
-        return (handler(self, message) if handler is not None else None) or []
+        follow_ups = handler(self, message) if handler is not None else None
+        self._close_summary(message, 1)
+        return follow_ups or []
 
     def _check_negotiated(
         self, message: Message, error: type[ProtocolError | LocalProtocolError], template: str
@@ -150,16 +156,22 @@ class Exchange:
         """BEP 6: the bitfield, have all or have none comes first, and only once."""
 
         whose = ("peer", "we")[side]
-        if isinstance(message, _FIRST_ONLY):
-            if not self._summary_window[side]:
-                raise error(f"{whose} sent {type(message).__name__} after other messages")
-            self._summary_window[side] = False
-        elif not isinstance(message, _MAY_PRECEDE_FIRST):
-            if self._summary_window[side] and self.fast:
-                raise error(
-                    f"{whose} sent {type(message).__name__} before the bitfield, have all "
-                    "or have none that BEP 6 requires first"
-                )
+        if isinstance(message, _FIRST_ONLY) and not self._summary_window[side]:
+            raise error(f"{whose} sent {type(message).__name__} after other messages")
+        if (
+            not isinstance(message, _FIRST_ONLY + _MAY_PRECEDE_FIRST)
+            and self._summary_window[side]
+            and self.fast
+        ):
+            raise error(
+                f"{whose} sent {type(message).__name__} before the bitfield, have all "
+                "or have none that BEP 6 requires first"
+            )
+
+    def _close_summary(self, message: Message, side: int) -> None:
+        """Once anything but a message that may precede it has gone by, the window shuts."""
+
+        if not isinstance(message, _MAY_PRECEDE_FIRST):
             self._summary_window[side] = False
 
     def _check_index(
@@ -259,6 +271,14 @@ class Exchange:
         else:
             self.am_interested = isinstance(message, Interested)
 
+    def _send_bitfield(self, message: HaveBitfield) -> None:
+        if self.piece_count is None:
+            raise LocalProtocolError("cannot send a bitfield before the piece count is known")
+        try:
+            Bitfield.from_wire(message.bits, self.piece_count)
+        except BitfieldError as error:
+            raise LocalProtocolError(f"cannot send this bitfield: {error}") from None
+
     def _send_index(self, message: Have | SuggestPiece | AllowedFast) -> None:
         self._check_index(message.index, type(message).__name__, LocalProtocolError)
         if isinstance(message, AllowedFast):
@@ -309,6 +329,7 @@ _SEND: dict[type, _Sender] = {
     Unchoke: Exchange._send_flag,
     Interested: Exchange._send_flag,
     NotInterested: Exchange._send_flag,
+    HaveBitfield: Exchange._send_bitfield,
     Have: Exchange._send_index,
     SuggestPiece: Exchange._send_index,
     AllowedFast: Exchange._send_index,
