@@ -62,36 +62,40 @@ def _reason(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
+def _open(spec: FileSpec, flags: int, mode: int, purpose: str) -> int:
+    try:
+        fd = os.open(spec.disk_path, flags | _FLAGS, mode)
+    except OSError as exc:
+        raise StorageError(spec.disk_path, f"cannot open {purpose}: {_reason(exc)}") from exc
+    try:
+        regular = stat.S_ISREG(os.fstat(fd).st_mode)
+    except OSError as exc:
+        os.close(fd)
+        raise StorageError(spec.disk_path, f"cannot stat: {_reason(exc)}") from exc
+    if not regular:
+        os.close(fd)
+        raise StorageError(spec.disk_path, "is not a regular file")
+    return fd
+
+
 def _open_for_writing(spec: FileSpec) -> int:
     try:
         spec.disk_path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise StorageError(spec.disk_path.parent, f"cannot create folder: {_reason(exc)}") from exc
     mode = 0o777 if spec.executable else 0o666  # the umask takes off the rest
+    fd = _open(spec, os.O_RDWR | os.O_CREAT, mode, "for writing")
     try:
-        fd = os.open(spec.disk_path, os.O_RDWR | os.O_CREAT | _FLAGS, mode)
-    except OSError as exc:
-        raise StorageError(spec.disk_path, f"cannot open for writing: {_reason(exc)}") from exc
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise StorageError(spec.disk_path, "is not a regular file")
-        if info.st_size < spec.length:
+        if os.fstat(fd).st_size < spec.length:
             os.ftruncate(fd, spec.length)
     except OSError as exc:
         os.close(fd)
         raise StorageError(spec.disk_path, f"cannot set size: {_reason(exc)}") from exc
-    except StorageError:
-        os.close(fd)
-        raise
     return fd
 
 
 def _open_for_reading(spec: FileSpec) -> int:
-    try:
-        return os.open(spec.disk_path, os.O_RDONLY | _FLAGS)
-    except OSError as exc:
-        raise StorageError(spec.disk_path, f"cannot open for reading: {_reason(exc)}") from exc
+    return _open(spec, os.O_RDONLY, 0, "for reading")
 
 
 class FileHandles:
