@@ -307,8 +307,8 @@ def test_our_summary_must_come_first_with_fast() -> None:
 def test_handshake_timeout() -> None:
     connection = fresh()
     assert connection.get_timer() == 20.0
-    connection.handle_timer(19.0)
-    assert connection.next_event() is None
+    connection.receive_data(b"\x13BitTorrent", 19.0)  # a trickle does not buy time
+    assert connection.next_event() is None and connection.get_timer() == 20.0
     connection.handle_timer(20.0)
     assert connection.next_event() == TimedOut("no handshake within 20 s")
     assert connection.state is State.CLOSED and connection.get_timer() is None

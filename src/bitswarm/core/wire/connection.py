@@ -123,6 +123,8 @@ class PeerConnection:
         self._handshake_buffer = bytearray()
         self._error: ProtocolError | None = None
         self._now = now
+        self._handshake_deadline = now + self.config.handshake_timeout
+        """Fixed at the start: trickling handshake bytes does not extend it."""
         self._last_received = now
         self._last_sent = now
 
@@ -183,7 +185,7 @@ class PeerConnection:
     def get_timer(self) -> float | None:
         config = self.config
         if self.state is State.HANDSHAKE:
-            return self._last_received + config.handshake_timeout
+            return self._handshake_deadline
         if self.state is State.OPEN:
             return min(
                 self._last_received + config.idle_timeout,
@@ -194,7 +196,7 @@ class PeerConnection:
     def handle_timer(self, now: float) -> None:
         self._now = now
         config = self.config
-        if self.state is State.HANDSHAKE and now >= self._last_received + config.handshake_timeout:
+        if self.state is State.HANDSHAKE and now >= self._handshake_deadline:
             self._time_out(f"no handshake within {config.handshake_timeout:g} s")
         elif self.state is State.OPEN and now >= self._last_received + config.idle_timeout:
             self._time_out(f"nothing received for {config.idle_timeout:g} s")
