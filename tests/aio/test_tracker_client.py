@@ -262,3 +262,13 @@ async def test_http_error_status_is_a_failure(http_tracker: HttpTracker) -> None
     async with TrackerClient([[url]]) as client:
         with pytest.raises(AnnounceFailed, match="HTTP 404"):
             await client.announce(INFO_HASH, PEER_ID, 1, 0, 0, 0)
+
+
+async def test_unusable_tracker_urls_fail_with_their_reason() -> None:
+    urls = ["udp://127.0.0.1/announce", "ftp://127.0.0.1/announce"]
+    async with TrackerClient([urls]) as client:
+        with pytest.raises(AnnounceFailed) as caught:
+            await client.announce(INFO_HASH, PEER_ID, 1, 0, 0, 0)
+    reasons = dict(caught.value.failures)
+    assert "needs a host and a port" in reasons["udp://127.0.0.1/announce"]
+    assert "HTTP request failed" in reasons["ftp://127.0.0.1/announce"]
