@@ -102,13 +102,11 @@ class PieceStore:
 
     def read_block(self, piece: int, offset: int, length: int) -> bytes:
         """The ``length`` bytes at ``offset`` within ``piece``."""
-        buffer = bytearray(length)
-        self._each_span(piece, offset, length, memoryview(buffer), self._read_span)
-        return bytes(buffer)
+        return bytes(self._read(piece, offset, length))
 
     def read_piece(self, piece: int) -> bytes:
         """All the bytes of ``piece``."""
-        return self.read_block(piece, 0, self.layout.piece_size(piece))
+        return bytes(self._read_piece(piece))
 
     def hash_piece(self, piece: int) -> bool:
         """Whether ``piece`` on disk matches the torrent: SHA-1 (v1), merkle subtree (v2), or both.
@@ -117,7 +115,7 @@ class PieceStore:
         torrent whose piece layers are not known yet (built from bare metadata);
         a hybrid one is then checked by SHA-1 alone.
         """
-        data = self.read_piece(piece)
+        data = self._read_piece(piece)
         torrent = self.torrent
         if torrent.version != "v2" and (
             v1_piece_hashes(data, len(data))[0] != torrent.piece_hash_v1(piece)
@@ -157,6 +155,14 @@ class PieceStore:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
+
+    def _read_piece(self, piece: int) -> bytearray:
+        return self._read(piece, 0, self.layout.piece_size(piece))
+
+    def _read(self, piece: int, offset: int, length: int) -> bytearray:
+        buffer = bytearray(length)
+        self._each_span(piece, offset, length, memoryview(buffer), self._read_span)
+        return buffer
 
     def _each_span(
         self,
