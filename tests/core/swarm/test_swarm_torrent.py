@@ -1,0 +1,404 @@
+"""TorrentSwarm driven by hand, one message at a time: joining, requests, hostile peers."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+
+import pytest
+
+from bitswarm.core.swarm.actions import (
+    Action,
+    Ban,
+    Disconnect,
+    Finished,
+    PieceDone,
+    ReadBlock,
+    Send,
+    Stopped,
+    VerifyPiece,
+    WriteBlock,
+)
+from bitswarm.core.swarm.bitfield import Bitfield
+from bitswarm.core.swarm.pieces import BLOCK_SIZE, PieceGeometry
+from bitswarm.core.swarm.pipeline import PipelineConfig
+from bitswarm.core.swarm.torrent import SwarmConfig, TorrentSwarm
+from bitswarm.core.wire.handshake import Extensions, Handshake
+from bitswarm.core.wire.messages import (
+    AllowedFast,
+    Cancel,
+    Choke,
+    Have,
+    HaveAll,
+    HaveBitfield,
+    HaveNone,
+    Interested,
+    KeepAlive,
+    Message,
+    NotInterested,
+    Piece,
+    RejectRequest,
+    Request,
+    Unchoke,
+)
+
+PIECES = 8
+PIECE_LENGTH = 2 * BLOCK_SIZE
+INFO_HASH = bytes(range(20))
+
+
+def make(
+    have: str | None = None, *, now: float = 0.0, **config: object
+) -> tuple[TorrentSwarm, list[Action]]:
+    geometry = PieceGeometry(PIECE_LENGTH, PIECES * PIECE_LENGTH)
+    field = Bitfield.from_string(have) if have is not None else Bitfield(PIECES)
+    swarm = TorrentSwarm(geometry, field, random.Random(1), now, config=SwarmConfig(**config))  # type: ignore[arg-type]
+    return swarm, swarm.actions()
+
+
+def handshake(name: str, *, fast: bool = True) -> Handshake:
+    reserved = Extensions.FAST if fast else Extensions.NONE
+    return Handshake(INFO_HASH, name.encode().ljust(20, b"-"), reserved)
+
+
+def join(swarm: TorrentSwarm, name: str, *, fast: bool = True, now: float = 0.0) -> list[Action]:
+    swarm.peer_connected(name, handshake(name, fast=fast), now)
+    return swarm.actions()
+
+
+def feed(swarm: TorrentSwarm, name: str, *messages: Message, now: float = 0.0) -> list[Action]:
+    for message in messages:
+        swarm.message_received(name, message, now)
+    return swarm.actions()
+
+
+def sent(actions: Sequence[Action], peer: str, kind: type | None = None) -> list[Message]:
+    return [
+        a.message
+        for a in actions
+        if isinstance(a, Send) and a.peer == peer and (kind is None or isinstance(a.message, kind))
+    ]
+
+
+def dropped(actions: Sequence[Action]) -> list[tuple[object, str]]:
+    return [(a.peer, a.reason) for a in actions if isinstance(a, Disconnect | Ban)]
+
+
+def unchoked_seed(swarm: TorrentSwarm, name: str = "seed") -> list[Request]:
+    """A fast seed that unchokes us; returns the requests we sent it."""
+
+    join(swarm, name)
+    actions = feed(swarm, name, HaveAll(), Unchoke())
+    assert sent(actions, name, Interested)
+    return [m for m in sent(actions, name, Request) if isinstance(m, Request)]
+
+
+def block(request: Request, fill: int = 1) -> Piece:
+    return Piece(request.index, request.begin, bytes([fill]) * request.length)
+
+
+# -- joining -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("have", "fast", "expected"),
+    [
+        ("00000000", True, [HaveNone()]),
+        ("11111111", True, [HaveAll()]),
+        ("10000001", True, [HaveBitfield(b"\x81")]),
+        ("10000001", False, [HaveBitfield(b"\x81")]),
+        ("00000000", False, []),
+    ],
+)
+def test_piece_summary_on_join(have: str, fast: bool, expected: list[Message]) -> None:
+    swarm, _ = make(have)
+    assert sent(join(swarm, "p", fast=fast), "p") == expected
+
+
+def test_allowed_fast_set_sent_when_address_known() -> None:
+    swarm, _ = make("11111111", allowed_fast_count=3)
+    swarm.peer_connected("p", handshake("p"), 0.0, address="127.0.0.1")
+    allowed = sent(swarm.actions(), "p", AllowedFast)
+    assert len(allowed) == 3
+    assert len({m.index for m in allowed if isinstance(m, AllowedFast)}) == 3
+
+
+def test_choked_peer_may_request_allowed_fast_pieces() -> None:
+    swarm, _ = make("11111111", allowed_fast_count=1)
+    swarm.peer_connected("p", handshake("p"), 0.0, address="127.0.0.1")
+    (allowed,) = sent(swarm.actions(), "p", AllowedFast)
+    assert isinstance(allowed, AllowedFast)
+    other = (allowed.index + 1) % PIECES
+    actions = feed(swarm, "p", HaveNone(), Request(allowed.index, 0, BLOCK_SIZE))
+    assert [a for a in actions if isinstance(a, ReadBlock)] == [
+        ReadBlock("p", Request(allowed.index, 0, BLOCK_SIZE))
+    ]
+    actions = feed(swarm, "p", Request(other, 0, BLOCK_SIZE))
+    assert sent(actions, "p") == [RejectRequest(other, 0, BLOCK_SIZE)]
+
+
+def test_duplicate_peer_key_is_a_driver_error() -> None:
+    swarm, _ = make()
+    join(swarm, "p")
+    with pytest.raises(ValueError, match="already connected"):
+        join(swarm, "p")
+
+
+# -- downloading -----------------------------------------------------------------------
+
+
+def test_unchoke_starts_min_depth_requests_then_piece_is_written_and_verified() -> None:
+    swarm, _ = make()
+    requests = unchoked_seed(swarm)
+    assert len(requests) == PipelineConfig().min_depth
+    first = [r for r in requests if r.index == requests[0].index]
+    assert len(first) == 2  # partial pieces first: both blocks of one piece
+    actions: list[Action] = []
+    for request in first:
+        actions += feed(swarm, "seed", block(request), now=0.1)
+    writes = [a for a in actions if isinstance(a, WriteBlock)]
+    assert [(w.piece, w.offset) for w in writes] == [(r.index, r.begin) for r in first]
+    assert VerifyPiece(first[0].index) in actions
+    # slow start: each block raised the depth by one, and the pipeline refilled to it
+    assert len(sent(actions, "seed", Request)) == 2 + 2
+
+    swarm.piece_verified(first[0].index, True, 0.2)
+    actions = swarm.actions()
+    assert PieceDone(first[0].index) in actions
+    assert sent(actions, "seed", Have) == [Have(first[0].index)]
+    assert swarm.have.to_string().count("1") == 1
+
+
+def test_last_piece_finishes_the_torrent_and_drops_seeds() -> None:
+    swarm, _ = make("11111110")
+    requests = unchoked_seed(swarm)
+    assert {r.index for r in requests} == {7}
+    for request in requests:
+        feed(swarm, "seed", block(request))
+    swarm.piece_verified(7, True, 1.0)
+    actions = swarm.actions()
+    assert Finished() in actions
+    assert dropped(actions) == [("seed", "both sides are seeds")]
+    assert swarm.totals().left == 0
+
+
+def test_unrequested_and_misaligned_blocks_are_waste_then_dropped() -> None:
+    swarm, _ = make(max_strikes=3)
+    unchoked_seed(swarm)
+    actions = feed(swarm, "seed", Piece(5, 0, b"x" * BLOCK_SIZE), Piece(6, 100, b"y" * 10))
+    assert dropped(actions) == []
+    assert swarm.totals().wasted == BLOCK_SIZE + 10
+    actions = feed(swarm, "seed", Piece(5, BLOCK_SIZE, b"z" * BLOCK_SIZE))
+    ((peer, reason),) = dropped(actions)
+    assert peer == "seed"
+    assert "never requested" in reason
+    assert "3 offences" in reason
+
+
+def test_bad_piece_index_drops_the_peer() -> None:
+    swarm, _ = make()
+    join(swarm, "p")
+    ((_, reason),) = dropped(feed(swarm, "p", HaveNone(), Have(99)))
+    assert reason == "have names piece 99, but the torrent has 8"
+    assert feed(swarm, "p", Have(1)) == []  # later messages from the dropped peer are ignored
+
+
+def test_reject_of_a_request_never_sent_drops_the_peer() -> None:
+    swarm, _ = make("11111100")
+    unchoked_seed(swarm)
+    ((_, reason),) = dropped(feed(swarm, "seed", RejectRequest(3, 0, BLOCK_SIZE)))
+    assert "never requested" in reason
+
+
+def test_fast_message_without_fast_extension_drops_the_peer() -> None:
+    swarm, _ = make()
+    join(swarm, "p", fast=False)
+    ((_, reason),) = dropped(feed(swarm, "p", HaveAll()))
+    assert "fast extension was not negotiated" in reason
+
+
+def test_bitfield_after_other_messages_drops_the_peer() -> None:
+    swarm, _ = make()
+    join(swarm, "p")
+    ((_, reason),) = dropped(feed(swarm, "p", HaveNone(), Have(1), HaveBitfield(b"\xff")))
+    assert reason == "HaveBitfield received after other messages"
+
+
+def endgame_pair(swarm: TorrentSwarm, fast: bool = True) -> tuple[list[Message], list[Message]]:
+    """We lack two pieces (four blocks): "a" is asked for all, then "b" for duplicates."""
+
+    join(swarm, "a", fast=fast)
+    summary = HaveAll() if fast else HaveBitfield(b"\xff")
+    to_a = sent(feed(swarm, "a", summary, Unchoke()), "a", Request)
+    join(swarm, "b", fast=fast, now=1.0)
+    to_b = sent(feed(swarm, "b", summary, Unchoke(), now=1.0), "b", Request)
+    assert len(to_a) == 4
+    assert len(to_b) == swarm.config.endgame_depth
+    assert set(to_b) < set(to_a)
+    return to_a, to_b
+
+
+def test_reject_frees_the_block_for_another_peer() -> None:
+    swarm, _ = make("11111100")
+    to_a, to_b = endgame_pair(swarm)
+    rejects = [RejectRequest(r.index, r.begin, r.length) for r in to_a if isinstance(r, Request)]
+    actions = feed(swarm, "a", Choke(), *rejects, now=2.0)
+    assert set(to_b) | set(sent(actions, "b", Request)) == set(to_a)
+
+
+def test_plain_choke_voids_requests_and_they_go_elsewhere() -> None:
+    swarm, _ = make("11111100")
+    to_a, to_b = endgame_pair(swarm, fast=False)
+    actions = feed(swarm, "a", Choke(), now=2.0)
+    assert set(to_b) | set(sent(actions, "b", Request)) == set(to_a)
+    late = to_a[0]
+    assert isinstance(late, Request)
+    assert dropped(feed(swarm, "a", block(late))) == []  # a crossing block is no offence
+
+
+def test_request_timeout_cancels_and_reissues_elsewhere() -> None:
+    swarm, _ = make("11111100")
+    to_a, to_b = endgame_pair(swarm)
+    timeout = PipelineConfig().timeout_initial
+    assert swarm.get_timer() == timeout
+    swarm.handle_timer(timeout)
+    actions = swarm.actions()
+    assert sent(actions, "a", Cancel) == [
+        Cancel(r.index, r.begin, r.length) for r in to_a if isinstance(r, Request)
+    ]
+    assert set(to_b) | set(sent(actions, "b", Request)) == set(to_a)
+    stats = {s.key: s for s in swarm.peer_stats(timeout)}
+    assert stats["a"].snubbed
+    assert stats["a"].queue_depth == 1
+
+
+def test_idle_peer_is_dropped_and_quiet_link_gets_keepalives() -> None:
+    swarm, _ = make(keepalive_interval=30.0, idle_timeout=100.0)
+    join(swarm, "p")
+    feed(swarm, "p", HaveNone())
+    assert swarm.get_timer() == 30.0
+    swarm.handle_timer(30.0)
+    assert sent(swarm.actions(), "p") == [KeepAlive()]
+    feed(swarm, "p", KeepAlive(), now=50.0)
+    swarm.handle_timer(149.0)
+    assert dropped(swarm.actions()) == []
+    swarm.handle_timer(150.0)
+    assert dropped(swarm.actions()) == [("p", "nothing heard for 100 s")]
+
+
+# -- uploading ---------------------------------------------------------------------------
+
+
+def interested_leecher(swarm: TorrentSwarm, name: str = "leecher") -> None:
+    join(swarm, name)
+    actions = feed(swarm, name, HaveNone(), Interested())
+    assert sent(actions, name, Unchoke) == [Unchoke()]
+
+
+def test_requests_are_read_and_served() -> None:
+    swarm, _ = make("11111111")
+    interested_leecher(swarm)
+    request = Request(3, BLOCK_SIZE, BLOCK_SIZE)
+    assert feed(swarm, "leecher", request) == [ReadBlock("leecher", request)]
+    swarm.block_read("leecher", request, b"d" * BLOCK_SIZE, 1.0)
+    assert sent(swarm.actions(), "leecher") == [Piece(3, BLOCK_SIZE, b"d" * BLOCK_SIZE)]
+    assert swarm.totals().uploaded == BLOCK_SIZE
+
+
+def test_cancel_rejects_and_the_late_read_is_dropped() -> None:
+    swarm, _ = make("11111111")
+    interested_leecher(swarm)
+    request = Request(3, 0, BLOCK_SIZE)
+    feed(swarm, "leecher", request)
+    actions = feed(swarm, "leecher", Cancel(3, 0, BLOCK_SIZE))
+    assert sent(actions, "leecher") == [RejectRequest(3, 0, BLOCK_SIZE)]
+    swarm.block_read("leecher", request, b"d" * BLOCK_SIZE, 1.0)
+    assert swarm.actions() == []
+
+
+def test_request_while_choked_is_rejected_not_punished() -> None:
+    swarm, _ = make("11111111", max_strikes=1)
+    join(swarm, "p")
+    actions = feed(swarm, "p", HaveNone(), Request(0, 0, BLOCK_SIZE))
+    assert sent(actions, "p") == [RejectRequest(0, 0, BLOCK_SIZE)]
+    assert dropped(actions) == []
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [
+        Request(8, 0, BLOCK_SIZE),
+        Request(0, 0, BLOCK_SIZE + 1),
+        Request(7, BLOCK_SIZE, 2 * BLOCK_SIZE),
+    ],
+)
+def test_out_of_bounds_request_drops_the_peer(request_: Request) -> None:
+    swarm, _ = make("11111111")
+    interested_leecher(swarm)
+    ((_, reason),) = dropped(feed(swarm, "leecher", request_))
+    assert f"piece {request_.index}" in reason
+
+
+def test_request_flood_is_bounded_then_dropped() -> None:
+    swarm, _ = make("11111111", max_strikes=5)
+    interested_leecher(swarm)
+    limit = swarm.config.upload.max_requests_in
+    # distinct requests (a repeated one is ignored): vary the length
+    flood = [Request(n % PIECES, 0, BLOCK_SIZE - n // PIECES) for n in range(limit)]
+    actions = feed(swarm, "leecher", *flood)
+    reads = [a for a in actions if isinstance(a, ReadBlock)]
+    assert len(reads) == swarm.config.upload.reads_per_peer
+    assert dropped(actions) == []
+    extra = [Request(1, BLOCK_SIZE, n) for n in range(1, 6)]
+    actions = feed(swarm, "leecher", *extra)
+    assert sent(actions, "leecher", RejectRequest)[:4] == [
+        RejectRequest(r.index, r.begin, r.length) for r in extra[:4]
+    ]
+    ((_, reason),) = dropped(actions)
+    assert f"more than {limit} requests queued (5 offences)" == reason
+
+
+def test_choking_a_peer_rejects_its_queue() -> None:
+    swarm, _ = make("11111111")
+    interested_leecher(swarm)
+    feed(swarm, "leecher", Request(1, 0, BLOCK_SIZE), Request(2, 0, BLOCK_SIZE))
+    actions = feed(swarm, "leecher", NotInterested(), now=1.0)
+    assert sent(actions, "leecher") == [
+        Choke(),
+        RejectRequest(1, 0, BLOCK_SIZE),
+        RejectRequest(2, 0, BLOCK_SIZE),
+    ]
+
+
+# -- hash failures, disk errors -----------------------------------------------------------
+
+
+def test_sole_sender_of_two_failed_pieces_is_banned() -> None:
+    swarm, _ = make()
+    requests = unchoked_seed(swarm, "liar")
+    failed: list[int] = []
+    for request in requests:
+        actions = feed(swarm, "liar", block(request, 0))
+        failed += [a.piece for a in actions if isinstance(a, VerifyPiece)]
+    assert len(failed) == 2
+    swarm.piece_verified(failed[0], False, 1.0)
+    assert dropped(swarm.actions()) == []
+    swarm.piece_verified(failed[1], False, 1.0)
+    ((peer, reason),) = dropped(swarm.actions())
+    assert (peer, reason) == ("liar", "sent every block of 2 pieces that failed the hash")
+    assert join(swarm, "liar") == [Disconnect("liar", "banned")]
+
+
+def test_write_failure_stops_the_torrent() -> None:
+    swarm, _ = make()
+    unchoked_seed(swarm)
+    swarm.write_failed(2, "No space left on device", 1.0)
+    assert swarm.actions() == [Stopped("writing piece 2 failed: No space left on device")]
+    assert swarm.get_timer() is None
+    assert feed(swarm, "seed", Have(1)) == []
+
+
+def test_verify_answer_for_an_unasked_piece_is_a_driver_error() -> None:
+    swarm, _ = make()
+    with pytest.raises(ValueError, match="was not sent for verification"):
+        swarm.piece_verified(0, True, 0.0)
