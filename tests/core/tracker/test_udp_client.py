@@ -212,7 +212,7 @@ def test_error_to_connect_fails_every_waiting_request() -> None:
 @pytest.mark.parametrize(
     ("reply", "reason"),
     [
-        (lambda tid: ScrapeResponse(tid, ()).encode(), "ScrapeResponse to a announce"),
+        (lambda tid: ScrapeResponse(tid, ()).encode(), "ScrapeResponse to the announce"),
         (lambda tid: AnnounceResponse(tid, 1, 0, 0).encode() + b"\x01", "malformed reply"),
     ],
 )
@@ -266,8 +266,16 @@ def test_cancelled_request_is_forgotten() -> None:
     first = machine.announce(PARAMS, 0.0)
     second = machine.announce(PARAMS, 0.0)
     machine.cancel(first)
-    assert machine.pending == 1
+    assert machine.pending == 1 and machine.get_timer() == 15.0
     connect(machine, 0.0)
     [announce] = sent(machine)
     machine.datagram_received(AnnounceResponse(announce.transaction_id, 5, 0, 0).encode(), 1.0)
     assert [event.request for event in events(machine)] == [second]
+
+
+def test_cancelling_the_last_request_stops_the_connect() -> None:
+    machine = client()
+    machine.cancel(machine.announce(PARAMS, 0.0))
+    assert machine.get_timer() is None and machine.pending == 0
+    machine.handle_timer(1000.0)
+    assert [type(p) for p in sent(machine)] == [ConnectRequest]  # only the first one

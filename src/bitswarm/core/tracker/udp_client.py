@@ -186,6 +186,8 @@ class UdpTrackerClient:
         for tid, pending in list(self._requests.items()):
             if pending.request == request:
                 del self._requests[tid]
+        if self._connect is not None and not self._waiting():
+            self._connect = None  # nobody needs it any more: stop retransmitting it
 
     def datagrams_to_send(self) -> list[bytes]:
         """Packets to send to the tracker, oldest first; the list is then emptied."""
@@ -253,7 +255,7 @@ class UdpTrackerClient:
         else:
             kind = "announce" if request.announce is not None else "scrape"
             reply = type(response).__name__
-            self._finish(request, RequestFailed(request.request, f"{reply} to a {kind}"))
+            self._finish(request, RequestFailed(request.request, f"{reply} to the {kind}"))
 
     # -- inside ------------------------------------------------------------------
 
@@ -322,7 +324,7 @@ class UdpTrackerClient:
         elif isinstance(response, ErrorResponse):
             self._connect_failed(response.message)
         else:
-            self._connect_failed(f"{type(response).__name__} to a connect")
+            self._connect_failed(f"{type(response).__name__} to the connect")
 
     def _connect_failed(self, reason: str) -> None:
         self._connect = None
