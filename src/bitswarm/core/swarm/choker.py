@@ -68,6 +68,8 @@ class PeerSnapshot:
 
 @dataclass(frozen=True, slots=True)
 class ChokeDecision:
+    """The outcome of a round: the whole unchoked set, and what changes to send."""
+
     unchoked: frozenset[PeerKey]
     """Every peer to leave unchoked after this round."""
     optimistic: PeerKey | None
@@ -79,6 +81,8 @@ class ChokeDecision:
 
 @dataclass(frozen=True, slots=True)
 class ChokerConfig:
+    """BEP 3's numbers: four upload slots, 10 s rounds, a 30 s optimistic unchoke."""
+
     upload_slots: int = 4
     round_interval: float = 10.0
     optimistic_interval: float = 30.0
@@ -86,6 +90,8 @@ class ChokerConfig:
 
 
 class Choker:
+    """Decides, round by round, which peers we upload to."""
+
     def __init__(self, rng: random.Random, config: ChokerConfig | None = None) -> None:
         self.config = config or ChokerConfig()
         if self.config.upload_slots < 1:

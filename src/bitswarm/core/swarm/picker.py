@@ -74,6 +74,8 @@ class Arrival:
 
 
 class PiecePicker:
+    """Chooses blocks to request for one torrent; see the module's theory of operation."""
+
     def __init__(
         self,
         geometry: PieceGeometry,

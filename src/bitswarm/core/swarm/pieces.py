@@ -105,6 +105,8 @@ def piece_priorities_from_files(
 
 
 class BlockState(IntEnum):
+    """Where a block is on its way from FREE to FINISHED (see the module docstring)."""
+
     FREE = 0
     REQUESTED = 1
     RECEIVED = 2

@@ -59,6 +59,8 @@ _T = TypeVar("_T")
 
 
 class State(Enum):
+    """Where a connection is in its life."""
+
     HANDSHAKE = "handshake"
     OPEN = "open"
     CLOSED = "closed"
@@ -78,6 +80,8 @@ messages (keep-alives are absorbed), and the connection's own two events."""
 
 @dataclass(frozen=True, slots=True)
 class ConnectionConfig:
+    """Timers and bounds of a connection; the defaults follow BEP 3 and common practice."""
+
     keepalive_interval: float = 120.0
     """BEP 3: keep-alives are "generally sent once every two minutes"."""
     idle_timeout: float = 180.0
@@ -91,6 +95,8 @@ class ConnectionConfig:
 
 
 class PeerConnection:
+    """One peer connection, driven as the module's theory of operation describes."""
+
     def __init__(
         self,
         info_hash: bytes,

@@ -82,6 +82,8 @@ def _reject(request: Request | Cancel) -> RejectRequest:
 
 
 class Exchange:
+    """Both directions' BEP 3 flags and requests, with the rules that keep them honest."""
+
     def __init__(
         self,
         *,

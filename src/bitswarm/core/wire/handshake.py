@@ -45,6 +45,8 @@ _KNOWN = Extensions.DHT | Extensions.FAST | Extensions.EXTENSION_PROTOCOL
 
 @dataclass(frozen=True, slots=True)
 class Handshake:
+    """A peer's handshake: which torrent, which peer, which extensions."""
+
     info_hash: bytes
     peer_id: bytes
     reserved: int = 0

@@ -24,6 +24,8 @@ _PORT = struct.Struct(">H")
 
 
 class MessageId(IntEnum):
+    """The message ids of BEP 3, BEP 5 (port), BEP 6 (fast) and BEP 10 (extended)."""
+
     CHOKE = 0
     UNCHOKE = 1
     INTERESTED = 2
