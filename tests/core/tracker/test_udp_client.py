@@ -279,3 +279,49 @@ def test_cancelling_the_last_request_stops_the_connect() -> None:
     assert machine.get_timer() is None and machine.pending == 0
     machine.handle_timer(1000.0)
     assert [type(p) for p in sent(machine)] == [ConnectRequest]  # only the first one
+
+
+@given(
+    kinds=st.lists(st.booleans(), min_size=1, max_size=6),
+    drops=st.lists(st.booleans(), max_size=60),
+    gaps=st.lists(st.floats(0, 200), max_size=60),
+)
+def test_every_request_ends_exactly_once_over_a_lossy_link(
+    kinds: list[bool], drops: list[bool], gaps: list[float]
+) -> None:
+    """A tracker that answers whatever reaches it, over a link that loses packets at will."""
+    machine = client(max_retransmits=4)
+    now = 0.0
+    asked = {}
+    for is_announce in kinds:
+        if is_announce:
+            asked[machine.announce(PARAMS, now)] = AnnounceDone
+        else:
+            asked[machine.scrape((b"s" * 20,), now)] = ScrapeDone
+    drop, gap = iter(drops), iter(gaps)
+    finished: list[UdpTrackerEvent] = []
+    while machine.pending:
+        for packet in machine.datagrams_to_send():
+            if next(drop, False):
+                continue
+            request = decode_request(packet)
+            tid = request.transaction_id
+            if isinstance(request, ConnectRequest):
+                reply = ConnectResponse(tid, CID).encode()
+            elif isinstance(request, AnnounceRequest):
+                reply = AnnounceResponse(tid, 60, 0, 0).encode()
+            else:
+                reply = ScrapeResponse(tid, (SwarmCounts(),)).encode()
+            if not next(drop, False):
+                machine.datagram_received(reply, now)
+        finished += events(machine)
+        timer = machine.get_timer()
+        if timer is not None:
+            now = max(now + next(gap, 0.0), timer) if machine.pending else now
+            machine.handle_timer(now)
+        finished += events(machine)
+    assert sorted(event.request for event in finished) == sorted(asked)
+    for event in finished:
+        assert isinstance(event, asked[event.request] | RequestTimedOut)
+        if isinstance(event, RequestTimedOut):
+            assert event.attempts == 5
