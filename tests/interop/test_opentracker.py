@@ -141,6 +141,10 @@ async def two_peers_find_each_other(url: str, info_hash: bytes) -> None:
         assert again.tracker == url
         counts = await leech.scrape([info_hash])
         assert counts[info_hash].complete == 1 and counts[info_hash].incomplete == 1
+        await seed.announce(info_hash, SEED_ID, 6001, 0, 0, 0, Event.STOPPED)
+        after = await leech.announce(info_hash, LEECH_ID, 6002, 0, 0, 500)
+        assert ("127.0.0.1", 6001) not in after.peers
+        assert (after.reply.complete, after.reply.incomplete) == (0, 1)
 
 
 async def test_http_announce_and_scrape(opentracker: OpenTracker) -> None:
