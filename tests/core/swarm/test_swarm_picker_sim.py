@@ -1,6 +1,7 @@
 """A simulated download against random peers: the picker always finishes, never
 asks a peer for a piece it lacks, never picks a piece we have, and keeps its
-counters consistent through rejects, departures, hash failures and endgame."""
+counters consistent through rejects, departures, hash failures, endgame, and
+priority and mode changes mid-download."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from bitswarm.core.swarm.pieces import BLOCK_SIZE, BlockRef, PieceGeometry
 MAX_STEPS = 5000
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(
     seed=st.integers(0, 2**32 - 1),
     pieces=st.integers(1, 12),
@@ -88,6 +89,12 @@ def test_random_swarm_download_finishes(
             picker.peer_left(peer)
             connected.discard(peer)
             outstanding = [(p, b) for p, b in outstanding if p != peer]
+        if rng.random() < 0.02:  # the user changes a priority, or the mode, mid-download
+            piece = rng.randrange(pieces)
+            priorities[piece] = rng.choice([0, 1, 4, 7])
+            picker.set_priority(piece, priorities[piece])
+        if rng.random() < 0.01:
+            picker.sequential = not picker.sequential
         if len(connected) < peer_count and rng.random() < 0.05:
             join(rng.choice([p for p in range(peer_count) if p not in connected]))
         assert picker.free_blocks >= 0
