@@ -394,7 +394,6 @@ class TorrentSwarm:
     def _on_piece(self, peer: PeerState, message: Piece, now: float) -> None:
         size = len(message.block)
         self._check_piece(message.index, "piece")
-        peer.down.add(size, now)
         self._downloaded += size
         request = message.request
         block = _block(request)
@@ -406,6 +405,7 @@ class TorrentSwarm:
         if peer.pipeline.answered(request, now) is Answer.UNREQUESTED:
             self._waste(peer, size)
             raise Offence(f"block {_describe(request)} was never requested")
+        peer.down.add(size, now)  # only what we asked for earns tit-for-tat credit
         arrival = self._picker.block_received(peer.key, block)
         for cancellation in arrival.cancel:
             other = self._peers.get(cancellation.peer)
