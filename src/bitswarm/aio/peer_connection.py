@@ -31,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections import deque
-from typing import Protocol
+from typing import Protocol, cast
 
 from bitswarm.aio.ratelimit import Limiters
 from bitswarm.core.wire.errors import ProtocolError
@@ -125,7 +125,7 @@ class PeerConnection(asyncio.Protocol):
     # -- asyncio callbacks ----------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
         self._transport = transport
         peer = transport.get_extra_info("peername")
         self.address = (str(peer[0]), int(peer[1]))

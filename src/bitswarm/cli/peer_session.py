@@ -1,0 +1,149 @@
+"""What ``download`` and ``seed`` share: session options, starting a torrent, running it.
+
+Both commands run one :class:`~bitswarm.aio.session.Session` with one torrent
+on it, show its progress, and stop it cleanly on Ctrl-C (peers closed, resume
+data saved, ``stopped`` announced). The failures a user can meet become one
+line (DESIGN.md): a port in use, a torrent the peer cannot run, a disk that
+fails, no route to any peer or tracker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from bitswarm.aio.listener import ListenError
+from bitswarm.aio.session import Session, SessionConfig
+from bitswarm.aio.torrent_open import UnsupportedTorrent, open_torrent
+from bitswarm.aio.torrent_runner import TorrentRunner
+from bitswarm.cli.errors import EXIT_FAILED, UserError
+from bitswarm.cli.progress import progress_bar, stderr_console
+from bitswarm.cli.units import RateParam
+from bitswarm.core.metainfo import Torrent
+from bitswarm.storage.errors import StorageError
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+POLL = 0.25
+DEFAULT_PORT = 6881
+DEFAULT_GIVE_UP = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class PeerOptions:
+    port: int
+    bind: str | None
+    max_up: int
+    max_down: int
+    peers: tuple[tuple[str, int], ...]
+
+
+def parse_peer(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` or ``[IPv6]:PORT``."""
+
+    host, sep, port = text.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise UserError(f"--peer: expected HOST:PORT or [IPv6]:PORT, not {text!r}")
+    return host, int(port)
+
+
+def peer_options(*, download: bool) -> Callable[[_F], _F]:
+    """The session options: --port, --bind, --max-up, --peer (and --max-down to download)."""
+
+    def decorate(command: _F) -> _F:
+        options = [
+            click.option(
+                "--port",
+                type=click.IntRange(0, 65535),
+                default=DEFAULT_PORT,
+                show_default=True,
+                help="Port to accept peers on (0: any free port).",
+            ),
+            click.option("--bind", default=None, help="Address to listen on (default: all)."),
+            click.option(
+                "--max-up", type=RateParam(), default="0", help="Upload cap (0: unlimited)."
+            ),
+            click.option(
+                "--peer",
+                "peers",
+                multiple=True,
+                help="A peer to connect to, HOST:PORT (repeatable); trackers are used too.",
+            ),
+        ]
+        if download:
+            options.append(
+                click.option(
+                    "--max-down", type=RateParam(), default="0", help="Download cap (0: unlimited)."
+                )
+            )
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
+
+
+def gather_options(
+    port: int, bind: str | None, max_up: int, peers: tuple[str, ...], max_down: int = 0
+) -> PeerOptions:
+    return PeerOptions(port, bind, max_up, max_down, tuple(parse_peer(p) for p in peers))
+
+
+@asynccontextmanager
+async def running_torrent(
+    torrent: Torrent, root: str | os.PathLike[str], state_dir: Path, options: PeerOptions
+) -> AsyncIterator[TorrentRunner]:
+    """A started session running ``torrent``; closed (resume saved) when the block ends."""
+
+    session = Session(
+        SessionConfig(
+            bind=options.bind, port=options.port, max_up=options.max_up, max_down=options.max_down
+        )
+    )
+    try:
+        await session.start()
+    except ListenError as error:
+        raise UserError(str(error)) from error
+    try:
+        with progress_bar("checking", stderr_console()) as progress:
+            parts = await open_torrent(torrent, root, state_dir, progress=progress)
+        runner = session.add(parts)
+        runner.add_peers(options.peers)
+        yield runner
+    except UnsupportedTorrent as error:
+        raise UserError(str(error)) from error
+    except StorageError as error:
+        raise UserError(str(error), EXIT_FAILED) from error
+    finally:
+        await session.close()
+
+
+async def run_until(
+    runner: TorrentRunner, done: Callable[[], bool], give_up: float | None = DEFAULT_GIVE_UP
+) -> None:
+    """Wait until ``done()``; raise a one-line failure if the torrent stops or finds no one."""
+
+    loop = asyncio.get_running_loop()
+    alone_since = loop.time()
+    while not done():
+        if runner.ended.is_set():
+            raise UserError(runner.error or "the torrent stopped", EXIT_FAILED)
+        if runner.connections:
+            alone_since = loop.time()
+        elif give_up is not None and loop.time() - alone_since > give_up:
+            raise UserError(_no_route(runner, give_up), EXIT_FAILED)
+        await asyncio.sleep(POLL)
+
+
+def _no_route(runner: TorrentRunner, waited: float) -> str:
+    tracker = runner.announcer.last_error if runner.announcer is not None else None
+    why = tracker or ("no trackers in the torrent" if runner.announcer is None else "none known")
+    return f"no route to any peer for {waited:g} s (trackers: {why})"
