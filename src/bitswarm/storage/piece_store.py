@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -98,7 +97,7 @@ class PieceStore:
                 self.create_empty_files()
                 self._started = True
         view = memoryview(data).cast("B")
-        self._each_span(piece, offset, len(view), view, self._write_span)
+        self._each_span(piece, offset, len(view), view, write=True)
 
     def read_block(self, piece: int, offset: int, length: int) -> bytes:
         """The ``length`` bytes at ``offset`` within ``piece``."""
@@ -161,50 +160,39 @@ class PieceStore:
 
     def _read(self, piece: int, offset: int, length: int) -> bytearray:
         buffer = bytearray(length)
-        self._each_span(piece, offset, length, memoryview(buffer), self._read_span)
+        self._each_span(piece, offset, length, memoryview(buffer), write=False)
         return buffer
 
     def _each_span(
-        self,
-        piece: int,
-        offset: int,
-        length: int,
-        view: memoryview,
-        job: Callable[[FileSpan, memoryview], None],
+        self, piece: int, offset: int, length: int, view: memoryview, *, write: bool
     ) -> None:
         at = 0
         for span in self.layout.block_spans(piece, offset, length):
-            job(span, view[at : at + span.length])
+            self._transfer(span, view[at : at + span.length], write=write)
             at += span.length
 
-    def _write_span(self, span: FileSpan, data: memoryview) -> None:
+    def _transfer(self, span: FileSpan, view: memoryview, *, write: bool) -> None:
+        """Write ``view`` to ``span``, or read ``span`` into it (pad files: zeros, no disk)."""
         if span.is_pad:
+            if not write:
+                view[:] = bytes(len(view))
             return
         path = self.disk_path(span.file_index)
-        with self._handles.lease(span.file_index, write=True) as fd:
+        with self._handles.lease(span.file_index, write=write) as fd:
             done = 0
             try:
-                while done < len(data):
-                    done += os.pwrite(fd, data[done:], span.offset + done)
-            except OSError as exc:
-                raise StorageError(path, f"cannot write: {exc.strerror}") from exc
-
-    def _read_span(self, span: FileSpan, into: memoryview) -> None:
-        if span.is_pad:
-            into[:] = bytes(len(into))
-            return
-        path = self.disk_path(span.file_index)
-        with self._handles.lease(span.file_index, write=False) as fd:
-            done = 0
-            try:
-                while done < len(into):
-                    got = os.preadv(fd, [into[done:]], span.offset + done)
-                    if not got:
+                while done < len(view):
+                    at = span.offset + done
+                    rest = view[done:]
+                    moved = os.pwrite(fd, rest, at) if write else os.preadv(fd, [rest], at)
+                    if not moved:
                         raise StorageError(
                             path,
-                            f"ends at byte {span.offset + done}, before the "
-                            f"{len(into)} bytes at {span.offset} the torrent puts there",
+                            f"ends at byte {at}, before the {len(view)} bytes "
+                            f"at {span.offset} the torrent puts there",
                         )
-                    done += got
+                    done += moved
             except OSError as exc:
-                raise StorageError(path, f"cannot read: {exc.strerror}") from exc
+                raise StorageError(
+                    path, f"cannot {'write' if write else 'read'}: {exc.strerror}"
+                ) from exc
