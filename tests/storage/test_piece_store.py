@@ -268,3 +268,29 @@ def test_missing_and_short_files_are_read_errors(tmp_path: Path) -> None:
     os.truncate(seed / "a.bin", 1000)
     with pytest.raises(StorageError, match=r"top/a\.bin: ends at byte 1000"):
         store.hash_piece(0)
+
+
+def test_a_refused_permission_is_reported_with_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    torrent = make_torrent(tmp_path, "v1")
+    store = PieceStore(torrent, tmp_path / "seed")
+    real_open = os.open
+
+    def refuse(path: object, flags: int, mode: int = 0o777) -> int:
+        if str(path).endswith("a.bin"):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+        return real_open(path, flags, mode)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "open", refuse)
+    with pytest.raises(
+        StorageError, match=r"top/a\.bin: cannot open for reading: Permission denied"
+    ):
+        store.read_block(0, 0, BLOCK)
+    with pytest.raises(
+        StorageError, match=r"top/a\.bin: cannot open for writing: Permission denied"
+    ):
+        store.write_block(0, 0, bytes(BLOCK))
+    piece, begin = piece_at(torrent, "c", 0)
+    expected = (tmp_path / "seed" / "top" / "c").read_bytes()[:10]
+    assert store.read_block(piece, begin, 10) == expected  # other files still serve
