@@ -312,7 +312,7 @@ class TrackerClient:
                     body += chunk
                     if len(body) > MAX_REPLY_BYTES:
                         raise _TrackerError(f"HTTP reply longer than {MAX_REPLY_BYTES} bytes")
-        except aiohttp.ClientError as error:
+        except (aiohttp.ClientError, ValueError) as error:  # ValueError: a URL yarl refuses
             raise _TrackerError(f"HTTP request failed: {error}") from error
         return bytes(body)
 
@@ -321,16 +321,20 @@ class TrackerClient:
         if endpoint is not None:
             return endpoint
         parts = urlsplit(url)
-        if parts.hostname is None or parts.port is None:
+        try:
+            port = parts.port
+        except ValueError as error:  # not a number, or out of range
+            raise _TrackerError(f"bad port: {error}") from None
+        if parts.hostname is None or port is None:
             raise _TrackerError("a UDP tracker URL needs a host and a port")
         url_data = parts.path + (f"?{parts.query}" if parts.query else "")
         loop = asyncio.get_running_loop()
         try:
             _, endpoint = await loop.create_datagram_endpoint(
                 lambda: _UdpEndpoint(self._rng, url_data.encode()),
-                remote_addr=(parts.hostname, parts.port),
+                remote_addr=(parts.hostname, port),
             )
         except OSError as error:
-            raise _TrackerError(f"cannot reach {parts.hostname}:{parts.port}: {error}") from error
+            raise _TrackerError(f"cannot reach {parts.hostname}:{port}: {error}") from error
         self._udp[url] = endpoint
         return endpoint
