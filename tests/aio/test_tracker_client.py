@@ -266,12 +266,13 @@ async def test_http_error_status_is_a_failure(http_tracker: HttpTracker) -> None
 
 async def test_unusable_tracker_urls_fail_with_their_reason() -> None:
     bad_port = ["udp://127.0.0.1:x/a", "http://127.0.0.1:99999/announce"]
-    urls = ["udp://127.0.0.1/announce", "ftp://127.0.0.1/announce", *bad_port]
+    urls = ["udp://127.0.0.1/announce", "ftp://127.0.0.1/announce", "http://[::1/a", *bad_port]
     async with TrackerClient([urls]) as client:
         with pytest.raises(AnnounceFailed) as caught:
             await client.announce(INFO_HASH, PEER_ID, 1, 0, 0, 0)
     reasons = dict(caught.value.failures)
     assert "needs a host and a port" in reasons["udp://127.0.0.1/announce"]
     assert "HTTP request failed" in reasons["ftp://127.0.0.1/announce"]
-    assert "bad port" in reasons["udp://127.0.0.1:x/a"]
+    assert "Port could not be cast" in reasons["udp://127.0.0.1:x/a"]
     assert "Port out of range" in reasons["http://127.0.0.1:99999/announce"]
+    assert "Invalid IPv6 URL" in reasons["http://[::1/a"]

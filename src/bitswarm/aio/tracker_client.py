@@ -30,11 +30,9 @@ from yarl import URL
 from bitswarm.core.tracker.client_model import (
     AnnounceParams,
     AnnounceReply,
-    ReplyError,
     TrackerFailure,
 )
 from bitswarm.core.tracker.http_client import (
-    ScrapeUnsupported,
     announce_url,
     parse_announce_reply,
     parse_scrape_reply,
@@ -91,6 +89,10 @@ class _TrackerError(Exception):
 
 
 _Answer = AnnounceReply | dict[bytes, SwarmCounts]
+
+_ONE_TRACKER_FAILED = (TimeoutError, _TrackerError, TrackerFailure, ValueError)
+"""What makes the next tracker be asked. ValueError: a malformed reply (ReplyError), a
+URL that cannot be used (a torrent's URLs are outside input), no scrape (ScrapeUnsupported)."""
 
 
 class _UdpEndpoint(asyncio.DatagramProtocol):
@@ -234,7 +236,7 @@ class TrackerClient:
         for url in self._tiers:
             try:
                 reply = await asyncio.wait_for(self._announce_one(url, params), self._timeout)
-            except (TimeoutError, _TrackerError, TrackerFailure, ReplyError) as error:
+            except _ONE_TRACKER_FAILED as error:
                 failures.append((url, str(error) or "timed out"))
                 continue
             self._tiers.promote(url)
@@ -250,13 +252,7 @@ class TrackerClient:
         for url in self._tiers:
             try:
                 return await asyncio.wait_for(self._scrape_one(url, hashes), self._timeout)
-            except (
-                TimeoutError,
-                _TrackerError,
-                TrackerFailure,
-                ReplyError,
-                ScrapeUnsupported,
-            ) as error:
+            except _ONE_TRACKER_FAILED as error:
                 failures.append((url, str(error) or "timed out"))
         raise AnnounceFailed(failures)
 
@@ -321,10 +317,7 @@ class TrackerClient:
         if endpoint is not None:
             return endpoint
         parts = urlsplit(url)
-        try:
-            port = parts.port
-        except ValueError as error:  # not a number, or out of range
-            raise _TrackerError(f"bad port: {error}") from None
+        port = parts.port  # a ValueError when not a number: this tracker fails
         if parts.hostname is None or port is None:
             raise _TrackerError("a UDP tracker URL needs a host and a port")
         url_data = parts.path + (f"?{parts.query}" if parts.query else "")
