@@ -19,6 +19,7 @@ from bitswarm.core.metainfo import Torrent, Version
 from bitswarm.core.swarm.bitfield import Bitfield
 from bitswarm.storage.create import create_torrent
 from bitswarm.storage.errors import StorageError
+from bitswarm.storage.piece_store import PieceStore
 from bitswarm.storage.resume import (
     FileState,
     ResumeData,
@@ -211,7 +212,11 @@ def test_recheck_hashes_only_the_pieces_asked(data: Path, version: Version) -> N
     flip_byte(data / "top" / "d" / "long", 0)
     damaged = min(pieces_of(torrent, "d/long"))
     asked = {1, damaged, torrent.piece_count - 1}
-    report = verify(torrent, data, pieces=asked)
+    calls: list[tuple[int, int]] = []
+    report = verify(torrent, data, lambda done, total: calls.append((done, total)), pieces=asked)
+    layout = PieceStore(torrent, data).layout
+    content = sum(s.length for p in asked for s in layout.piece_spans(p) if not s.is_pad)
+    assert calls[-1] == (content, content)  # progress counts the asked pieces only
     statuses = {p: s for p, s in enumerate(report.pieces) if s is not PieceStatus.MISSING}
     assert statuses == {
         1: PieceStatus.GOOD,
