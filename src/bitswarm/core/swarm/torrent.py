@@ -64,16 +64,14 @@ from bitswarm.core.swarm.actions import (
     ReadBlock,
     Send,
     Stopped,
-    VerifyPiece,
-    WriteBlock,
 )
 from bitswarm.core.swarm.bitfield import Bitfield, BitfieldError
 from bitswarm.core.swarm.choker import Choker, ChokerConfig, PeerSnapshot
+from bitswarm.core.swarm.download import Downloader
 from bitswarm.core.swarm.peer_state import PeerState, PeerStats
-from bitswarm.core.swarm.picker import PiecePicker
-from bitswarm.core.swarm.pieces import BlockRef, PeerKey, PieceGeometry
-from bitswarm.core.swarm.pipeline import Answer, PipelineConfig
-from bitswarm.core.swarm.smart_ban import SmartBan, Verdict
+from bitswarm.core.swarm.pieces import PeerKey, PieceGeometry
+from bitswarm.core.swarm.pipeline import PipelineConfig
+from bitswarm.core.swarm.smart_ban import Verdict
 from bitswarm.core.swarm.upload import Offence, UploadConfig, Uploader
 from bitswarm.core.wire.errors import ProtocolError
 from bitswarm.core.wire.fast import allowed_fast_set
@@ -147,29 +145,35 @@ class TorrentSwarm:
         self.geometry = geometry
         self.config = config or SwarmConfig()
         self._have = have.copy()
-        self._picker = PiecePicker(geometry, rng, have=have)
+        self._peers: dict[PeerKey, PeerState] = {}
+        self._actions: list[Action] = []
+        self._downloader = Downloader(
+            geometry,
+            have,
+            rng,
+            self._peers,
+            self._send,
+            self._actions.append,
+            endgame_depth=self.config.endgame_depth,
+        )
+        self._picker = self._downloader.picker
         if priorities is not None:
             self._picker.set_priorities(priorities)
         self._choker = Choker(rng, self.config.choker)
-        self._smart_ban = SmartBan(rng)
         self._uploader = Uploader(geometry, self._have, self.config.upload, self._send, self._read)
-        self._peers: dict[PeerKey, PeerState] = {}
         self._banned: set[PeerKey] = set()
-        self._verifying: set[int] = set()
-        self._actions: list[Action] = []
         self._finished = self._picker.is_finished()
         self._stopped = False
-        self._refill: set[PeerKey] = set()
-        self._refill_all = False
         self._now = now
-        self._downloaded = self._uploaded = self._wasted = 0
+        self._uploaded = 0
 
     # -- driver interface ------------------------------------------------------------
 
     def actions(self) -> list[Action]:
         """What to do now, in order; the list is handed over and emptied."""
 
-        actions, self._actions = self._actions, []
+        actions = self._actions[:]
+        self._actions.clear()
         return actions
 
     def peer_connected(
@@ -233,15 +237,9 @@ class TorrentSwarm:
         self._now = now
         if self._stopped:
             return
-        if piece not in self._verifying:
-            raise ValueError(f"piece {piece} was not sent for verification")
-        self._verifying.discard(piece)
+        self._judge(self._downloader.verified(piece, ok))
         if ok:
             self._piece_passed(piece)
-        else:
-            self._picker.piece_failed(piece)
-            self._judge(self._smart_ban.piece_failed(piece))
-            self._refill_all = True
         self._flush(now)
 
     def write_failed(self, piece: int, error: str, now: float) -> None:
@@ -274,10 +272,7 @@ class TorrentSwarm:
             if now >= peer.last_heard + config.idle_timeout:
                 self._drop(peer, f"nothing heard for {config.idle_timeout:g} s")
                 continue
-            for request in peer.pipeline.expire(now):
-                self._picker.request_failed(peer.key, _block(request))
-                self._send(peer, Cancel(request.index, request.begin, request.length))
-                self._refill_all = True
+            self._downloader.expire(peer, now)
             if now >= peer.last_sent + config.keepalive_interval:
                 self._send(peer, KeepAlive())
         choke = self._choker.get_timer()
@@ -304,7 +299,8 @@ class TorrentSwarm:
 
     def totals(self) -> TransferTotals:
         left = sum(self.geometry.piece_size(piece) for piece in self._have.missing())
-        return TransferTotals(self._downloaded, self._uploaded, self._wasted, left)
+        downloader = self._downloader
+        return TransferTotals(downloader.downloaded, self._uploaded, downloader.wasted, left)
 
     # -- messages ----------------------------------------------------------------------
 
@@ -331,14 +327,11 @@ class TorrentSwarm:
 
     def _on_choke(self, peer: PeerState, message: Choke, now: float) -> None:
         peer.peer_choking = True
-        if not peer.fast:  # BEP 3: a choke voids every request; BEP 6 peers reject each
-            for request in peer.pipeline.drop_all():
-                self._picker.request_failed(peer.key, _block(request))
-                self._refill_all = True
+        self._downloader.choked(peer)
 
     def _on_unchoke(self, peer: PeerState, message: Unchoke, now: float) -> None:
         peer.peer_choking = False
-        self._refill.add(peer.key)
+        self._downloader.wake(peer)
 
     def _on_interest(
         self, peer: PeerState, message: Interested | NotInterested, now: float
@@ -369,7 +362,7 @@ class TorrentSwarm:
     def _on_allowed_fast(self, peer: PeerState, message: AllowedFast, now: float) -> None:
         self._check_piece(message.index, "allowed fast")
         peer.allowed_fast_in.add(message.index)
-        self._refill.add(peer.key)
+        self._downloader.wake(peer)
 
     def _on_suggest(self, peer: PeerState, message: SuggestPiece, now: float) -> None:
         self._check_piece(message.index, "suggest piece")
@@ -381,52 +374,15 @@ class TorrentSwarm:
         self._uploader.cancel(peer, message)
 
     def _on_reject(self, peer: PeerState, message: RejectRequest, now: float) -> None:
-        request = Request(message.index, message.begin, message.length)
-        answer = peer.pipeline.rejected(request, now, choked=peer.peer_choking)
-        if answer is Answer.UNREQUESTED:
-            raise ProtocolError(f"reject for {_describe(request)}, which was never requested")
-        if answer is Answer.EXPECTED:
-            self._picker.request_failed(peer.key, _block(request))
-            self._refill_all = True
-        if peer.peer_choking:  # BEP 6 allows refusing allowed-fast pieces: stop asking
-            peer.allowed_fast_in.discard(request.index)
+        self._downloader.rejected(peer, message, now)
 
     def _on_piece(self, peer: PeerState, message: Piece, now: float) -> None:
-        size = len(message.block)
-        self._check_piece(message.index, "piece")
-        self._downloaded += size
-        request = message.request
-        block = _block(request)
-        try:
-            index = self.geometry.block_index(block)
-        except ValueError as error:
-            self._waste(peer, size)
-            raise Offence(f"block {_describe(request)} is not a block: {error}") from None
-        if peer.pipeline.answered(request, now) is Answer.UNREQUESTED:
-            self._waste(peer, size)
-            raise Offence(f"block {_describe(request)} was never requested")
-        peer.down.add(size, now)  # only what we asked for earns tit-for-tat credit
-        arrival = self._picker.block_received(peer.key, block)
-        for cancellation in arrival.cancel:
-            other = self._peers.get(cancellation.peer)
-            if other is not None and other.pipeline.cancel(request):
-                self._send(other, Cancel(request.index, request.begin, request.length))
-        self._refill.add(peer.key)
-        if not arrival.wanted:
-            self._waste(peer, size)
-            return
-        self._smart_ban.block_received(block.piece, index, peer.key, message.block)
-        self._actions.append(WriteBlock(block.piece, block.begin, message.block))
-        if self._picker.block_finished(block):
-            self._verifying.add(block.piece)
-            self._actions.append(VerifyPiece(block.piece))
+        self._downloader.block(peer, message, now)
 
     # -- pieces, interest, choking ----------------------------------------------------
 
     def _piece_passed(self, piece: int) -> None:
-        self._picker.piece_passed(piece)
         self._have.set(piece)
-        self._judge(self._smart_ban.piece_passed(piece))
         self._actions.append(PieceDone(piece))
         if not self._finished and self._picker.is_finished():
             self._finished = True
@@ -446,7 +402,7 @@ class TorrentSwarm:
             peer.am_interested = interested
             self._send(peer, Interested() if interested else NotInterested())
         if interested:
-            self._refill.add(peer.key)
+            self._downloader.wake(peer)
 
     def _rechoke(self, now: float) -> None:
         """One choking round: the choker decides, this applies (choke first, then rejects)."""
@@ -475,34 +431,9 @@ class TorrentSwarm:
             peer.am_choking = False
             self._send(peer, Unchoke())
 
-    # -- requests ------------------------------------------------------------------------
-
     def _flush(self, now: float) -> None:
-        """Top up the pipelines of the peers whose situation changed (all, if blocks freed)."""
-
-        if self._refill_all:
-            keys = list(self._peers)
-        else:
-            keys = [key for key in self._refill if key in self._peers]
-        self._refill.clear()
-        self._refill_all = False
-        peers = sorted((self._peers[key] for key in keys), key=lambda p: p.pipeline.snubbed)
-        for peer in peers:
-            self._request_more(peer, now)
-
-    def _request_more(self, peer: PeerState, now: float) -> None:
-        if not peer.am_interested:
-            return
-        only = peer.allowed_fast_in if peer.peer_choking else None
-        if only is not None and not only:
-            return
-        room = peer.pipeline.room(peer.down.rate(now), now)
-        if self._picker.in_endgame:  # duplicates only to idle peers, a few at a time
-            room = min(room, self.config.endgame_depth - len(peer.pipeline))
-        for block in self._picker.pick(peer.key, room, only=only):
-            request = Request(block.piece, block.begin, block.length)
-            peer.pipeline.sent(request, now)
-            self._send(peer, request)
+        if not self._stopped:
+            self._downloader.flush(now)
 
     # -- peers leaving -------------------------------------------------------------------
 
@@ -523,15 +454,9 @@ class TorrentSwarm:
 
     def _forget(self, peer: PeerState) -> None:
         del self._peers[peer.key]
-        if len(peer.pipeline):
-            self._refill_all = True
-        self._picker.peer_left(peer.key)
+        self._downloader.peer_left(peer)
         if not peer.am_choking and peer.peer_interested:
             self._rechoke(self._now)
-
-    def _waste(self, peer: PeerState, size: int) -> None:
-        peer.wasted += size
-        self._wasted += size
 
     def _send(self, peer: PeerState, message: Message) -> None:
         peer.last_sent = self._now
@@ -539,14 +464,6 @@ class TorrentSwarm:
 
     def _read(self, peer: PeerState, request: Request) -> None:
         self._actions.append(ReadBlock(peer.key, request))
-
-
-def _block(request: Request) -> BlockRef:
-    return BlockRef(request.index, request.begin, request.length)
-
-
-def _describe(request: Request) -> str:
-    return f"piece {request.index} offset {request.begin} ({request.length} bytes)"
 
 
 _Handler = Callable[[TorrentSwarm, PeerState, Any, float], None]
