@@ -5,13 +5,14 @@ BEP 3 flags, the BEP 6 allowed-fast sets, the requests the peer has made of
 us (:attr:`PeerState.requests_in`), our request pipeline to it, its rate
 meters and byte counters, and the strikes it has earned. It holds no policy:
 :mod:`~bitswarm.core.swarm.torrent` decides. :class:`PeerStats` is the frozen
-snapshot the session shows and the choker's numbers come from.
+snapshot the session shows; the choker gets its own from the same meters.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bitswarm.core.swarm.choker import PeerSnapshot
 from bitswarm.core.swarm.pieces import PeerKey
 from bitswarm.core.swarm.pipeline import PipelineConfig, RequestPipeline
 from bitswarm.core.swarm.rates import RateMeter
@@ -100,6 +101,20 @@ class PeerState:
         """Whether we serve the peer's requests for ``piece`` now."""
 
         return not self.am_choking or piece in self.allowed_fast_out
+
+    def snapshot(self, now: float) -> PeerSnapshot:
+        """What the choker needs of this peer now."""
+
+        return PeerSnapshot(
+            key=self.key,
+            interested=self.peer_interested,
+            download_rate=self.down.rate(now),
+            upload_rate=self.up.rate(now),
+            am_choking=self.am_choking,
+            connected_at=self.connected_at,
+            am_interested=self.am_interested,
+            last_block_at=self.pipeline.last_block_at,
+        )
 
     def stats(self, now: float, *, is_seed: bool) -> PeerStats:
         rate = self.down.rate(now)

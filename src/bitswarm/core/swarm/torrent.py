@@ -46,6 +46,11 @@ being interested and drop peers that are seeds too. Protocol errors become a
 
 Choking runs every ``choker.round_interval`` from :meth:`get_timer`, and
 early when a peer's interest changes or an unchoked peer leaves.
+
+Beyond the design note's interface: ``peer_connected`` takes the peer's
+``address`` (for its BEP 6 allowed-fast set), a failed write ends in a
+:class:`~bitswarm.core.swarm.actions.Stopped` action, and :meth:`totals` and
+:meth:`peer_stats` give the tracker and the session their byte counts and rates.
 """
 
 from __future__ import annotations
@@ -66,7 +71,7 @@ from bitswarm.core.swarm.actions import (
     Stopped,
 )
 from bitswarm.core.swarm.bitfield import Bitfield, BitfieldError
-from bitswarm.core.swarm.choker import Choker, ChokerConfig, PeerSnapshot
+from bitswarm.core.swarm.choker import Choker, ChokerConfig
 from bitswarm.core.swarm.download import Downloader
 from bitswarm.core.swarm.peer_state import PeerState, PeerStats
 from bitswarm.core.swarm.pieces import PeerKey, PieceGeometry
@@ -407,19 +412,7 @@ class TorrentSwarm:
     def _rechoke(self, now: float) -> None:
         """One choking round: the choker decides, this applies (choke first, then rejects)."""
 
-        snapshots = [
-            PeerSnapshot(
-                key=p.key,
-                interested=p.peer_interested,
-                download_rate=p.down.rate(now),
-                upload_rate=p.up.rate(now),
-                am_choking=p.am_choking,
-                connected_at=p.connected_at,
-                am_interested=p.am_interested,
-                last_block_at=p.pipeline.last_block_at,
-            )
-            for p in self._peers.values()
-        ]
+        snapshots = [peer.snapshot(now) for peer in self._peers.values()]
         decision = self._choker.rechoke(now, snapshots, seeding=self._finished)
         for key in decision.choke:
             peer = self._peers[key]
