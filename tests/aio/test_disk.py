@@ -169,3 +169,20 @@ async def test_storage_errors_reach_the_writer(torrent: Torrent, tmp_path: Path)
     with pytest.raises(StorageError, match=r"a\.bin: is not a regular file"):
         await disk.hash_piece(0)
     await disk.close()
+
+
+async def test_a_cancelled_write_that_has_not_started_never_runs() -> None:
+    store = GatedStore()
+    disk = DiskIO(store, threads=1, max_pending_bytes=4 * BLOCK)
+    first = asyncio.create_task(disk.write_block(0, 0, bytes(BLOCK)))
+    await until(lambda: store.entered == 1, "the first write holds the only thread")
+    queued = asyncio.create_task(disk.write_block(1, 0, bytes(BLOCK)))
+    await until(lambda: disk.pending_bytes == 2 * BLOCK, "the second write is handed over")
+    queued.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await queued
+    await until(lambda: disk.pending_bytes == BLOCK, "the queued write gives its bytes back")
+    store.gate.set()
+    await first
+    await disk.close()
+    assert [piece for piece, _, _ in store.written] == [0]

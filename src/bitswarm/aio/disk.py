@@ -20,7 +20,7 @@ alone rather than never. The bytes of a write count until its thread is done
 with them, even when the waiting caller was cancelled.
 
 Each job costs the loop one wake-up: the worker thread hands back the
-outcome and the budget's bytes in a single ``call_soon_threadsafe`` (twice
+outcome and the budget's bytes in a single ``call_soon_threadsafe`` (1.7 times
 the block rate of ``run_in_executor`` plus a separate release, as measured by
 ``bench/storage.py``).
 
