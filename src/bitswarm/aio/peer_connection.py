@@ -75,6 +75,9 @@ class PeerHost(Protocol):
 
     def peer_closed(self, connection: PeerConnection, reason: str) -> None: ...
 
+    def peer_drained(self, connection: PeerConnection) -> None:
+        """Our send queue to this peer just emptied: time to read more blocks for it."""
+
 
 class Router(Protocol):
     """Finds the torrent an incoming connection asks for."""
@@ -101,6 +104,8 @@ class PeerConnection(asyncio.Protocol):
         self._handshake = bytearray()
         self._parser: MessageParser | None = None
         self._queue: deque[bytes] = deque()
+        self._queued = 0
+        """Bytes in ``_queue``, plus a frame that waits for its tokens."""
         self._writing_paused = False
         self._waiting_for_tokens = False
         self._reading_held = False
@@ -117,10 +122,9 @@ class PeerConnection(asyncio.Protocol):
 
     @property
     def queued_bytes(self) -> int:
-        """Bytes waiting in our queue and in the transport's buffer."""
+        """Bytes waiting for the rate limit or the socket (not those the transport buffers)."""
 
-        buffered = self._transport.get_write_buffer_size() if self._transport else 0
-        return buffered + sum(map(len, self._queue))
+        return self._queued
 
     # -- asyncio callbacks ----------------------------------------------------------
 
@@ -165,6 +169,7 @@ class PeerConnection(asyncio.Protocol):
         if self._timer is not None:
             self._timer.cancel()
         self._queue.clear()
+        self._queued = 0
         if self._opened and self.host is not None:
             self.host.peer_closed(self, self.close_reason)
         if not self.closed.done():
@@ -184,7 +189,9 @@ class PeerConnection(asyncio.Protocol):
 
         if self._transport is None or self._transport.is_closing():
             return
-        self._queue.append(message.encode())
+        frame = message.encode()
+        self._queue.append(frame)
+        self._queued += len(frame)
         self._flush()
 
     def hold_reading(self, held: bool) -> None:
@@ -256,6 +263,7 @@ class PeerConnection(asyncio.Protocol):
         while self._queue and not self._writing_paused and not self._waiting_for_tokens:
             if transport.is_closing():
                 self._queue.clear()
+                self._queued = 0
                 return
             frame = self._queue.popleft()
             wait = limiter.reserve(len(frame), self._loop.time())
@@ -263,14 +271,19 @@ class PeerConnection(asyncio.Protocol):
                 self._waiting_for_tokens = True
                 self._loop.call_later(wait, self._write_reserved, frame)
                 return
-            self.bytes_sent += len(frame)
-            transport.write(frame)
+            self._write(transport, frame)
+        if not self._queued and not self._writing_paused:
+            self.host.peer_drained(self)
+
+    def _write(self, transport: asyncio.Transport, frame: bytes) -> None:
+        self._queued -= len(frame)
+        self.bytes_sent += len(frame)
+        transport.write(frame)
 
     def _write_reserved(self, frame: bytes) -> None:
         self._waiting_for_tokens = False
         if self._transport is not None and not self._transport.is_closing():
-            self.bytes_sent += len(frame)
-            self._transport.write(frame)
+            self._write(self._transport, frame)
             self._flush()
 
     def _rate_debt_paid(self) -> None:

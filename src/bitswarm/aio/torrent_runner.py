@@ -26,6 +26,7 @@ figures the progress display shows.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -57,6 +58,9 @@ TICK = 1.0
 """Seconds between housekeeping rounds: dialling, resume data, early announces."""
 RESUME_EVERY = 5.0
 REDIAL_AFTER = 30.0
+SEND_AHEAD = 256 * 1024
+"""Bytes read from disk for a peer and not yet written to it; further reads wait for its queue
+to drain, so a rate-capped upload never holds seconds of stale blocks."""
 MAX_DISK_QUEUE = 32 * 1024 * 1024
 """Bytes waiting for the disk before every connection stops reading."""
 
@@ -139,6 +143,9 @@ class TorrentRunner:
         self._banned: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._writes: dict[int, list[asyncio.Task[None]]] = {}
+        self._reads_waiting: dict[PeerKey, deque[Request]] = {}
+        self._reading: dict[PeerKey, int] = {}
+        """Bytes being read from disk for each peer."""
         self._disk_queue = 0
         self._reading_held = False
         self._timer: asyncio.TimerHandle | None = None
@@ -187,9 +194,13 @@ class TorrentRunner:
         self.swarm.message_received(connection.address, message, self._loop.time())
         self._drain()
 
+    def peer_drained(self, connection: PeerConnection) -> None:
+        self._read_ahead(connection.address)
+
     def peer_closed(self, connection: PeerConnection, reason: str) -> None:
         if self.connections.get(connection.address) is connection:
             del self.connections[connection.address]
+            self._reads_waiting.pop(connection.address, None)
             self.swarm.peer_disconnected(connection.address, self._loop.time())
             self._drain()
 
@@ -266,7 +277,8 @@ class TorrentRunner:
             case WriteBlock(piece, offset, data):
                 self._queue_write(piece, offset, data)
             case ReadBlock(peer, request):
-                self._spawn(self._read(peer, request))
+                self._reads_waiting.setdefault(peer, deque()).append(request)
+                self._read_ahead(peer)
             case VerifyPiece(piece):
                 self._spawn(self._verify(piece, self._writes.pop(piece, [])))
             case PieceDone(piece):
@@ -327,12 +339,27 @@ class TorrentRunner:
             for connection in self.connections.values():
                 connection.hold_reading(held)
 
+    def _read_ahead(self, peer: PeerKey) -> None:
+        """Start the reads waiting for ``peer`` while little is on its way to it."""
+
+        waiting, connection = self._reads_waiting.get(peer), self.connections.get(peer)
+        while waiting and connection is not None:
+            if connection.queued_bytes + self._reading.get(peer, 0) >= SEND_AHEAD:
+                return
+            request = waiting.popleft()
+            self._reading[peer] = self._reading.get(peer, 0) + request.length
+            self._spawn(self._read(peer, request))
+
     async def _read(self, peer: PeerKey, request: Request) -> None:
         try:
             data = await self.disk.read_block(request.index, request.begin, request.length)
         except StorageError as error:
             self._end(f"cannot read from disk: {error}")
             return
+        finally:
+            self._reading[peer] -= request.length
+            if not self._reading[peer]:
+                del self._reading[peer]
         if peer in self.connections:
             self.swarm.block_read(peer, request, data, self._loop.time())
             self._drain()

@@ -1,35 +1,47 @@
-"""``bitswarm demo``: the whole torrent life cycle on one machine, in seconds.
+"""``bitswarm demo``: a live swarm on loopback that shows why BitTorrent exists.
 
-It writes a sample file into a temporary folder, creates a v1 torrent of it,
-shows the torrent's info and magnet link, verifies the data, then flips one
-byte and verifies again to show the damage being caught. The sample bytes come
-from a fixed seed, so the info-hash is the same on every run and every
-machine. Nothing touches the network; the folder is removed at the end. It is
-what ``make demo`` runs (the peer work later turns it into a live swarm).
+In one process and on 127.0.0.1 only: a sample file is written into a
+temporary folder, the embedded tracker starts, an *origin* seeder with a
+capped upload (``--origin-up``, 4 MiB/s by default) offers the file, and
+``--peers`` downloaders (8 by default), each a real peer on its own port with
+its own upload cap (``--peer-up``), fetch it from the origin and from each
+other, with live progress. The summary states the point: the origin uploaded
+little more than one copy while N copies were delivered, in a time close to
+the fluid model's lower bound
+``T_min = max(F / u_origin, N * F / (u_origin + sum u_i))``, where the origin
+alone would have needed ``N * F / u_origin``. ``--json`` prints the figures
+as one object. The sample bytes come from a fixed seed, so the info-hash is
+the same on every run; the folder is removed at the end. It is what
+``make demo`` runs.
 """
 
 from __future__ import annotations
 
+import asyncio
 import random
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import click
-from rich.console import Console
 
-from bitswarm.cli.create import report_skipped
-from bitswarm.cli.describe import describe_torrent, print_json, show_record
+from bitswarm.aio.demo_swarm import DemoPlan, DemoResult, embedded_tracker, run_demo
+from bitswarm.aio.session import run
+from bitswarm.aio.torrent_runner import TorrentRunner, TorrentStatus
+from bitswarm.cli.describe import print_json
 from bitswarm.cli.errors import EXIT_FAILED, UserError
-from bitswarm.cli.progress import progress_bar, stderr_console
-from bitswarm.cli.units import SizeParam, format_size
-from bitswarm.cli.verify import check, report_record, summary_line
-from bitswarm.core.metainfo import Torrent
+from bitswarm.cli.progress import stderr_console
+from bitswarm.cli.swarm_view import format_seconds, live_view
+from bitswarm.cli.units import RateParam, SizeParam, format_size
 from bitswarm.storage.create import create_torrent
 
 SAMPLE_NAME = "bitswarm-demo.bin"
 SAMPLE_SEED = 2001
 """Seed of the sample bytes (the year BitTorrent was first released)."""
-MAX_SIZE = 4 * 1024**3
+MAX_SIZE = 1024**3
+MAX_PEERS = 64
+PIECE_LENGTH = 64 * 1024
+"""Small pieces, so downloaders have pieces to trade from the first second."""
 _CHUNK = 4 * 1024 * 1024
 
 
@@ -41,49 +53,107 @@ def write_sample(path: Path, size: int) -> None:
             file.write(generator.randbytes(min(_CHUNK, size - start)))
 
 
-def flip_byte(path: Path, offset: int) -> None:
-    """Invert every bit of the byte at ``offset``: damage that a hash must catch."""
-    with open(path, "r+b") as file:
-        file.seek(offset)
-        byte = file.read(1)
-        file.seek(offset)
-        file.write(bytes([byte[0] ^ 0xFF]))
-
-
-def _new_torrent(sample: Path) -> Torrent:
-    with progress_bar("hashing", stderr_console()) as progress:
-        return create_torrent(sample, version="v1", progress=progress, on_skip=report_skipped)
-
-
 @click.command("demo")
 @click.option(
-    "--size", type=SizeParam(), default="64MiB", show_default=True, help="Size of the sample file."
+    "--peers",
+    type=click.IntRange(1, MAX_PEERS),
+    default=8,
+    show_default=True,
+    help="Downloaders in the swarm.",
+)
+@click.option(
+    "--size", type=SizeParam(), default="32MiB", show_default=True, help="Size of the sample file."
+)
+@click.option(
+    "--origin-up",
+    type=RateParam(),
+    default="4MiB/s",
+    show_default=True,
+    help="Upload cap of the origin seeder.",
+)
+@click.option(
+    "--peer-up",
+    type=RateParam(),
+    default="4MiB/s",
+    show_default=True,
+    help="Upload cap of each downloader.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 @click.pass_context
-def demo(ctx: click.Context, size: int, as_json: bool) -> None:
-    """Create, show and verify a torrent of a sample file, then catch a flipped byte."""
+def demo(
+    ctx: click.Context, peers: int, size: int, origin_up: int, peer_up: int, as_json: bool
+) -> None:
+    """Run a swarm on 127.0.0.1: one capped origin, N downloaders that share what they get."""
     if not 1 <= size <= MAX_SIZE:
         raise UserError(f"--size: between 1 byte and {format_size(MAX_SIZE)}, not {size:,}")
+    plan = DemoPlan(peers=peers, origin_up=origin_up, peer_up=peer_up)
     with tempfile.TemporaryDirectory(prefix="bitswarm-demo-") as folder:
-        sample = Path(folder) / SAMPLE_NAME
-        write_sample(sample, size)
-        torrent = _new_torrent(sample)
-        (Path(folder) / f"{SAMPLE_NAME}.torrent").write_bytes(torrent.to_bytes())
-        intact = check(torrent, folder)
-        flipped = size // 2
-        flip_byte(sample, flipped)
-        damaged = check(torrent, folder)
-    caught = damaged.bad_pieces == (flipped // torrent.piece_length,)
-    ok = intact.ok and caught
+        result = run(_demo(Path(folder), size, plan))
     if as_json:
-        record = {"ok": ok, "torrent": describe_torrent(torrent), "verify": report_record(intact)}
-        print_json({**record, "flipped_byte": flipped, "after_flip": report_record(damaged)})
+        print_json(_record(result, plan))
     else:
-        show_record(describe_torrent(torrent), Console(soft_wrap=True))
-        click.echo(f"verify: {summary_line(intact)}")
-        click.echo(f"flipped byte {flipped:,}; verify again: {summary_line(damaged)}")
-        verdict = "caught in piece" if caught else "NOT caught; expected piece"
-        click.echo(f"demo: the damage was {verdict} {flipped // torrent.piece_length}")
-    if not ok:
+        for line in summary(result, plan):
+            click.echo(line)
+    if not (result.byte_exact and result.delivered == result.peers * result.size):
         ctx.exit(EXIT_FAILED)
+
+
+async def _demo(folder: Path, size: int, plan: DemoPlan) -> DemoResult:
+    origin_root = folder / "origin"
+    origin_root.mkdir()
+    sample = origin_root / SAMPLE_NAME
+    await asyncio.to_thread(write_sample, sample, size)
+    async with embedded_tracker() as url:
+        torrent = await asyncio.to_thread(
+            create_torrent, sample, version="v1", piece_length=PIECE_LENGTH, trackers=[url]
+        )
+        runners: list[tuple[str, TorrentRunner]] = []
+
+        def started(origin: TorrentRunner, downloaders: list[TorrentRunner]) -> None:
+            runners.append(("origin", origin))
+            runners.extend((f"peer {i + 1}", r) for i, r in enumerate(downloaders))
+
+        def statuses() -> list[TorrentStatus]:
+            return [replace(runner.status(), name=label) for label, runner in runners]
+
+        async with live_view(statuses, stderr_console()):
+            return await run_demo(torrent, origin_root, folder, plan, started)
+
+
+def _record(result: DemoResult, plan: DemoPlan) -> dict[str, object]:
+    return {
+        "peers": result.peers,
+        "size": result.size,
+        "seconds": round(result.seconds, 3),
+        "t_min": None if result.t_min is None else round(result.t_min, 3),
+        "origin_up": plan.origin_up,
+        "peer_up": plan.peer_up,
+        "origin_uploaded": result.origin_uploaded,
+        "peer_uploaded": result.peer_uploaded,
+        "delivered": result.delivered,
+        "finish_times": [round(t, 3) for t in result.finish_times],
+        "byte_exact": result.byte_exact,
+    }
+
+
+def summary(result: DemoResult, plan: DemoPlan) -> list[str]:
+    """The figures in plain words."""
+    size, copies = result.size, result.delivered / result.size if result.size else 0.0
+    lines = [
+        f"swarm: {result.peers} downloaders got {format_size(size)} each "
+        f"({format_size(result.delivered)} delivered, "
+        f"{'byte-exact' if result.byte_exact else 'NOT byte-exact'})",
+        f"origin uploaded {format_size(result.origin_uploaded)} "
+        f"({result.origin_uploaded / size:.2f} copies) for {copies:.0f} copies delivered; "
+        f"the downloaders uploaded {format_size(result.peer_uploaded)} to each other",
+    ]
+    if result.t_min is not None:
+        alone = result.peers * size / plan.origin_up
+        lines.append(
+            f"time: {format_seconds(result.seconds)} ({result.seconds:.1f} s) against the lower "
+            f"bound T_min {result.t_min:.1f} s ({result.seconds / result.t_min:.2f}x); "
+            f"the origin alone would need {alone:.1f} s"
+        )
+    else:
+        lines.append(f"time: {result.seconds:.1f} s (uploads unlimited: no lower bound)")
+    return lines
