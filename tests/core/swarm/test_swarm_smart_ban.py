@@ -26,12 +26,26 @@ def test_shared_failure_waits_for_proof_then_bans_only_the_liar() -> None:
     ban.block_received(3, 0, "honest", GOOD)
     ban.block_received(3, 1, "liar", BAD)
     assert ban.piece_failed(3) == []  # two senders: no one is blamed yet
+    assert ban.alert
+    ban.block_received(3, 0, "liar", BAD)
+    ban.block_received(3, 1, "honest", GOOD)
+    assert ban.piece_failed(3) == []
     ban.block_received(3, 0, "liar", GOOD)  # the liar may send good blocks too
     ban.block_received(3, 1, "honest", GOOD)
     assert ban.piece_passed(3) == [
-        Verdict("liar", "sent bad data for block 1 of piece 3 (smart ban)")
+        Verdict("liar", "sent bad data for block 0 of piece 3 (smart ban)")
     ]
     assert ban.piece_passed(3) == []  # evidence is used once
+
+
+def test_no_evidence_before_the_first_failure() -> None:
+    ban = SmartBan(random.Random(0))
+    ban.block_received(3, 0, "honest", GOOD)
+    ban.block_received(3, 1, "liar", BAD)
+    assert ban.piece_failed(3) == []
+    ban.block_received(3, 0, "honest", GOOD)
+    ban.block_received(3, 1, "honest", GOOD)
+    assert ban.piece_passed(3) == []  # the failed attempt's data was never digested
 
 
 def test_passing_piece_without_history_bans_no_one() -> None:

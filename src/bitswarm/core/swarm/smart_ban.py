@@ -14,10 +14,12 @@ not finish. This module follows libtorrent's two rules:
   whose digest differs from the block that passed was provably bad, and its
   sender is banned at once.
 
-Memory: one 16-byte digest per block of pieces in download, and per block of
-failed pieces until they pass. BLAKE2b keyed per instance costs about a
-tenth of the SHA-1 the piece check spends anyway, and a peer cannot forge a
-collision for a key it never sees.
+Digests cost about as much as the SHA-1 of the piece check, so they are taken
+only once the torrent has seen a failure: a healthy swarm pays nothing, and
+a bad peer is caught from its second attempt on. The digest is BLAKE2b keyed
+per instance, so a peer cannot forge a collision for a key it never sees.
+Memory: 16 bytes per block of pieces in download, and per block of failed
+pieces until they pass.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ class Verdict:
 class SmartBan:
     """Block evidence per piece attempt; verdicts when pieces fail or pass."""
 
-    __slots__ = ("_attempts", "_key", "_sole_failures", "_sole_limit", "_suspects")
+    __slots__ = ("_attempts", "_key", "_sole_failures", "_sole_limit", "_suspects", "alert")
 
     def __init__(self, rng: random.Random, sole_failures_to_ban: int = 2) -> None:
         self._key = rng.randbytes(32)
@@ -53,6 +55,8 @@ class SmartBan:
         self._suspects: dict[int, list[tuple[int, PeerKey, bytes]]] = {}
         """piece -> (block index, sender, digest) from attempts that failed."""
         self._sole_failures: Counter[PeerKey] = Counter()
+        self.alert = False
+        """A piece has failed: record block digests from now on."""
 
     def _digest(self, data: bytes) -> bytes:
         return hashlib.blake2b(data, digest_size=DIGEST_SIZE, key=self._key).digest()
@@ -60,12 +64,14 @@ class SmartBan:
     def block_received(self, piece: int, block: int, peer: PeerKey, data: bytes) -> None:
         """``peer``'s data for ``block`` of ``piece`` is the copy being written."""
 
-        self._attempts.setdefault(piece, {})[block] = (peer, self._digest(data))
+        digest = self._digest(data) if self.alert else b""
+        self._attempts.setdefault(piece, {})[block] = (peer, digest)
 
     def piece_failed(self, piece: int) -> list[Verdict]:
+        self.alert = True
         attempt = self._attempts.pop(piece, {})
         self._suspects.setdefault(piece, []).extend(
-            (block, peer, digest) for block, (peer, digest) in attempt.items()
+            (block, peer, digest) for block, (peer, digest) in attempt.items() if digest
         )
         senders = {peer for peer, _ in attempt.values()}
         if len(senders) != 1:
