@@ -30,6 +30,7 @@ class Host:
     messages: list[Message] = field(default_factory=list)
     closed: list[str] = field(default_factory=list)
     received: int = 0
+    drained: int = 0
     first_block_at: float = 0.0
     last_block_at: float = 0.0
 
@@ -46,6 +47,9 @@ class Host:
 
     def peer_closed(self, connection: PeerConnection, reason: str) -> None:
         self.closed.append(reason)
+
+    def peer_drained(self, connection: PeerConnection) -> None:
+        self.drained += 1
 
 
 @dataclass
@@ -168,11 +172,14 @@ async def test_upload_cap_is_not_exceeded() -> None:
         started = time.monotonic()
         for index in range(60):  # ~1 MB: about 2.5 s at the cap
             client.send(Piece(index % PIECES, 0, block))
+        assert client.queued_bytes > 50 * len(block)  # held back by the cap, not by the socket
+        drained_before = capped.drained
         await _until(lambda: server_host.received == 60 * len(block), timeout=20)
         elapsed = time.monotonic() - started
         burst = capped.limiters.up.buckets[0].burst
         # Everything sent within `elapsed` seconds fits the cap, plus one burst and one frame.
         assert client.bytes_sent <= rate * elapsed + burst + len(block) + 13 + HANDSHAKE_SIZE
+        assert client.queued_bytes == 0 and capped.drained > drained_before  # told when empty
         client.close("done")
     finally:
         await listener.close()
