@@ -402,3 +402,50 @@ def test_verify_answer_for_an_unasked_piece_is_a_driver_error() -> None:
     swarm, _ = make()
     with pytest.raises(ValueError, match="was not sent for verification"):
         swarm.piece_verified(0, True, 0.0)
+
+
+def test_liar_sharing_a_piece_is_banned_on_evidence_and_the_honest_peer_kept() -> None:
+    """Piece 7 (two blocks) fails twice with one block from each peer, then passes from the
+    honest peer alone: the liar's recorded block differs from the one that passed."""
+
+    swarm, _ = make("11111110")
+    asked: dict[str, list[Request]] = {"honest": [], "liar": []}
+    written: dict[int, bytes] = {}
+    outcomes: list[Action] = []
+
+    def absorb(actions: list[Action]) -> None:
+        for action in actions:
+            if isinstance(action, Send) and isinstance(action.message, Request):
+                asked[str(action.peer)].append(action.message)
+            elif isinstance(action, WriteBlock):
+                written[action.offset] = action.data
+            elif isinstance(action, VerifyPiece):
+                good = all(written[o] == b"\x01" * BLOCK_SIZE for o in (0, BLOCK_SIZE))
+                swarm.piece_verified(action.piece, good, 1.0)
+                absorb(swarm.actions())
+            elif isinstance(action, Ban | PieceDone):
+                outcomes.append(action)
+
+    for name in asked:
+        join(swarm, name)
+        absorb(feed(swarm, name, HaveAll(), Unchoke()))
+    for attempt in range(3):
+        honest_first = attempt == 2
+        answers = [(r, "honest", 1) for r in asked["honest"]]
+        answers += [(r, "liar", 0) for r in asked["liar"]]
+        asked = {"honest": [], "liar": []}
+        # first two attempts: block 0 from the honest peer and block 1 from the liar come
+        # first (the other copies are late duplicates); the last: the honest peer's alone
+        answers.sort(
+            key=lambda a: (
+                (a[1] == "liar") if honest_first else (a[0].begin == 0) == (a[1] == "liar")
+            )
+        )
+        for request, name, fill in answers:
+            absorb(feed(swarm, name, block(request, fill)))
+    assert [type(a) for a in outcomes] == [Ban, PieceDone]
+    ban = outcomes[0]
+    assert isinstance(ban, Ban)
+    assert ban.peer == "liar"
+    assert ban.reason.endswith("of piece 7 (smart ban)")
+    assert swarm.have.all()  # from the honest peer, which no rule blamed
