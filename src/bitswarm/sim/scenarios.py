@@ -1,0 +1,150 @@
+"""Scenarios: who is in the swarm, with what links, arriving when, and how they behave.
+
+A :class:`Scenario` is plain data: the torrent's size and piece length and one
+:class:`PeerSpec` per peer (origins included). :func:`build` makes the named
+scenarios the report compares:
+
+* ``flash`` — every downloader arrives at time 0 (a flash crowd);
+* ``poisson`` — downloaders arrive as a Poisson process (``arrival_rate``/s);
+* ``leave`` — a flash crowd whose peers leave as soon as they finish
+  (the others stay and seed, as in ``flash``);
+* ``mixed`` — heterogeneous capacities: a ``slow_fraction`` of peers upload
+  (and download, when capped) at a fifth of the rate, the rest at the full one;
+* ``freeriders`` — a ``free_rider_fraction`` of peers upload nothing;
+* ``superseed`` — a flash crowd served by an origin in super-seeding mode (BEP 16).
+
+Random choices (arrival times, which peers are slow or free riders) come from
+a generator seeded with the scenario's seed, so a scenario is reproducible.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, replace
+
+from bitswarm.core.swarm.pieces import BLOCK_SIZE
+
+SCENARIOS = ("flash", "poisson", "leave", "mixed", "freeriders", "superseed")
+SLOW_FACTOR = 5.0
+"""How much slower the slow peers of ``mixed`` are."""
+
+
+@dataclass(frozen=True, slots=True)
+class PeerSpec:
+    """One simulated peer: its link, when it arrives, and its policy."""
+
+    upload: float
+    """Bytes/s (wire bytes)."""
+    download: float = math.inf
+    latency: float = 0.025
+    """One-way delay to the network core, seconds."""
+    arrival: float = 0.0
+    origin: bool = False
+    """Starts with the whole file."""
+    free_rider: bool = False
+    """Uploads nothing: never lets an unchoke or an allowed-fast offer out."""
+    leave_on_complete: bool = False
+    super_seed: bool = False
+    """An origin that reveals pieces one peer at a time (BEP 16)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    name: str
+    size: int
+    piece_length: int
+    peers: tuple[PeerSpec, ...]
+    seed: int = 0
+    exact: bool = False
+    """Byte-exact wire messages through the real parser, and an exact disk (small runs)."""
+    numwant: int = 50
+    max_connections: int = 80
+    time_limit: float = math.inf
+    """Virtual seconds after which the run stops, finished or not."""
+
+    def __post_init__(self) -> None:
+        if self.size <= 0:
+            raise ValueError(f"the file must have at least one byte, got {self.size}")
+        if not any(spec.origin for spec in self.peers):
+            raise ValueError("a scenario needs at least one origin")
+        if not any(not spec.origin for spec in self.peers):
+            raise ValueError("a scenario needs at least one downloader")
+
+    @property
+    def downloaders(self) -> list[PeerSpec]:
+        return [spec for spec in self.peers if not spec.origin]
+
+    def t_min(self) -> float:
+        """Kumar and Ross's bound on the time for every downloader to finish (flash crowd).
+
+        ``max(F/u_s, F/d_min, N*F/(u_s + sum u_i))``; free riders count with
+        ``u_i = 0``, as they upload nothing.
+        """
+
+        size = self.size
+        origin_up = sum(spec.upload for spec in self.peers if spec.origin)
+        downloaders = self.downloaders
+        contributed = sum(spec.upload for spec in downloaders if not spec.free_rider)
+        return max(
+            size / origin_up,
+            size / min(spec.download for spec in downloaders),
+            len(downloaders) * size / (origin_up + contributed),
+        )
+
+    def own_bound(self, spec: PeerSpec) -> float:
+        """No single peer can finish faster than ``max(F/u_s, F/d_i)`` after it arrives."""
+
+        origin_up = sum(other.upload for other in self.peers if other.origin)
+        return max(self.size / origin_up, self.size / spec.download)
+
+
+def build(
+    name: str,
+    *,
+    peers: int,
+    size: int,
+    origin_up: float,
+    peer_up: float,
+    peer_down: float = math.inf,
+    piece_length: int = 1024 * 1024,
+    latency: float = 0.025,
+    seed: int = 0,
+    exact: bool = False,
+    arrival_rate: float | None = None,
+    slow_fraction: float = 0.5,
+    free_rider_fraction: float = 0.2,
+) -> Scenario:
+    """The named scenario (one of :data:`SCENARIOS`) with ``peers`` downloaders."""
+
+    if name not in SCENARIOS:
+        raise ValueError(f"unknown scenario {name!r}; choose one of {', '.join(SCENARIOS)}")
+    if peers < 1:
+        raise ValueError(f"a swarm needs at least one downloader, got {peers}")
+    if piece_length % BLOCK_SIZE and piece_length > BLOCK_SIZE:
+        raise ValueError(f"piece length {piece_length} must be a multiple of {BLOCK_SIZE}")
+    rng = random.Random(seed)
+    base = PeerSpec(upload=peer_up, download=peer_down, latency=latency)
+    crowd = [base] * peers
+    if name == "poisson":
+        rate = arrival_rate or peers / (4 * size / peer_up)  # arrivals over ~4 file-times
+        clock = 0.0
+        crowd = []
+        for _ in range(peers):
+            clock += rng.expovariate(rate)
+            crowd.append(replace(base, arrival=clock))
+    elif name == "leave":
+        crowd = [replace(base, leave_on_complete=True)] * peers
+    elif name == "mixed":
+        slow = replace(base, upload=peer_up / SLOW_FACTOR, download=peer_down / SLOW_FACTOR)
+        count = round(peers * slow_fraction)
+        crowd = [slow] * count + [base] * (peers - count)
+        rng.shuffle(crowd)
+    elif name == "freeriders":
+        count = max(1, round(peers * free_rider_fraction))
+        chosen = set(rng.sample(range(peers), count))
+        crowd = [replace(base, free_rider=i in chosen) for i in range(peers)]
+    origin = PeerSpec(
+        upload=origin_up, latency=latency, origin=True, super_seed=name == "superseed"
+    )
+    return Scenario(name, size, piece_length, (origin, *crowd), seed=seed, exact=exact)

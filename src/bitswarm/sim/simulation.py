@@ -1,0 +1,420 @@
+"""The simulation driver: real :class:`TorrentSwarm` cores on virtual links, disk and tracker.
+
+Theory of operation
+-------------------
+Each peer of a :class:`~bitswarm.sim.scenarios.Scenario` is a
+:class:`SimPeer`: the stock core (:class:`~bitswarm.core.swarm.torrent.TorrentSwarm`
+with the default :class:`~bitswarm.core.swarm.torrent.SwarmConfig`), an
+:class:`~bitswarm.sim.links.Endpoint` and a virtual disk. The driver does for
+the core exactly what aio/'s torrent runner does with sockets: it calls the
+event methods, drains :meth:`TorrentSwarm.actions` after every call, and keeps
+one wake-up event at the core's :meth:`TorrentSwarm.get_timer`.
+
+On arrival a peer announces to the :class:`~bitswarm.sim.tracker.VirtualTracker`
+and opens a connection to each peer it learns (one round trip later, within
+``max_connections`` on both sides); it announces again every
+``ANNOUNCE_INTERVAL`` while it has fewer than half ``numwant`` connections.
+
+Messages, two paths with one timing (a test proves they give the same swarm):
+
+* exact (``Scenario.exact``): every ``Send`` is encoded, carried as bytes and
+  cut into messages again by the receiver's own
+  :class:`~bitswarm.core.wire.parser.MessageParser`; the disk keeps bytes and
+  checks SHA-1 (:class:`~bitswarm.sim.disk.ExactDisk`);
+* fast: the message object itself is carried, its size computed by
+  :func:`~bitswarm.sim.links.wire_size`, and the disk only counts bytes
+  (:class:`~bitswarm.sim.disk.CountingDisk`).
+
+Policies outside the core live here, in the driver, as they would in a
+client: a free rider never lets an ``unchoke`` or ``allowed fast`` leave, so
+nobody asks it for data; a super-seeding origin passes its summary and
+``have`` messages through :class:`~bitswarm.core.swarm.super_seed.SuperSeeder`.
+
+Everything is deterministic: one :class:`~bitswarm.sim.engine.EventLoop`, and
+every generator derived from the scenario's seed in peer order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import random
+from collections import deque
+from dataclasses import dataclass, field
+from typing import cast
+
+from bitswarm.core.swarm.actions import (
+    Action,
+    Ban,
+    Disconnect,
+    Finished,
+    PieceDone,
+    ReadBlock,
+    Send,
+    Stopped,
+    VerifyPiece,
+    WriteBlock,
+)
+from bitswarm.core.swarm.bitfield import Bitfield
+from bitswarm.core.swarm.pieces import PieceGeometry
+from bitswarm.core.swarm.super_seed import SuperSeeder
+from bitswarm.core.swarm.torrent import TorrentSwarm
+from bitswarm.core.wire.errors import ProtocolError
+from bitswarm.core.wire.handshake import Extensions, Handshake
+from bitswarm.core.wire.messages import AllowedFast, Message, Piece, Request, Unchoke
+from bitswarm.core.wire.parser import MessageParser
+from bitswarm.sim.disk import CountingDisk, DiskFull, ExactDisk, VirtualDisk
+from bitswarm.sim.engine import EventLoop
+from bitswarm.sim.links import Endpoint, wire_size
+from bitswarm.sim.scenarios import PeerSpec, Scenario
+from bitswarm.sim.stats import SwarmStats
+from bitswarm.sim.tracker import VirtualTracker
+
+INFO_HASH = hashlib.sha1(b"bitswarm simulated torrent").digest()
+ANNOUNCE_INTERVAL = 60.0
+"""Seconds between announces of a peer short of connections."""
+_WITHHELD = (Unchoke, AllowedFast)
+"""What a free rider never sends."""
+
+
+@dataclass(slots=True)
+class SimPeer:
+    index: int
+    spec: PeerSpec
+    link: Endpoint
+    disk: VirtualDisk
+    handshake: Handshake
+    address: str
+    rng: random.Random
+    swarm: TorrentSwarm | None = None
+    """The core while the peer is in the swarm; ``None`` before it arrives and after it leaves."""
+    connections: dict[int, int] = field(default_factory=dict)
+    """Remote peer -> connection number (messages of an older connection are dropped)."""
+    parsers: dict[int, MessageParser] = field(default_factory=dict)
+    super_seeder: SuperSeeder | None = None
+    timer_at: float = math.inf
+    arrived_at: float | None = None
+    finished_at: float | None = None
+    left_at: float | None = None
+    stopped: str | None = None
+    payload_up: int = 0
+    payload_down: int = 0
+    disconnects: list[tuple[int, str]] = field(default_factory=list)
+    reads: deque[tuple[int, Request]] = field(default_factory=deque)
+    """Blocks the core asked to read, served one at a time as the uplink drains."""
+
+    @property
+    def present(self) -> bool:
+        return self.swarm is not None
+
+
+class Simulation:
+    def __init__(self, scenario: Scenario, *, sample_interval: float | None = None) -> None:
+        self.scenario = scenario
+        self.geometry = PieceGeometry(scenario.piece_length, scenario.size)
+        self.loop = EventLoop()
+        self.rng = random.Random(scenario.seed)
+        self.tracker = VirtualTracker(random.Random(self.rng.getrandbits(64)), scenario.numwant)
+        self.content = self.hashes = None
+        content_rng = random.Random(self.rng.getrandbits(64))  # drawn on both paths alike
+        if scenario.exact:
+            content = content_rng.randbytes(scenario.size)
+            length = scenario.piece_length
+            self.content = content
+            self.hashes = [
+                hashlib.sha1(content[p * length : (p + 1) * length]).digest()
+                for p in range(self.geometry.piece_count)
+            ]
+        self.peers = [self._make_peer(i, spec) for i, spec in enumerate(scenario.peers)]
+        self._connection_ids = 0
+        self._unfinished = len(scenario.downloaders)
+        interval = sample_interval or scenario.t_min() / 100
+        self.stats = SwarmStats(self.geometry.piece_count, interval)
+        for peer in self.peers:
+            self.loop.at(peer.spec.arrival, self._arrive, peer)
+        self.loop.at(0.0, self._sample, None)
+
+    def _make_peer(self, index: int, spec: PeerSpec) -> SimPeer:
+        geometry = self.geometry
+        disk: VirtualDisk
+        if self.hashes is not None:
+            disk = ExactDisk(geometry, self.hashes, self.content if spec.origin else None)
+        else:
+            disk = CountingDisk(geometry, complete=spec.origin)
+        peer_id = f"-BS0100-{index:012d}".encode()
+        return SimPeer(
+            index,
+            spec,
+            Endpoint(spec.upload, spec.download, spec.latency),
+            disk,
+            Handshake(INFO_HASH, peer_id, Extensions.FAST),
+            f"127.{index >> 16 & 255}.{index >> 8 & 255}.{index & 255}",
+            random.Random(self.rng.getrandbits(64)),
+        )
+
+    # -- running ---------------------------------------------------------------------
+
+    def run(self) -> bool:
+        """Run until every downloader has finished (True) or the time limit passed (False)."""
+
+        return self.loop.run(lambda: self._unfinished == 0, until=self.scenario.time_limit)
+
+    def settle(self, seconds: float) -> None:
+        """Let ``seconds`` more of virtual time pass (messages in flight arrive)."""
+
+        self.loop.run(lambda: False, until=self.loop.now + seconds)
+
+    @property
+    def now(self) -> float:
+        return self.loop.now
+
+    # -- peers arriving and leaving ----------------------------------------------------
+
+    def _arrive(self, peer: SimPeer) -> None:
+        now = self.loop.now
+        have = Bitfield(self.geometry.piece_count)
+        if peer.spec.origin:
+            have = Bitfield.full(self.geometry.piece_count)
+            if peer.spec.super_seed:
+                peer.super_seeder = SuperSeeder(self.geometry.piece_count)
+        peer.swarm = TorrentSwarm(self.geometry, have, peer.rng, now)
+        peer.arrived_at = now
+        self.stats.arrived(peer.spec, have)
+        self._announce(peer)
+
+    def _announce(self, peer: SimPeer) -> None:
+        if peer.swarm is None:
+            return
+        now = self.loop.now
+        for other in self.tracker.announce(peer.index):
+            remote = self.peers[other]
+            if other not in peer.connections:
+                rtt = 2 * (peer.spec.latency + remote.spec.latency)
+                self.loop.at(now + rtt, self._open, (peer, remote))
+        if not (peer.spec.leave_on_complete and peer.finished_at is not None):
+            self.loop.at(now + ANNOUNCE_INTERVAL, self._reannounce, peer)
+
+    def _reannounce(self, peer: SimPeer) -> None:
+        if peer.swarm is not None and len(peer.connections) < self.scenario.numwant // 2:
+            self._announce(peer)
+        elif peer.swarm is not None:
+            self.loop.at(self.loop.now + ANNOUNCE_INTERVAL, self._reannounce, peer)
+
+    def _open(self, pair: tuple[SimPeer, SimPeer]) -> None:
+        a, b = pair
+        limit = self.scenario.max_connections
+        if a.swarm is None or b.swarm is None or b.index in a.connections:
+            return
+        if len(a.connections) >= limit or len(b.connections) >= limit:
+            return
+        self._connection_ids += 1
+        a.connections[b.index] = b.connections[a.index] = self._connection_ids
+        if self.scenario.exact:
+            a.parsers[b.index] = MessageParser(self.geometry.piece_count)
+            b.parsers[a.index] = MessageParser(self.geometry.piece_count)
+        now = self.loop.now
+        for local, remote in ((a, b), (b, a)):
+            if local.swarm is not None:  # a connect may stop a peer (it cannot, today)
+                local.swarm.peer_connected(
+                    remote.index, remote.handshake, now, address=remote.address
+                )
+                if local.super_seeder is not None:
+                    local.super_seeder.peer_connected(remote.index)
+                self._after(local)
+
+    def _leave(self, peer: SimPeer) -> None:
+        if peer.swarm is None:
+            return
+        for remote in list(peer.connections):
+            self._close(peer, remote, "left the swarm")
+        self.tracker.leave(peer.index)
+        self.stats.left(peer.spec, peer.swarm.have)
+        peer.swarm = None
+        peer.left_at = self.loop.now
+
+    def _close(self, peer: SimPeer, remote_index: int, reason: str) -> None:
+        """Close our side now; the remote learns one latency later."""
+
+        if peer.connections.pop(remote_index, None) is None:
+            return
+        peer.parsers.pop(remote_index, None)
+        peer.disconnects.append((remote_index, reason))
+        remote = self.peers[remote_index]
+        remote.connections.pop(peer.index, None)
+        remote.parsers.pop(peer.index, None)
+        self.loop.at(
+            self.loop.now + peer.spec.latency + remote.spec.latency,
+            self._gone,
+            (remote, peer.index),
+        )
+
+    def _gone(self, event: tuple[SimPeer, int]) -> None:
+        peer, remote = event
+        if peer.swarm is not None:
+            peer.swarm.peer_disconnected(remote, self.loop.now)
+            if peer.super_seeder is not None:
+                peer.super_seeder.peer_disconnected(remote)
+            self._after(peer)
+
+    # -- the core's timers and actions -------------------------------------------------
+
+    def _after(self, peer: SimPeer) -> None:
+        """Carry out what the core asked for, then keep one wake-up at its next timer."""
+
+        swarm = peer.swarm
+        if swarm is None:
+            return
+        actions = swarm.actions()
+        while actions:
+            for action in actions:
+                self._execute(peer, swarm, action)
+            actions = swarm.actions()
+        if peer.swarm is None:
+            return
+        timer = swarm.get_timer()
+        if timer is not None and timer < peer.timer_at:
+            peer.timer_at = timer
+            self.loop.at(timer, self._wake, peer)
+
+    def _wake(self, peer: SimPeer) -> None:
+        swarm = peer.swarm
+        if swarm is None:
+            return
+        peer.timer_at = math.inf
+        timer = swarm.get_timer()
+        if timer is not None and timer <= self.loop.now:
+            swarm.handle_timer(self.loop.now)
+        self._after(peer)
+
+    def _execute(self, peer: SimPeer, swarm: TorrentSwarm, action: Action) -> None:
+        now = self.loop.now
+        match action:
+            case Send(remote, message):
+                self._send(peer, cast(int, remote), message)
+            case WriteBlock(piece, offset, data):
+                try:
+                    peer.disk.write(piece, offset, data)
+                except DiskFull as error:
+                    swarm.write_failed(piece, str(error), now)
+            case ReadBlock(remote, request):
+                peer.reads.append((cast(int, remote), request))
+                if len(peer.reads) == 1:
+                    self.loop.at(peer.link.read_ready_at(now), self._read_next, peer)
+            case VerifyPiece(piece):
+                self.loop.at(now, self._verified, (peer, piece, peer.disk.verify(piece)))
+            case PieceDone(piece):
+                self.stats.piece_done(piece)
+            case Finished():
+                self._finished(peer)
+            case Disconnect(remote, reason) | Ban(remote, reason):
+                self._close(peer, cast(int, remote), reason)
+            case Stopped(reason):
+                peer.stopped = reason
+                self._count_out(peer)
+                self._leave(peer)
+
+    def _finished(self, peer: SimPeer) -> None:
+        if peer.finished_at is not None or peer.spec.origin:
+            return
+        peer.finished_at = self.loop.now
+        self._count_out(peer)
+        if peer.spec.leave_on_complete:
+            self.loop.at(self.loop.now, self._leave, peer)
+
+    def _count_out(self, peer: SimPeer) -> None:
+        if not peer.spec.origin:
+            self._unfinished -= 1
+
+    def _read_next(self, peer: SimPeer) -> None:
+        """The uplink has room: read the oldest requested block and hand it to the core."""
+
+        if peer.swarm is None:
+            return
+        remote, request = peer.reads.popleft()
+        data = peer.disk.read(request.index, request.begin, request.length)
+        peer.swarm.block_read(remote, request, data, self.loop.now)
+        if peer.reads:
+            self.loop.at(peer.link.read_ready_at(self.loop.now), self._read_next, peer)
+        self._after(peer)
+
+    def _verified(self, event: tuple[SimPeer, int, bool]) -> None:
+        peer, piece, ok = event
+        if peer.swarm is not None:
+            peer.swarm.piece_verified(piece, ok, self.loop.now)
+            self._after(peer)
+
+    # -- messages on the links -----------------------------------------------------------
+
+    def _send(self, peer: SimPeer, remote_index: int, message: Message) -> None:
+        if peer.spec.free_rider and isinstance(message, _WITHHELD):
+            return
+        seeder = peer.super_seeder
+        messages = [message] if seeder is None else seeder.outgoing(remote_index, message)
+        for outgoing in messages:
+            self._transmit(peer, remote_index, outgoing)
+
+    def _transmit(self, peer: SimPeer, remote_index: int, message: Message) -> None:
+        connection = peer.connections.get(remote_index)
+        if connection is None:
+            return
+        remote = self.peers[remote_index]
+        now = self.loop.now
+        payload: Message | bytes
+        if self.scenario.exact:
+            payload = message.encode()
+            size = len(payload)
+        else:
+            payload = message
+            size = wire_size(message)
+        if type(message) is Piece:
+            block = len(message.block)
+            peer.payload_up += block
+            self.stats.uploaded(peer.spec, block, now)
+        left = peer.link.send(size, now)
+        arrival = left + peer.spec.latency + remote.spec.latency
+        event = (peer, remote, connection, payload, size)
+        if math.isinf(remote.spec.download):
+            self.loop.at(arrival, self._deliver, event)
+        else:
+            self.loop.at(arrival, self._downlink, event)
+
+    def _downlink(self, event: tuple[SimPeer, SimPeer, int, Message | bytes, int]) -> None:
+        remote = event[1]
+        self.loop.at(remote.link.receive(event[4], self.loop.now), self._deliver, event)
+
+    def _deliver(self, event: tuple[SimPeer, SimPeer, int, Message | bytes, int]) -> None:
+        sender, peer, connection, payload, _ = event
+        swarm = peer.swarm
+        if swarm is None or peer.connections.get(sender.index) != connection:
+            self.stats.dropped(payload)
+            return
+        now = self.loop.now
+        if isinstance(payload, bytes):
+            parser = peer.parsers[sender.index]
+            parser.receive_data(payload)
+            try:
+                while (message := parser.next_message()) is not None:
+                    self._receive(peer, swarm, sender.index, message, now)
+            except ProtocolError as error:
+                self._close(peer, sender.index, str(error))
+                swarm.peer_disconnected(sender.index, now)
+        else:
+            self._receive(peer, swarm, sender.index, payload, now)
+        self._after(peer)
+
+    def _receive(
+        self, peer: SimPeer, swarm: TorrentSwarm, sender: int, message: Message, now: float
+    ) -> None:
+        if type(message) is Piece:
+            peer.payload_down += len(message.block)
+        if peer.super_seeder is not None:
+            for remote, offer in peer.super_seeder.incoming(sender, message):
+                self._transmit(peer, cast(int, remote), offer)
+        swarm.message_received(sender, message, now)
+
+    # -- sampling ------------------------------------------------------------------------
+
+    def _sample(self, _: None) -> None:
+        self.stats.sample(self.loop.now)
+        if self._unfinished:
+            self.loop.at(self.loop.now + self.stats.interval, self._sample, None)
