@@ -449,3 +449,14 @@ def test_liar_sharing_a_piece_is_banned_on_evidence_and_the_honest_peer_kept() -
     assert ban.peer == "liar"
     assert ban.reason.endswith("of piece 7 (smart ban)")
     assert swarm.have.all()  # from the honest peer, which no rule blamed
+
+
+def test_requests_resume_when_the_reject_back_off_ends() -> None:
+    swarm, _ = make()
+    requests = unchoked_seed(swarm)
+    rejects = [RejectRequest(r.index, r.begin, r.length) for r in requests]
+    assert sent(feed(swarm, "seed", *rejects, now=1.0), "seed", Request) == []
+    backoff = PipelineConfig().reject_backoff
+    assert swarm.get_timer() == 1.0 + backoff
+    swarm.handle_timer(1.0 + backoff)
+    assert len(sent(swarm.actions(), "seed", Request)) == PipelineConfig().min_depth

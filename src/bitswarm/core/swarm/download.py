@@ -94,12 +94,14 @@ class Downloader:
             self._release(peer, peer.pipeline.drop_all())
 
     def expire(self, peer: PeerState, now: float) -> None:
-        """Time-outs: cancel the late requests and let other peers have them."""
+        """Time-outs: cancel the late requests and let other peers have them. The peer is
+        woken too: its reject back-off may have ended."""
 
         late = peer.pipeline.expire(now)
         for request in late:
             self._send(peer, Cancel(request.index, request.begin, request.length))
         self._release(peer, late)
+        self.wake(peer)
 
     def peer_left(self, peer: PeerState) -> None:
         if len(peer.pipeline):

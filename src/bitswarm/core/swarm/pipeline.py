@@ -110,15 +110,18 @@ class RequestPipeline:
         config = self.config
         if self.snubbed:
             return 1
-        by_rate = math.ceil(rate * config.target_latency / BLOCK_SIZE)
-        if self.slow_start and by_rate >= self._ramp:
-            self.slow_start = False
+        by_rate = self._by_rate(rate)
         wanted = max(by_rate, self._ramp) if self.slow_start else by_rate
         return max(config.min_depth, min(config.max_depth, wanted))
 
-    def room(self, rate: float, now: float) -> int:
-        """How many new requests to send now."""
+    def _by_rate(self, rate: float) -> int:
+        return math.ceil(rate * self.config.target_latency / BLOCK_SIZE)
 
+    def room(self, rate: float, now: float) -> int:
+        """How many new requests to send now; slow start ends once the rate leads."""
+
+        if self.slow_start and self._by_rate(rate) >= self._ramp:
+            self.slow_start = False
         if now < self.hold_until:
             return 0
         return max(0, self.depth(rate) - len(self._outstanding))
