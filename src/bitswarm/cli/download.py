@@ -56,7 +56,7 @@ def resolve(source: str, state_dir: Path) -> Torrent:
     if copy.is_file():
         return read_torrent(str(copy))
     raise UserError(
-        "magnet links need the metadata extension (BEP 9), not yet supported: "
+        "a magnet link needs the metadata extension (not yet supported): "
         "download with the .torrent file instead"
     )
 
