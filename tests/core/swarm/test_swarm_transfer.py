@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from swarm_harness import MemorySwarm
 
 from bitswarm.core.swarm.pieces import BLOCK_SIZE
@@ -108,3 +111,37 @@ def test_mute_peer_times_out_and_its_blocks_go_elsewhere() -> None:
     # the first requests timed out (one more may be in flight as the download ends)
     assert mute.received["Cancel"] >= mute.received["Request"] - 1 >= PipelineConfig().min_depth
     assert mute.swarm.totals().uploaded == 0
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 2**16),
+    size=st.integers(1, 40 * BLOCK_SIZE),
+    blocks_per_piece=st.sampled_from([1, 2, 4]),
+    leechers=st.integers(1, 4),
+    fast=st.lists(st.booleans(), min_size=5, max_size=5),
+    rates=st.lists(st.sampled_from([50e3, 1e6, 20e6]), min_size=5, max_size=5),
+)
+def test_random_swarms_always_finish_byte_exact(
+    seed: int,
+    size: int,
+    blocks_per_piece: int,
+    leechers: int,
+    fast: list[bool],
+    rates: list[float],
+) -> None:
+    """Any mix of fast and plain peers, rates and piece sizes: no stall, no corruption."""
+
+    data = content(size, seed)
+    net = MemorySwarm(data, blocks_per_piece * BLOCK_SIZE, seed=seed)
+    names = ["seed"] + [f"leecher{i}" for i in range(leechers)]
+    for index, name in enumerate(names):
+        net.add_node(name, complete=index == 0, upload_rate=rates[index])
+    for a, b in itertools.combinations(range(len(names)), 2):
+        net.connect(names[a], names[b], fast=fast[a] and fast[b])
+    net.run(net.all_finished, limit=3600)
+    for name in names:
+        assert net.nodes[name].data() == data
+        assert net.nodes[name].disconnects == [] or all(
+            reason == "both sides are seeds" for _, reason in net.nodes[name].disconnects
+        )
