@@ -26,10 +26,15 @@ def make_torrent(tmp_path: Path) -> tuple[Torrent, Path]:
 
 @asynccontextmanager
 async def peer(
-    torrent: Torrent, root: Path, *, max_up: float = 0, max_down: float = 0
+    torrent: Torrent,
+    root: Path,
+    *,
+    max_up: float = 0,
+    max_down: float = 0,
+    bind: str = "127.0.0.1",
 ) -> AsyncIterator[tuple[Session, TorrentRunner]]:
-    """A session on 127.0.0.1 running ``torrent`` with its data under ``root``."""
-    session = Session(SessionConfig(bind="127.0.0.1", port=0, max_up=max_up, max_down=max_down))
+    """A session on loopback running ``torrent`` with its data under ``root``."""
+    session = Session(SessionConfig(bind=bind, port=0, max_up=max_up, max_down=max_down))
     await session.start()
     try:
         parts = await open_torrent(torrent, root, default_state_dir(root))

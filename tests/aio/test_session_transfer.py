@@ -75,3 +75,53 @@ async def test_a_download_cap_is_honoured(tmp_path: Path) -> None:
     # What came in over `elapsed` seconds is within the cap, plus one burst and one
     # socket read that may land before the reader pauses.
     assert torrent.total_size <= downloaded <= rate * elapsed + burst + 256 * 1024
+
+
+async def test_a_failing_disk_stops_the_torrent_with_the_file_named(tmp_path: Path) -> None:
+    torrent, seed_root = make_torrent(tmp_path)
+    leech_root = tmp_path / "leech"
+    (leech_root / "content" / "a.bin").mkdir(parents=True)  # a folder where a file must go
+    async with peer(torrent, seed_root) as (seed, _), peer(torrent, leech_root) as (_, leeching):
+        leeching.add_peers([("127.0.0.1", seed.port)])
+        await wait_for(leeching.ended)
+        assert leeching.error is not None and "a.bin" in leeching.error
+        reasons = [await c.closed for c in list(leeching.connections.values())]
+        assert all("a.bin" in reason for reason in reasons)  # every peer dropped, told why
+        assert not leeching.connections
+
+
+async def test_dialling_ourselves_is_noticed_and_not_repeated(tmp_path: Path) -> None:
+    torrent, seed_root = make_torrent(tmp_path)
+    async with peer(torrent, seed_root) as (seed, seeding):
+        ourselves = ("127.0.0.1", seed.port)
+        seeding.add_peers([ourselves])
+        async with asyncio.timeout(10):
+            while ourselves not in seeding._ourselves:
+                await asyncio.sleep(0.01)
+        seeding.add_peers([ourselves])  # a tracker lists us again: not dialled
+        assert ourselves not in seeding._candidates and not seeding.connections
+
+
+async def test_one_connection_between_two_peers_that_dial_each_other(tmp_path: Path) -> None:
+    torrent, seed_root = make_torrent(tmp_path)
+    async with (
+        peer(torrent, seed_root) as (seed, seeding),
+        peer(torrent, tmp_path / "leech") as (leecher, leeching),
+    ):
+        leeching.add_peers([("127.0.0.1", seed.port)])
+        await wait_for(leeching.finished)
+        seeding.add_peers([("127.0.0.1", leecher.port)])  # the other way too
+        await asyncio.sleep(0.3)
+        assert len(seeding.connections) <= 1 and len(leeching.connections) <= 1
+
+
+async def test_ipv6_loopback_transfer(tmp_path: Path) -> None:
+    torrent, seed_root = make_torrent(tmp_path)
+    async with (
+        peer(torrent, seed_root, bind="::1") as (seed, _),
+        peer(torrent, tmp_path / "leech", bind="::1") as (_, leeching),
+    ):
+        leeching.add_peers([("::1", seed.port)])
+        await wait_for(leeching.finished)
+        assert [c.address[0] for c in leeching.connections.values()] in ([], ["::1"])
+    assert same_tree(seed_root / "content", tmp_path / "leech" / "content")

@@ -99,6 +99,8 @@ class PeerConnection(asyncio.Protocol):
         self.bytes_sent = 0
         self.bytes_received = 0
         self.close_reason = ""
+        self.ourselves = False
+        """The peer presented our own peer id: we dialled our own listener."""
         self._transport: asyncio.Transport | None = None
         self._loop = asyncio.get_running_loop()
         self._handshake = bytearray()
@@ -233,6 +235,7 @@ class PeerConnection(asyncio.Protocol):
         if remote.info_hash != self.host.info_hash:
             raise ProtocolError(f"handshake: the peer answered for {remote.info_hash.hex()}")
         if remote.peer_id == self.peer_id:
+            self.ourselves = True
             raise ProtocolError("handshake: the peer id is our own (connected to ourselves)")
         self.remote = remote
         self._parser = MessageParser(self.host.piece_count)

@@ -126,6 +126,7 @@ class Session:
             limiters,
             announcer=self._announcer if announce and torrent.trackers else lambda _: None,
             save_resume=parts.save_resume,
+            session_room=lambda: self.config.max_connections - self.connection_count(),
         )
         self.torrents[torrent.info_hash] = runner
         self._parts[torrent.info_hash] = parts

@@ -62,6 +62,8 @@ SEND_AHEAD = 256 * 1024
 """Bytes read from disk for a peer and not yet written to it; further reads wait for its queue
 to drain, so a rate-capped upload never holds seconds of stale blocks."""
 MAX_DISK_QUEUE = 32 * 1024 * 1024
+MAX_CONNECTIONS = 200
+"""Connections of a runner that is not given its session's count."""
 """Bytes waiting for the disk before every connection stops reading."""
 
 
@@ -126,6 +128,7 @@ class TorrentRunner:
         *,
         announcer: Callable[[TorrentRunner], Announcer | None] = lambda runner: None,
         save_resume: Callable[[Bitfield], None] | None = None,
+        session_room: Callable[[], int] = lambda: MAX_CONNECTIONS,
     ) -> None:
         self.torrent = torrent
         self.swarm = swarm
@@ -134,6 +137,8 @@ class TorrentRunner:
         self.config = config
         self._limiters = limiters
         self._save_resume = save_resume
+        self._session_room = session_room
+        """Connections the session may still open, over all its torrents."""
         self._loop = asyncio.get_running_loop()
         now = self._loop.time()
         self.connections: dict[PeerKey, PeerConnection] = {}
@@ -141,6 +146,9 @@ class TorrentRunner:
         self._candidates: dict[Address, float] = {}
         """Known addresses and when we last dialled them (0: never)."""
         self._banned: set[str] = set()
+        self._ourselves: set[Address] = set()
+        """Addresses that turned out to be our own listener."""
+        self._peer_ids: dict[bytes, PeerKey] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._writes: dict[int, list[asyncio.Task[None]]] = {}
         self._reads_waiting: dict[PeerKey, deque[Request]] = {}
@@ -181,10 +189,13 @@ class TorrentRunner:
             self.ended.is_set()
             or key[0] in self._banned
             or key in self.connections
+            or handshake.peer_id in self._peer_ids  # already connected the other way
             or len(self.connections) >= self.config.max_peers
+            or self._session_room() <= 0
         ):
             return False
         self.connections[key] = connection
+        self._peer_ids[handshake.peer_id] = key
         connection.hold_reading(self._reading_held)
         self.swarm.peer_connected(key, handshake, self._loop.time(), address=key[0])
         self._drain()
@@ -200,6 +211,8 @@ class TorrentRunner:
     def peer_closed(self, connection: PeerConnection, reason: str) -> None:
         if self.connections.get(connection.address) is connection:
             del self.connections[connection.address]
+            if connection.remote is not None:
+                self._peer_ids.pop(connection.remote.peer_id, None)
             self._reads_waiting.pop(connection.address, None)
             self.swarm.peer_disconnected(connection.address, self._loop.time())
             self._drain()
@@ -230,8 +243,9 @@ class TorrentRunner:
     def add_peers(self, addresses: Sequence[Address]) -> None:
         """Addresses to dial (from a tracker, or given by the user)."""
 
-        for address in addresses:
-            self._candidates.setdefault((address[0], int(address[1])), 0.0)
+        for host, port in addresses:
+            if (host, port) not in self._ourselves:
+                self._candidates.setdefault((host, int(port)), 0.0)
         self._dial_more()
 
     def totals(self) -> Totals:
@@ -391,6 +405,7 @@ class TorrentRunner:
         room = min(
             self.config.max_outgoing - outgoing - len(self._dialling),
             self.config.max_peers - len(self.connections) - len(self._dialling),
+            self._session_room() - len(self._dialling),
         )
         for address, tried in list(self._candidates.items()):
             if room <= 0:
@@ -409,11 +424,15 @@ class TorrentRunner:
 
     async def _dial(self, address: Address) -> None:
         try:
-            await connect(address, self.config.peer_id, self)
+            connection = await connect(address, self.config.peer_id, self)
         except (OSError, TimeoutError):
-            pass  # unreachable for now: tried again after REDIAL_AFTER
+            return  # unreachable for now: tried again after REDIAL_AFTER
         finally:
             self._dialling.discard(address)
+        await connection.closed
+        if connection.ourselves:
+            self._ourselves.add(address)
+            self._candidates.pop(address, None)
 
     async def _housekeeping(self) -> None:
         while True:
