@@ -10,7 +10,18 @@ from bitswarm.cli.download import download
 from bitswarm.cli.info import info
 from bitswarm.cli.magnet import magnet
 from bitswarm.cli.seed import seed
+from bitswarm.cli.sim import sim
 from bitswarm.cli.tracker import tracker
 from bitswarm.cli.verify import verify_command
 
-ALL: list[click.Command] = [create, info, magnet, verify_command, demo, tracker, download, seed]
+ALL: list[click.Command] = [
+    create,
+    info,
+    magnet,
+    verify_command,
+    demo,
+    tracker,
+    download,
+    seed,
+    sim,
+]

@@ -24,6 +24,7 @@ import random
 from dataclasses import dataclass, replace
 
 from bitswarm.core.swarm.pieces import BLOCK_SIZE
+from bitswarm.core.swarm.torrent import SwarmConfig
 
 SCENARIOS = ("flash", "poisson", "leave", "mixed", "freeriders", "superseed")
 SLOW_FACTOR = 5.0
@@ -47,6 +48,8 @@ class PeerSpec:
     leave_on_complete: bool = False
     super_seed: bool = False
     """An origin that reveals pieces one peer at a time (BEP 16)."""
+    config: SwarmConfig | None = None
+    """The core's settings; ``None`` for the defaults the real peer uses."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +124,7 @@ def build(
         raise ValueError(f"unknown scenario {name!r}; choose one of {', '.join(SCENARIOS)}")
     if peers < 1:
         raise ValueError(f"a swarm needs at least one downloader, got {peers}")
-    if piece_length % BLOCK_SIZE and piece_length > BLOCK_SIZE:
+    if piece_length <= 0 or (piece_length % BLOCK_SIZE and piece_length > BLOCK_SIZE):
         raise ValueError(f"piece length {piece_length} must be a multiple of {BLOCK_SIZE}")
     rng = random.Random(seed)
     base = PeerSpec(upload=peer_up, download=peer_down, latency=latency)

@@ -8,7 +8,7 @@ with the default :class:`~bitswarm.core.swarm.torrent.SwarmConfig`), an
 :class:`~bitswarm.sim.links.Endpoint` and a virtual disk. The driver does for
 the core exactly what aio/'s torrent runner does with sockets: it calls the
 event methods, drains :meth:`TorrentSwarm.actions` after every call, and keeps
-one wake-up event at the core's :meth:`TorrentSwarm.get_timer`.
+a wake-up event at the core's :meth:`TorrentSwarm.get_timer` (see :data:`TIMER_POLL`).
 
 On arrival a peer announces to the :class:`~bitswarm.sim.tracker.VirtualTracker`
 and opens a connection to each peer it learns (one round trip later, within
@@ -73,6 +73,14 @@ from bitswarm.sim.tracker import VirtualTracker
 INFO_HASH = hashlib.sha1(b"bitswarm simulated torrent").digest()
 ANNOUNCE_INTERVAL = 60.0
 """Seconds between announces of a peer short of connections."""
+TIMER_POLL = 1.0
+"""Longest wait between two looks at a core's :meth:`TorrentSwarm.get_timer`.
+
+Asking after every call costs a scan of every connection; instead a peer
+always has one wake-up scheduled, at its timer or at most this far ahead.
+A deadline is then met exactly when it lies at least this far beyond the
+call that set it, which holds for every timer of the core (request time-outs
+of 10 s and more, choke rounds of 10 s, keep-alives of 120 s)."""
 _WITHHELD = (Unchoke, AllowedFast)
 """What a free rider never sends."""
 
@@ -157,7 +165,9 @@ class Simulation:
     def run(self) -> bool:
         """Run until every downloader has finished (True) or the time limit passed (False)."""
 
-        return self.loop.run(lambda: self._unfinished == 0, until=self.scenario.time_limit)
+        done = self.loop.run(lambda: self._unfinished == 0, until=self.scenario.time_limit)
+        self.stats.sample(self.loop.now)
+        return done
 
     def settle(self, seconds: float) -> None:
         """Let ``seconds`` more of virtual time pass (messages in flight arrive)."""
@@ -177,7 +187,7 @@ class Simulation:
             have = Bitfield.full(self.geometry.piece_count)
             if peer.spec.super_seed:
                 peer.super_seeder = SuperSeeder(self.geometry.piece_count)
-        peer.swarm = TorrentSwarm(self.geometry, have, peer.rng, now)
+        peer.swarm = TorrentSwarm(self.geometry, have, peer.rng, now, config=peer.spec.config)
         peer.arrived_at = now
         self.stats.arrived(peer.spec, have)
         self._announce(peer)
@@ -259,7 +269,7 @@ class Simulation:
     # -- the core's timers and actions -------------------------------------------------
 
     def _after(self, peer: SimPeer) -> None:
-        """Carry out what the core asked for, then keep one wake-up at its next timer."""
+        """Carry out what the core asked for; make sure a wake-up is scheduled."""
 
         swarm = peer.swarm
         if swarm is None:
@@ -269,12 +279,11 @@ class Simulation:
             for action in actions:
                 self._execute(peer, swarm, action)
             actions = swarm.actions()
-        if peer.swarm is None:
-            return
-        timer = swarm.get_timer()
-        if timer is not None and timer < peer.timer_at:
-            peer.timer_at = timer
-            self.loop.at(timer, self._wake, peer)
+        if peer.swarm is not None and peer.timer_at == math.inf:
+            timer = swarm.get_timer()
+            horizon = self.loop.now + TIMER_POLL
+            peer.timer_at = horizon if timer is None or timer > horizon else timer
+            self.loop.at(peer.timer_at, self._wake, peer)
 
     def _wake(self, peer: SimPeer) -> None:
         swarm = peer.swarm

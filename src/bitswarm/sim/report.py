@@ -1,0 +1,163 @@
+"""The distribution report: how close a simulated swarm came to the fluid bound, and at what cost.
+
+Figures (Kumar and Ross, 2006, for the bound):
+
+* every downloader's completion time (finish minus arrival) over
+  ``T_min = max(F/u_s, F/d_min, N*F/(u_s + sum u_i))``, as median, 95th
+  percentile and maximum ratios (1.0 would be the fluid optimum);
+* the origin's upload over ``F``: how many copies the publisher paid for;
+* the swarm's upload utilisation: payload sent over the upload capacity on
+  offer, over the whole run and per sample interval;
+* the free riders' penalty: their median completion time over the
+  contributors' (above 1 when tit-for-tat works);
+* the cost of the run itself: events executed, wall-clock seconds, events per second.
+
+The bound is for a flash crowd; with staggered arrivals each peer is still
+held to it, which is then a yardstick rather than a bound. ``GOALS`` are
+the targets the issue sets for a flash crowd of a thousand peers; they are
+printed beside the figures, never asserted.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import statistics
+from dataclasses import asdict, dataclass
+
+from bitswarm.sim.simulation import Simulation
+
+GOALS = {"median_ratio": 1.15, "max_ratio": 1.3, "origin_upload_ratio": 1.2}
+"""Flash crowd, 1,000 peers, homogeneous capacities: the figures to reach (goals, not asserts)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    scenario: str
+    peers: int
+    size: int
+    piece_length: int
+    seed: int
+    t_min: float
+    finished: int
+    median_ratio: float
+    p95_ratio: float
+    max_ratio: float
+    min_ratio: float
+    origin_upload_ratio: float
+    utilisation: float
+    """Payload uploaded over the capacity on offer, from the first arrival to the last finish."""
+    free_rider_penalty: float | None
+    """Median completion of free riders over that of contributors; ``None`` without free riders."""
+    virtual_seconds: float
+    events: int
+    wall_seconds: float
+    events_per_second: float
+    completion_times: tuple[float, ...]
+    """Every finished downloader's completion time, in peer order."""
+
+    def to_json(self) -> dict[str, object]:
+        """The report as JSON values (a figure that could not be computed is ``null``)."""
+
+        return {
+            name: None if isinstance(value, float) and not math.isfinite(value) else value
+            for name, value in asdict(self).items()
+        }
+
+    def lines(self) -> list[str]:
+        """The figures as plain ``name: value unit`` lines, goals beside them."""
+
+        def goal(name: str) -> str:
+            return f"  (goal <= {GOALS[name]:g})" if name in GOALS else ""
+
+        lines = [
+            f"scenario: {self.scenario}",
+            f"peers: {self.peers}",
+            f"finished: {self.finished}",
+            f"t_min: {self.t_min:.3f} s",
+        ]
+        for name in ("median_ratio", "p95_ratio", "max_ratio", "origin_upload_ratio"):
+            lines.append(f"{name}: {getattr(self, name):.3f} x{goal(name)}")
+        lines.append(f"utilisation: {self.utilisation:.3f}")
+        if self.free_rider_penalty is not None:
+            lines.append(f"free_rider_penalty: {self.free_rider_penalty:.3f} x")
+        lines += [
+            f"virtual_seconds: {self.virtual_seconds:.3f} s",
+            f"events: {self.events}",
+            f"wall_seconds: {self.wall_seconds:.3f} s",
+            f"events_per_second: {self.events_per_second:.0f} events/s",
+        ]
+        return lines
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """The nearest-rank percentile of sorted ``values`` (``fraction`` in 0..1)."""
+
+    if not values:
+        return math.nan
+    rank = max(1, math.ceil(fraction * len(values)))
+    return values[rank - 1]
+
+
+def utilisation_series(simulation: Simulation) -> list[tuple[float, float]]:
+    """(time, payload uploaded / capacity on offer) per sample interval."""
+
+    samples = simulation.stats.samples
+    series = []
+    for before, after in itertools.pairwise(samples):
+        span = after.time - before.time
+        offered = before.capacity * span
+        if offered > 0:
+            series.append((before.time, (after.uploaded - before.uploaded) / offered))
+    return series
+
+
+def make_report(simulation: Simulation, wall_seconds: float) -> Report:
+    scenario = simulation.scenario
+    t_min = scenario.t_min()
+    downloaders = [peer for peer in simulation.peers if not peer.spec.origin]
+    times = [
+        peer.finished_at - peer.arrived_at
+        for peer in downloaders
+        if peer.finished_at is not None and peer.arrived_at is not None
+    ]
+    ratios = sorted(time / t_min for time in times)
+
+    def median_time(free_riders: bool) -> float | None:
+        chosen = [
+            peer.finished_at - peer.arrived_at
+            for peer in downloaders
+            if peer.spec.free_rider == free_riders
+            and peer.finished_at is not None
+            and peer.arrived_at is not None
+        ]
+        return statistics.median(chosen) if chosen else None
+
+    riders, contributors = median_time(True), median_time(False)
+    penalty = riders / contributors if riders is not None and contributors else None
+    samples = simulation.stats.samples
+    offered = sum(
+        before.capacity * (after.time - before.time)
+        for before, after in itertools.pairwise(samples)
+    )
+    return Report(
+        scenario=scenario.name,
+        peers=len(downloaders),
+        size=scenario.size,
+        piece_length=scenario.piece_length,
+        seed=scenario.seed,
+        t_min=t_min,
+        finished=len(times),
+        median_ratio=statistics.median(ratios) if ratios else math.nan,
+        p95_ratio=percentile(ratios, 0.95),
+        max_ratio=ratios[-1] if ratios else math.nan,
+        min_ratio=ratios[0] if ratios else math.nan,
+        origin_upload_ratio=simulation.stats.origin_uploaded / scenario.size,
+        utilisation=simulation.stats.uploaded_total / offered if offered > 0 else math.nan,
+        free_rider_penalty=penalty,
+        virtual_seconds=simulation.now,
+        events=simulation.loop.events,
+        wall_seconds=wall_seconds,
+        events_per_second=simulation.loop.events / wall_seconds if wall_seconds > 0 else math.nan,
+        completion_times=tuple(times),
+    )
