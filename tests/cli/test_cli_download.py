@@ -119,6 +119,25 @@ def test_seed_and_download_a_multi_file_torrent(tmp_path: Path) -> None:
     assert (out / "content" / "sub" / "empty").stat().st_size == 0
 
 
+def test_ctrl_c_while_seeding_a_complete_download_exits_0(tmp_path: Path) -> None:
+    torrent, torrent_file = make_content(tmp_path / "seed")
+    out = tmp_path / "out"
+    with seeding(torrent_file, tmp_path / "seed") as port:
+        child = spawn(*download(str(torrent_file), out, port, "--seed"))
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # resume data is saved as soon as it completes
+            saved = load_resume(default_state_dir(out), torrent)
+            if saved is not None and saved.verified().all():
+                break
+            time.sleep(0.05)
+        assert child.poll() is None  # still seeding
+        child.send_signal(signal.SIGINT)
+        stdout, stderr = child.communicate(timeout=30)
+    assert child.returncode == 0, stderr
+    assert json.loads(stdout)["complete"] is True
+    assert same_files(torrent, tmp_path / "seed", out)
+
+
 def _kept_bytes(torrent: Torrent, out: Path) -> int:
     saved = load_resume(default_state_dir(out), torrent)
     assert saved is not None

@@ -300,6 +300,7 @@ class TorrentRunner:
                 self._resume_dirty = True
             case Finished():
                 self.finished.set()
+                self._spawn(self._save())
                 if self.announcer is not None:
                     self.announcer.completed()
             case Stopped(reason):

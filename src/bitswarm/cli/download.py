@@ -24,7 +24,7 @@ import click
 
 from bitswarm.aio.session import run
 from bitswarm.aio.torrent_open import default_state_dir
-from bitswarm.aio.torrent_runner import TorrentRunner
+from bitswarm.aio.torrent_runner import TorrentRunner, TorrentStatus
 from bitswarm.cli.errors import EXIT_FAILED, UserError
 from bitswarm.cli.loading import read_torrent, read_torrent_or_magnet
 from bitswarm.cli.peer_session import (
@@ -115,14 +115,16 @@ def download(
     state_dir.mkdir(exist_ok=True)
     _torrent_copy(state_dir, torrent.info_hash).write_bytes(torrent.to_bytes())
     started = time.monotonic()
+    record: dict[str, object] = {}
+    seeding = seed or seed_ratio is not None
     try:
-        record = run(
-            _download(torrent, output, options, seed or seed_ratio is not None, seed_ratio, give_up)
-        )
+        run(_download(torrent, output, options, seeding, seed_ratio, give_up, record))
     except KeyboardInterrupt:
-        raise UserError(
-            "interrupted; resume data saved, run again to continue", EXIT_FAILED
-        ) from None
+        if not record.get("complete"):
+            raise UserError(
+                "interrupted; resume data saved, run again to continue", EXIT_FAILED
+            ) from None
+        # Ctrl-C while seeding a complete download: the normal way to end.
     record["seconds"] = round(time.monotonic() - started, 3)
     if as_json:
         click.echo(json.dumps(record, sort_keys=True))
@@ -135,13 +137,17 @@ async def _download(
     seed: bool,
     seed_ratio: float | None,
     give_up: float,
-) -> dict[str, object]:
+    record: dict[str, object],
+) -> None:
+    """Download, then seed if asked; ``record`` holds the figures, even when interrupted."""
     async with running_torrent(torrent, output, default_state_dir(output), options) as runner:
-        async with live_view(lambda: [runner.status()], stderr_console()):
-            await run_until(runner, runner.finished.is_set, give_up)
-            if seed:
-                await run_until(runner, lambda: _ratio_reached(runner, seed_ratio), None)
-        return _record(runner)
+        try:
+            async with live_view(lambda: [runner.status()], stderr_console()):
+                await run_until(runner, runner.finished.is_set, give_up)
+                if seed:
+                    await run_until(runner, lambda: _ratio_reached(runner, seed_ratio), None)
+        finally:
+            record.update(_record(runner.status()))
 
 
 def _ratio_reached(runner: TorrentRunner, ratio: float | None) -> bool:
@@ -149,10 +155,7 @@ def _ratio_reached(runner: TorrentRunner, ratio: float | None) -> bool:
     return ratio is not None and status.uploaded >= ratio * status.size
 
 
-def _record(runner: TorrentRunner) -> dict[str, object]:
-    status = runner.status()
-    if not status.complete:
-        raise UserError(f"{status.name}: incomplete", EXIT_FAILED)
+def _record(status: TorrentStatus) -> dict[str, object]:
     return {
         "name": status.name,
         "size": status.size,
