@@ -92,23 +92,23 @@ class ExactDisk:
 
 
 class CountingDisk:
-    """No data kept: a piece is good once all its bytes were written (the fast path)."""
+    """No data kept: a piece is good once every byte of it was written (the fast path)."""
 
-    __slots__ = ("_geometry", "_space", "_written", "_zeros")
+    __slots__ = ("_complete", "_geometry", "_partial", "_space", "_zeros")
 
     def __init__(
         self, geometry: PieceGeometry, *, complete: bool, capacity: int | None = None
     ) -> None:
         self._geometry = geometry
-        self._written = [
-            geometry.piece_size(p) if complete else 0 for p in range(geometry.piece_count)
-        ]
+        self._complete = [complete] * geometry.piece_count
+        self._partial: dict[int, dict[int, int]] = {}
+        """piece -> offset -> length of the blocks written since the piece was last checked."""
         self._zeros: dict[int, bytes] = {}
         self._space = _Capacity(capacity)
 
     def write(self, piece: int, offset: int, data: bytes) -> None:
         self._space.take(piece, len(data))
-        self._written[piece] += len(data)
+        self._partial.setdefault(piece, {})[offset] = len(data)
 
     def read(self, piece: int, offset: int, length: int) -> bytes:
         zeros = self._zeros.get(length)
@@ -117,9 +117,9 @@ class CountingDisk:
         return zeros
 
     def verify(self, piece: int) -> bool:
-        """Good when exactly the piece's bytes were written; a failed check starts it over."""
+        """Good when the blocks written cover the piece; a failed check starts it over."""
 
-        good = self._written[piece] == self._geometry.piece_size(piece)
-        if not good:
-            self._written[piece] = 0
-        return good
+        blocks = self._partial.pop(piece, {})
+        if not self._complete[piece]:
+            self._complete[piece] = sum(blocks.values()) == self._geometry.piece_size(piece)
+        return self._complete[piece]

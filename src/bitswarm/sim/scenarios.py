@@ -48,6 +48,8 @@ class PeerSpec:
     leave_on_complete: bool = False
     super_seed: bool = False
     """An origin that reveals pieces one peer at a time (BEP 16)."""
+    disk_capacity: int | None = None
+    """Bytes the peer's disk takes before writes fail (``None``: no limit)."""
     config: SwarmConfig | None = None
     """The core's settings; ``None`` for the defaults the real peer uses."""
 

@@ -146,9 +146,14 @@ class Simulation:
         geometry = self.geometry
         disk: VirtualDisk
         if self.hashes is not None:
-            disk = ExactDisk(geometry, self.hashes, self.content if spec.origin else None)
+            disk = ExactDisk(
+                geometry,
+                self.hashes,
+                self.content if spec.origin else None,
+                capacity=spec.disk_capacity,
+            )
         else:
-            disk = CountingDisk(geometry, complete=spec.origin)
+            disk = CountingDisk(geometry, complete=spec.origin, capacity=spec.disk_capacity)
         peer_id = f"-BS0100-{index:012d}".encode()
         return SimPeer(
             index,
