@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bitswarm.core.swarm.pieces import BLOCK_SIZE
 from bitswarm.core.swarm.pipeline import Answer, PipelineConfig, RequestPipeline
@@ -111,3 +113,50 @@ def test_cancelled_set_is_bounded() -> None:
         pipeline.cancel(request)
     assert pipeline.answered(sent[0], 1.0) is Answer.UNREQUESTED  # forgotten
     assert pipeline.answered(sent[-1], 1.0) is Answer.LATE
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["send", "block", "reject", "cancel", "expire", "choke"]),
+            st.integers(0, 7),
+            st.floats(0, 30),
+        ),
+        max_size=80,
+    )
+)
+def test_every_request_is_answered_once_and_depth_stays_in_bounds(
+    script: list[tuple[str, int, float]],
+) -> None:
+    pipeline = RequestPipeline(CONFIG)
+    now = 0.0
+    waiting: set[Request] = set()
+    """Requests sent and neither answered nor given up."""
+    for op, index, step in script:
+        now += step
+        request = Request(index, 0, BLOCK_SIZE)
+        if op == "send" and request not in pipeline:
+            pipeline.sent(request, now)
+            waiting.add(request)
+        elif op == "block":
+            answer = pipeline.answered(request, now)
+            assert (answer is Answer.EXPECTED) == (request in waiting)
+            waiting.discard(request)
+        elif op == "reject":
+            answer = pipeline.rejected(request, now, choked=index % 2 == 0)
+            assert (answer is Answer.EXPECTED) == (request in waiting)
+            waiting.discard(request)
+        elif op == "cancel":
+            assert pipeline.cancel(request) == (request in waiting)
+            waiting.discard(request)
+        elif op == "expire":
+            late = pipeline.expire(now)
+            assert set(late) <= waiting
+            waiting -= set(late)
+            deadline = pipeline.deadline()
+            assert deadline is None or deadline > now
+        else:
+            assert set(pipeline.drop_all()) == waiting
+            waiting.clear()
+        assert set(pipeline.outstanding) == waiting
+        assert 1 <= pipeline.depth(step * 1e6) <= CONFIG.max_depth
