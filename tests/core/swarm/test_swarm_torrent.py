@@ -460,3 +460,16 @@ def test_requests_resume_when_the_reject_back_off_ends() -> None:
     assert swarm.get_timer() == 1.0 + backoff
     swarm.handle_timer(1.0 + backoff)
     assert len(sent(swarm.actions(), "seed", Request)) == PipelineConfig().min_depth
+
+
+def test_allowed_fast_is_withdrawn_once_the_peer_has_pieces_to_trade() -> None:
+    swarm, _ = make("11111111", allowed_fast_count=2)
+    swarm.peer_connected("p", handshake("p"), 0.0, address="127.0.0.1")
+    allowed = [
+        m.index for m in sent(swarm.actions(), "p", AllowedFast) if isinstance(m, AllowedFast)
+    ]
+    others = [piece for piece in range(PIECES) if piece not in allowed]
+    actions = feed(swarm, "p", HaveNone(), Have(others[0]), Request(allowed[0], 0, BLOCK_SIZE))
+    assert actions == [ReadBlock("p", Request(allowed[0], 0, BLOCK_SIZE))]  # still a newcomer
+    actions = feed(swarm, "p", Have(others[1]), Have(others[2]), Request(allowed[1], 0, BLOCK_SIZE))
+    assert sent(actions, "p") == [RejectRequest(allowed[1], 0, BLOCK_SIZE)]

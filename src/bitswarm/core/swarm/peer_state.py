@@ -55,6 +55,7 @@ class PeerState:
         "last_sent",
         "peer_choking",
         "peer_interested",
+        "piece_count",
         "pipeline",
         "requests_in",
         "strikes",
@@ -86,6 +87,8 @@ class PeerState:
         """Payload bytes received that we could not use (duplicates, unrequested, bad)."""
         self.strikes = 0
         """Protocol offences short of fatal; the peer is dropped at a limit."""
+        self.piece_count = 0
+        """Pieces the peer has announced."""
         self.summary_open = True
         """The peer may still send its bitfield / have all / have none (BEP 6: first only)."""
         self.connected_at = now

@@ -348,7 +348,7 @@ class TorrentSwarm:
 
     def _on_have(self, peer: PeerState, message: Have, now: float) -> None:
         self._check_piece(message.index, "have")
-        self._picker.peers.have(peer.key, message.index)
+        peer.piece_count += self._picker.peers.have(peer.key, message.index)
         self._pieces_changed(peer)
 
     def _on_bitfield(self, peer: PeerState, message: HaveBitfield, now: float) -> None:
@@ -358,10 +358,12 @@ class TorrentSwarm:
             raise ProtocolError(f"bitfield: {error}") from None
         self._picker.peers.leave(peer.key)
         self._picker.peers.join(peer.key, field)
+        peer.piece_count = field.count()
         self._pieces_changed(peer)
 
     def _on_have_all(self, peer: PeerState, message: HaveAll, now: float) -> None:
         self._picker.peers.have_all(peer.key)
+        peer.piece_count = self.geometry.piece_count
         self._pieces_changed(peer)
 
     def _on_allowed_fast(self, peer: PeerState, message: AllowedFast, now: float) -> None:
@@ -397,11 +399,16 @@ class TorrentSwarm:
             self._pieces_changed(peer)
 
     def _pieces_changed(self, peer: PeerState) -> None:
-        """What the peer has, or what we have, changed: interest, and seeds meeting seeds."""
+        """What the peer has, or what we have, changed: interest, seeds meeting seeds, and
+        the allowed-fast set, withdrawn once the peer has pieces to trade (BEP 6: "rejects
+        requests for Allowed Fast messages whenever the requesting peer has more than k
+        pieces"), so the choker alone decides again."""
 
         if self._have.all() and self._picker.peers.is_seed(peer.key):
             self._drop(peer, "both sides are seeds")
             return
+        if peer.piece_count > self.config.allowed_fast_count:
+            peer.allowed_fast_out.clear()
         interested = self._picker.is_interesting(peer.key)
         if interested != peer.am_interested:
             peer.am_interested = interested
