@@ -94,7 +94,6 @@ class MemorySwarm:
         self._seq = itertools.count()
         self._parsers: dict[tuple[str, str], MessageParser] = {}
         """(receiver, sender) -> the receiver's parser for that connection; absent when closed."""
-        self.bytes_sent: dict[str, int] = {}
 
     # -- building ------------------------------------------------------------------
 
@@ -118,7 +117,6 @@ class MemorySwarm:
         ]
         node = Node(name, swarm, disk, upload_rate, corrupt=corrupt, mute=mute)
         self.nodes[name] = node
-        self.bytes_sent[name] = 0
         return node
 
     def _piece(self, piece: int) -> bytes:
@@ -237,7 +235,6 @@ class MemorySwarm:
     def _transmit(self, node: Node, peer: str, data: bytes) -> None:
         start = max(self.now, node.uplink_free_at)
         node.uplink_free_at = start + len(data) / node.upload_rate
-        self.bytes_sent[node.name] += len(data)
         self.at(node.uplink_free_at + self.latency, lambda: self._deliver(node.name, peer, data))
 
     def _deliver(self, sender: str, receiver: str, data: bytes) -> None:
