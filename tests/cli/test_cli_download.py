@@ -138,6 +138,19 @@ def test_ctrl_c_while_seeding_a_complete_download_exits_0(tmp_path: Path) -> Non
     assert same_files(torrent, tmp_path / "seed", out)
 
 
+def test_a_disk_that_fails_is_one_line_and_status_1(tmp_path: Path) -> None:
+    _, torrent_file = make_content(tmp_path / "seed")
+    out = tmp_path / "out"
+    (out / "content" / "a.bin").mkdir(parents=True)  # a folder where the file must go
+    with seeding(torrent_file, tmp_path / "seed") as port:
+        child = spawn(*download(str(torrent_file), out, port))
+        _, stderr = child.communicate(timeout=60)
+    assert child.returncode == 1, stderr
+    last = stderr.splitlines()[-1]
+    assert last.startswith("bitswarm: error: writing piece ") and "a.bin" in last, last
+    assert "Traceback" not in stderr
+
+
 def _kept_bytes(torrent: Torrent, out: Path) -> int:
     saved = load_resume(default_state_dir(out), torrent)
     assert saved is not None

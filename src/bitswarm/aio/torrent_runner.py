@@ -307,6 +307,10 @@ class TorrentRunner:
                 self._end(reason)
 
     def _end(self, reason: str) -> None:
+        """Stop the torrent for good; the first reason is the one reported."""
+
+        if self.ended.is_set():
+            return
         self.error = reason
         self.ended.set()
         for connection in list(self.connections.values()):

@@ -31,7 +31,7 @@ from bitswarm.aio.torrent_runner import TorrentRunner, TorrentStatus
 from bitswarm.cli.describe import print_json
 from bitswarm.cli.errors import EXIT_FAILED, UserError
 from bitswarm.cli.progress import stderr_console
-from bitswarm.cli.swarm_view import format_seconds, live_view
+from bitswarm.cli.swarm_view import live_view
 from bitswarm.cli.units import RateParam, SizeParam, format_size
 from bitswarm.storage.create import create_torrent
 
@@ -150,7 +150,7 @@ def summary(result: DemoResult, plan: DemoPlan) -> list[str]:
     if result.t_min is not None:
         alone = result.peers * size / plan.origin_up
         lines.append(
-            f"time: {format_seconds(result.seconds)} ({result.seconds:.1f} s) against the lower "
+            f"time: {result.seconds:.1f} s against the lower "
             f"bound T_min {result.t_min:.1f} s ({result.seconds / result.t_min:.2f}x); "
             f"the origin alone would need {alone:.1f} s"
         )
