@@ -28,10 +28,6 @@ class Listener:
     def port(self) -> int:
         return int(self._server.sockets[0].getsockname()[1])
 
-    @property
-    def addresses(self) -> list[tuple[str, int]]:
-        return [tuple(s.getsockname()[:2]) for s in self._server.sockets]
-
     async def close(self) -> None:
         self._server.close()
         await self._server.wait_closed()

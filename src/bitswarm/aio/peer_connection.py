@@ -97,7 +97,6 @@ class PeerConnection(asyncio.Protocol):
         self.address: Address = ("", 0)
         self.remote: Handshake | None = None
         self.bytes_sent = 0
-        self.bytes_received = 0
         self.close_reason = ""
         self.ourselves = False
         """The peer presented our own peer id: we dialled our own listener."""
@@ -144,7 +143,6 @@ class PeerConnection(asyncio.Protocol):
             self._write_handshake(self.host)
 
     def data_received(self, data: bytes) -> None:
-        self.bytes_received += len(data)
         try:
             if self._parser is None:
                 self._receive_handshake(data)
