@@ -20,6 +20,7 @@ from bitswarm.core.swarm.actions import (
     WriteBlock,
 )
 from bitswarm.core.swarm.bitfield import Bitfield
+from bitswarm.core.swarm.choker import ChokerConfig
 from bitswarm.core.swarm.pieces import BLOCK_SIZE, PieceGeometry
 from bitswarm.core.swarm.pipeline import PipelineConfig
 from bitswarm.core.swarm.torrent import SwarmConfig, TorrentSwarm
@@ -362,12 +363,25 @@ def test_choking_a_peer_rejects_its_queue() -> None:
     swarm, _ = make("11111111")
     interested_leecher(swarm)
     feed(swarm, "leecher", Request(1, 0, BLOCK_SIZE), Request(2, 0, BLOCK_SIZE))
-    actions = feed(swarm, "leecher", NotInterested(), now=1.0)
-    assert sent(actions, "leecher") == [
+    assert feed(swarm, "leecher", NotInterested(), now=1.0) == []  # wait for the round
+    round_at = swarm.get_timer()
+    assert round_at == swarm.config.choker.round_interval
+    swarm.handle_timer(round_at)
+    assert sent(swarm.actions(), "leecher") == [
         Choke(),
         RejectRequest(1, 0, BLOCK_SIZE),
         RejectRequest(2, 0, BLOCK_SIZE),
     ]
+
+
+def test_interest_rechokes_early_only_into_a_free_slot() -> None:
+    swarm, _ = make("11111111", choker=ChokerConfig(upload_slots=1))
+    interested_leecher(swarm, "a")
+    join(swarm, "b")
+    assert feed(swarm, "b", HaveNone(), Interested(), now=1.0) == []
+    for _ in range(3):  # a flapping peer moves nothing, not even the next round
+        assert feed(swarm, "a", NotInterested(), Interested(), now=2.0) == []
+    assert swarm.get_timer() == swarm.config.choker.round_interval
 
 
 # -- hash failures, disk errors -----------------------------------------------------------

@@ -45,7 +45,8 @@ being interested and drop peers that are seeds too. Protocol errors become a
 :class:`Disconnect` action, never an exception to the driver.
 
 Choking runs every ``choker.round_interval`` from :meth:`get_timer`, and
-early when a peer's interest changes or an unchoked peer leaves.
+early when a choked peer turns interested while an upload slot is free, or
+when an unchoked peer leaves.
 
 Beyond the design note's interface: ``peer_connected`` takes the peer's
 ``address`` (for its BEP 6 allowed-fast set), a failed write ends in a
@@ -341,10 +342,17 @@ class TorrentSwarm:
     def _on_interest(
         self, peer: PeerState, message: Interested | NotInterested, now: float
     ) -> None:
-        interested = isinstance(message, Interested)
-        if interested != peer.peer_interested:
-            peer.peer_interested = interested
+        peer.peer_interested = isinstance(message, Interested)
+        if peer.peer_interested and peer.am_choking and self._free_upload_slot():
             self._rechoke(now)
+
+    def _free_upload_slot(self) -> bool:
+        """Fewer interested peers are unchoked than the choker has slots: a newcomer need not
+        wait for the next round. (Only this case rechokes early, so a peer flapping its
+        interest cannot make rounds run at its own pace.)"""
+
+        busy = sum(not p.am_choking and p.peer_interested for p in self._peers.values())
+        return busy < self.config.choker.upload_slots
 
     def _on_have(self, peer: PeerState, message: Have, now: float) -> None:
         self._check_piece(message.index, "have")
