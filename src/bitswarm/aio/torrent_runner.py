@@ -159,6 +159,7 @@ class TorrentRunner:
         self._timer: asyncio.TimerHandle | None = None
         self._housekeeper: asyncio.Task[None] | None = None
         self._resume_dirty = False
+        self._stopping = False
         self._resume_saved_at = now
         self.finished = asyncio.Event()
         """Set when every wanted piece is verified (at once for a seed)."""
@@ -186,7 +187,8 @@ class TorrentRunner:
     def peer_opened(self, connection: PeerConnection, handshake: Handshake) -> bool:
         key = connection.address
         if (
-            self.ended.is_set()
+            self._stopping
+            or self.ended.is_set()
             or key[0] in self._banned
             or key in self.connections
             or handshake.peer_id in self._peer_ids  # already connected the other way
@@ -228,6 +230,7 @@ class TorrentRunner:
     async def stop(self) -> None:
         """Close every peer, finish disk work, save resume data, announce ``stopped``."""
 
+        self._stopping = True
         if self._timer is not None:
             self._timer.cancel()
         if self._housekeeper is not None:
@@ -317,9 +320,12 @@ class TorrentRunner:
             connection.close(reason)
 
     def _schedule_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
         deadline = self.swarm.get_timer()
+        timer = self._timer
+        if timer is not None and not timer.cancelled() and timer.when() == deadline:
+            return  # unchanged: most events leave the deadline where it was
+        if timer is not None:
+            timer.cancel()
         self._timer = None if deadline is None else self._loop.call_at(deadline, self._on_timer)
 
     def _on_timer(self) -> None:
@@ -403,7 +409,7 @@ class TorrentRunner:
     # -- peers and housekeeping ------------------------------------------------------------
 
     def _dial_more(self) -> None:
-        if self.ended.is_set():
+        if self._stopping or self.ended.is_set():
             return
         now = self._loop.time()
         outgoing = sum(1 for c in self.connections.values() if c.outgoing)
