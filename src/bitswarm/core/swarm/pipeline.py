@@ -37,9 +37,6 @@ from enum import Enum
 from bitswarm.core.swarm.pieces import BLOCK_SIZE
 from bitswarm.core.wire.messages import Request
 
-SLOW_START_EXIT_RTT = 1.0
-"""Slow start ends when a round trip exceeds the target latency: the queue is deep enough."""
-
 
 @dataclass(frozen=True, slots=True)
 class PipelineConfig:
@@ -142,7 +139,7 @@ class RequestPipeline:
         sample = now - sent_at
         self.srtt = sample if self.srtt is None else 0.875 * self.srtt + 0.125 * sample
         if self.slow_start:
-            if sample > SLOW_START_EXIT_RTT * self.config.target_latency:
+            if sample > self.config.target_latency:  # the queue is deep enough
                 self.slow_start = False
             elif len(self._outstanding) + 1 >= self._ramp:  # grow only a depth in use
                 self._ramp = min(self.config.max_depth, self._ramp + 1)
