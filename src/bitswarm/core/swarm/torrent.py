@@ -83,11 +83,9 @@ from bitswarm.core.wire.errors import ProtocolError
 from bitswarm.core.wire.fast import allowed_fast_set
 from bitswarm.core.wire.handshake import Extensions, Handshake
 from bitswarm.core.wire.messages import (
-    FAST_MESSAGES,
     AllowedFast,
     Cancel,
     Choke,
-    Extended,
     Have,
     HaveAll,
     HaveBitfield,
@@ -97,16 +95,11 @@ from bitswarm.core.wire.messages import (
     Message,
     NotInterested,
     Piece,
-    Port,
     RejectRequest,
     Request,
     SuggestPiece,
     Unchoke,
-    UnknownMessage,
 )
-
-_SUMMARIES = (HaveBitfield, HaveAll, HaveNone)
-_MAY_PRECEDE_SUMMARY = (Extended, Port, UnknownMessage, AllowedFast, SuggestPiece, KeepAlive)
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,19 +304,10 @@ class TorrentSwarm:
     # -- messages ----------------------------------------------------------------------
 
     def _dispatch(self, peer: PeerState, message: Message, now: float) -> None:
-        name = type(message).__name__
-        if isinstance(message, FAST_MESSAGES) and not peer.fast:
-            raise ProtocolError(f"{name} received, but the fast extension was not negotiated")
-        if isinstance(message, _SUMMARIES):
-            if not peer.summary_open:
-                raise ProtocolError(f"{name} received after other messages")
-        elif not isinstance(message, _MAY_PRECEDE_SUMMARY):
-            peer.summary_open = False
+        peer.check_order(message)
         handler = _HANDLERS.get(type(message))
         if handler is not None:
             handler(self, peer, message, now)
-        if isinstance(message, _SUMMARIES):
-            peer.summary_open = False
 
     def _check_piece(self, index: int, what: str) -> None:
         if not 0 <= index < self.geometry.piece_count:
