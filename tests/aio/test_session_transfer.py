@@ -96,10 +96,10 @@ async def test_dialling_ourselves_is_noticed_and_not_repeated(tmp_path: Path) ->
         ourselves = ("127.0.0.1", seed.port)
         seeding.add_peers([ourselves])
         async with asyncio.timeout(10):
-            while ourselves not in seeding._ourselves:
+            while ourselves not in seeding.dialer.ourselves:
                 await asyncio.sleep(0.01)
         seeding.add_peers([ourselves])  # a tracker lists us again: not dialled
-        assert ourselves not in seeding._candidates and not seeding.connections
+        assert not seeding.dialer.known(ourselves) and not seeding.connections
 
 
 async def test_one_connection_between_two_peers_that_dial_each_other(tmp_path: Path) -> None:

@@ -32,8 +32,10 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bitswarm.aio.announcer import Announcer, Totals
-from bitswarm.aio.peer_connection import Address, PeerConnection, connect
+from bitswarm.aio.peer_connection import Address, PeerConnection
+from bitswarm.aio.peer_dialer import PeerDialer
 from bitswarm.aio.ratelimit import Limiters
+from bitswarm.aio.torrent_status import TorrentStatus
 from bitswarm.core.metainfo import Torrent
 from bitswarm.core.swarm.actions import (
     Action,
@@ -57,7 +59,6 @@ from bitswarm.storage.errors import StorageError
 TICK = 1.0
 """Seconds between housekeeping rounds: dialling, resume data, early announces."""
 RESUME_EVERY = 5.0
-REDIAL_AFTER = 30.0
 SEND_AHEAD = 256 * 1024
 """Bytes read from disk for a peer and not yet written to it; further reads wait for its queue
 to drain, so a rate-capped upload never holds seconds of stale blocks."""
@@ -73,35 +74,6 @@ class Disk(Protocol):
     async def write_block(self, piece: int, offset: int, data: bytes) -> None: ...
     async def read_block(self, piece: int, offset: int, length: int) -> bytes: ...
     async def hash_piece(self, piece: int) -> bool: ...
-
-
-@dataclass(frozen=True, slots=True)
-class TorrentStatus:
-    """One moment of a torrent, for the progress display and the demo's summary."""
-
-    name: str
-    size: int
-    verified: int
-    """Bytes of verified pieces."""
-    uploaded: int
-    downloaded: int
-    up_rate: float
-    down_rate: float
-    peers: int
-    complete: bool
-    error: str | None
-
-    @property
-    def fraction(self) -> float:
-        return self.verified / self.size if self.size else 1.0
-
-    @property
-    def eta(self) -> float | None:
-        """Seconds left at the current rate, ``None`` when nothing is coming in."""
-
-        if self.complete:
-            return 0.0
-        return (self.size - self.verified) / self.down_rate if self.down_rate > 0 else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,14 +112,8 @@ class TorrentRunner:
         self._session_room = session_room
         """Connections the session may still open, over all its torrents."""
         self._loop = asyncio.get_running_loop()
-        now = self._loop.time()
         self.connections: dict[PeerKey, PeerConnection] = {}
-        self._dialling: set[Address] = set()
-        self._candidates: dict[Address, float] = {}
-        """Known addresses and when we last dialled them (0: never)."""
-        self._banned: set[str] = set()
-        self._ourselves: set[Address] = set()
-        """Addresses that turned out to be our own listener."""
+        self.dialer = PeerDialer(config.peer_id, self, self._spawn)
         self._peer_ids: dict[bytes, PeerKey] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._writes: dict[int, list[asyncio.Task[None]]] = {}
@@ -160,7 +126,7 @@ class TorrentRunner:
         self._housekeeper: asyncio.Task[None] | None = None
         self._resume_dirty = False
         self._stopping = False
-        self._resume_saved_at = now
+        self._resume_saved_at = self._loop.time()
         self.finished = asyncio.Event()
         """Set when every wanted piece is verified (at once for a seed)."""
         self.error: str | None = None
@@ -189,7 +155,7 @@ class TorrentRunner:
         if (
             self._stopping
             or self.ended.is_set()
-            or key[0] in self._banned
+            or key[0] in self.dialer.banned
             or key in self.connections
             or handshake.peer_id in self._peer_ids  # already connected the other way
             or len(self.connections) >= self.config.max_peers
@@ -246,9 +212,7 @@ class TorrentRunner:
     def add_peers(self, addresses: Sequence[Address]) -> None:
         """Addresses to dial (from a tracker, or given by the user)."""
 
-        for host, port in addresses:
-            if (host, port) not in self._ourselves:
-                self._candidates.setdefault((host, int(port)), 0.0)
+        self.dialer.add(addresses)
         self._dial_more()
 
     def totals(self) -> Totals:
@@ -289,7 +253,7 @@ class TorrentRunner:
                 connection = self.connections.get(peer)
                 if connection is not None:
                     if isinstance(action, Ban):
-                        self._banned.add(connection.address[0])
+                        self.dialer.banned.add(connection.address[0])
                     connection.close(reason)
             case WriteBlock(piece, offset, data):
                 self._queue_write(piece, offset, data)
@@ -411,39 +375,14 @@ class TorrentRunner:
     def _dial_more(self) -> None:
         if self._stopping or self.ended.is_set():
             return
-        now = self._loop.time()
         outgoing = sum(1 for c in self.connections.values() if c.outgoing)
         room = min(
-            self.config.max_outgoing - outgoing - len(self._dialling),
-            self.config.max_peers - len(self.connections) - len(self._dialling),
-            self._session_room() - len(self._dialling),
+            self.config.max_outgoing - outgoing,
+            self.config.max_peers - len(self.connections),
+            self._session_room(),
         )
-        for address, tried in list(self._candidates.items()):
-            if room <= 0:
-                return
-            if (
-                address in self.connections
-                or address in self._dialling
-                or address[0] in self._banned
-                or (tried and now - tried < REDIAL_AFTER)
-            ):
-                continue
-            self._candidates[address] = now
-            self._dialling.add(address)
-            self._spawn(self._dial(address))
-            room -= 1
-
-    async def _dial(self, address: Address) -> None:
-        try:
-            connection = await connect(address, self.config.peer_id, self)
-        except (OSError, TimeoutError):
-            return  # unreachable for now: tried again after REDIAL_AFTER
-        finally:
-            self._dialling.discard(address)
-        await connection.closed
-        if connection.ourselves:
-            self._ourselves.add(address)
-            self._candidates.pop(address, None)
+        dialer = self.dialer
+        dialer.dial(room - len(dialer.dialling), self.connections, self._loop.time())
 
     async def _housekeeping(self) -> None:
         while True:
@@ -451,5 +390,5 @@ class TorrentRunner:
             self._dial_more()
             if self._loop.time() - self._resume_saved_at >= RESUME_EVERY:
                 await self._save()
-            if self.announcer is not None and not self.connections and not self._dialling:
+            if self.announcer is not None and not self.connections and not self.dialer.dialling:
                 self.announcer.want_peers()

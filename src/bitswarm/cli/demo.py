@@ -27,7 +27,8 @@ import click
 
 from bitswarm.aio.demo_swarm import DemoPlan, DemoResult, embedded_tracker, run_demo
 from bitswarm.aio.session import run
-from bitswarm.aio.torrent_runner import TorrentRunner, TorrentStatus
+from bitswarm.aio.torrent_runner import TorrentRunner
+from bitswarm.aio.torrent_status import TorrentStatus
 from bitswarm.cli.describe import print_json
 from bitswarm.cli.errors import EXIT_FAILED, UserError
 from bitswarm.cli.progress import stderr_console

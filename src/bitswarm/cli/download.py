@@ -24,7 +24,8 @@ import click
 
 from bitswarm.aio.session import run
 from bitswarm.aio.torrent_open import default_state_dir
-from bitswarm.aio.torrent_runner import TorrentRunner, TorrentStatus
+from bitswarm.aio.torrent_runner import TorrentRunner
+from bitswarm.aio.torrent_status import TorrentStatus
 from bitswarm.cli.errors import EXIT_FAILED, UserError
 from bitswarm.cli.loading import read_torrent, read_torrent_or_magnet
 from bitswarm.cli.peer_session import (

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn
 
-from bitswarm.aio.torrent_runner import TorrentStatus
+from bitswarm.aio.torrent_status import TorrentStatus
 from bitswarm.cli.units import format_size
 
 REFRESH = 0.25
