@@ -77,6 +77,23 @@ async def test_a_download_cap_is_honoured(tmp_path: Path) -> None:
     assert torrent.total_size <= downloaded <= rate * elapsed + burst + 256 * 1024
 
 
+async def test_an_upload_cap_is_honoured(tmp_path: Path) -> None:
+    torrent, seed_root = make_torrent(tmp_path)
+    rate = 300_000
+    async with (
+        peer(torrent, seed_root, max_up=rate) as (seed, _),
+        peer(torrent, tmp_path / "leech") as (_, leeching),
+    ):
+        started = time.monotonic()
+        leeching.add_peers([("127.0.0.1", seed.port)])
+        await wait_for(leeching.finished)
+        elapsed = time.monotonic() - started
+        burst = seed.limits.up.burst
+    # The whole content crossed the seed's cap within `elapsed` seconds.
+    frame = 16 * 1024 + 13
+    assert torrent.total_size <= rate * elapsed + burst + frame
+
+
 async def test_a_failing_disk_stops_the_torrent_with_the_file_named(tmp_path: Path) -> None:
     torrent, seed_root = make_torrent(tmp_path)
     leech_root = tmp_path / "leech"
