@@ -10,7 +10,9 @@ fails, no route to any peer or tracker.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import os
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -34,6 +36,7 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 POLL = 0.25
 DEFAULT_PORT = 6881
 DEFAULT_GIVE_UP = 60.0
+_HOST_NAME = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?:\.(?!-)[A-Za-z0-9-]{1,63})*\.?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,9 +53,19 @@ def parse_peer(text: str) -> tuple[str, int]:
 
     host, sep, port = text.rpartition(":")
     host = host.removeprefix("[").removesuffix("]")
-    if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+    if not (sep and _is_host(host) and port.isascii() and port.isdigit()) or not (
+        1 <= int(port) <= 65535
+    ):
         raise UserError(f"--peer: expected HOST:PORT or [IPv6]:PORT, not {text!r}")
     return host, int(port)
+
+
+def _is_host(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return _HOST_NAME.fullmatch(text) is not None
+    return True
 
 
 def peer_options(*, download: bool) -> Callable[[_F], _F]:
