@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from peer_fixtures import make_torrent, peer, same_tree, wait_for
 
-from bitswarm.aio.torrent_open import default_state_dir
+from bitswarm.aio.session import Session, SessionConfig
+from bitswarm.aio.torrent_open import default_state_dir, open_torrent
+from bitswarm.core.swarm.bitfield import Bitfield
+from bitswarm.storage.errors import StorageError
 from bitswarm.storage.resume import load_resume
 
 
@@ -141,4 +146,27 @@ async def test_ipv6_loopback_transfer(tmp_path: Path) -> None:
         leeching.add_peers([("::1", seed.port)])
         await wait_for(leeching.finished)
         assert [c.address[0] for c in leeching.connections.values()] in ([], ["::1"])
+    assert same_tree(seed_root / "content", tmp_path / "leech" / "content")
+
+
+async def test_resume_data_that_cannot_be_saved_does_not_stop_a_download(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    torrent, seed_root = make_torrent(tmp_path)
+
+    def read_only_folder(have: Bitfield) -> None:
+        raise StorageError(tmp_path / "state", "cannot create resume file: Read-only file system")
+
+    async with peer(torrent, seed_root) as (seed, _):
+        leecher = Session(SessionConfig(bind="127.0.0.1", port=0))
+        await leecher.start()
+        try:
+            parts = await open_torrent(torrent, tmp_path / "leech", tmp_path / "state")
+            leeching = leecher.add(replace(parts, save_resume=read_only_folder), announce=False)
+            leeching.add_peers([("127.0.0.1", seed.port)])
+            await wait_for(leeching.finished)
+            assert not leeching.ended.is_set()
+        finally:
+            await leecher.close()  # saves once more, fails once more, closes cleanly
+    assert "resume data not saved" in caplog.text and "Read-only" in caplog.text
     assert same_tree(seed_root / "content", tmp_path / "leech" / "content")

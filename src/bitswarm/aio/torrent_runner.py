@@ -26,6 +26,7 @@ figures the progress display shows.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import deque
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
@@ -55,6 +56,8 @@ from bitswarm.core.swarm.torrent import TorrentSwarm
 from bitswarm.core.wire.handshake import Handshake
 from bitswarm.core.wire.messages import Message, Request
 from bitswarm.storage.errors import StorageError
+
+_log = logging.getLogger(__name__)
 
 TICK = 1.0
 """Seconds between housekeeping rounds: dialling, resume data, early announces."""
@@ -368,7 +371,10 @@ class TorrentRunner:
             return
         self._resume_dirty = False
         self._resume_saved_at = self._loop.time()
-        await asyncio.to_thread(self._save_resume, self.have.copy())
+        try:
+            await asyncio.to_thread(self._save_resume, self.have.copy())
+        except StorageError as error:  # only a restart's shortcut is lost: say so, go on
+            _log.warning("%s: resume data not saved: %s", self.torrent.name, error)
 
     # -- peers and housekeeping ------------------------------------------------------------
 
