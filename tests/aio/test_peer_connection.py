@@ -204,3 +204,25 @@ async def test_download_cap_is_not_exceeded() -> None:
         client.close("done")
     finally:
         await listener.close()
+
+
+class FaultyHost(Host):
+    def peer_message(self, connection: PeerConnection, message: Message) -> None:
+        raise RuntimeError("a bug in the torrent")
+
+
+async def test_a_bug_in_the_torrent_drops_the_peer_not_the_session(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    server_host = FaultyHost()
+    listener = await _serve("127.0.0.1", server_host)
+    try:
+        client = await connect(("127.0.0.1", listener.port), b"C" * 20, Host())
+        await _until(lambda: server_host.opened)
+        client.send(Interested())
+        assert await client.closed
+        await _until(lambda: server_host.closed)
+        assert server_host.closed == ["internal error (logged)"]
+        assert "a bug in the torrent" in caplog.text
+    finally:
+        await listener.close()

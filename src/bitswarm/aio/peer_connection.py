@@ -29,6 +29,7 @@ Flow control, both directions:
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 from collections import deque
 from typing import Protocol, cast
@@ -46,6 +47,8 @@ from bitswarm.core.wire.messages import Message
 from bitswarm.core.wire.parser import MessageParser
 
 Address = tuple[str, int]
+
+_log = logging.getLogger(__name__)
 
 HANDSHAKE_TIMEOUT = 20.0
 CONNECT_TIMEOUT = 10.0
@@ -151,6 +154,10 @@ class PeerConnection(asyncio.Protocol):
             self._deliver()
         except ProtocolError as error:
             self.close(str(error))
+            return
+        except Exception:  # our bug, not the peer's doing: drop this peer, keep the session
+            _log.exception("peer %s:%s: internal error", *self.address)
+            self.close("internal error (logged)")
             return
         if self.host is not None and self._transport is not None:
             wait = self.host.limiters.down.reserve(len(data), self._loop.time())
