@@ -55,6 +55,10 @@ CONNECT_TIMEOUT = 10.0
 WRITE_HIGH_WATER = 256 * 1024
 """Bytes buffered in the transport before it asks us to stop writing."""
 
+WRITE_BATCH = 2 * (16 * 1024 + 13)
+"""Frames queued in one turn of the loop go out in writes of up to two blocks' worth: one
+system call for a burst of requests or haves, and rate-limit turns small enough to stay fair."""
+
 EXTENSIONS = Extensions.FAST
 """What our handshake announces: BEP 6, which the torrent state machine speaks."""
 
@@ -112,6 +116,7 @@ class PeerConnection(asyncio.Protocol):
         """Bytes in ``_queue``, plus a frame that waits for its tokens."""
         self._writing_paused = False
         self._waiting_for_tokens = False
+        self._flush_soon = False
         self._reading_held = False
         """The torrent asked us to stop reading (its disk queue is full)."""
         self._reading_rate_paused = False
@@ -199,7 +204,9 @@ class PeerConnection(asyncio.Protocol):
         frame = message.encode()
         self._queue.append(frame)
         self._queued += len(frame)
-        self._flush()
+        if not self._flush_soon:  # gather what the torrent sends in this turn into one write
+            self._flush_soon = True
+            self._loop.call_soon(self._flush)
 
     def hold_reading(self, held: bool) -> None:
         """Stop (or restart) reading from the peer: back-pressure from the disk."""
@@ -264,6 +271,7 @@ class PeerConnection(asyncio.Protocol):
             host.peer_message(self, message)
 
     def _flush(self) -> None:
+        self._flush_soon = False
         transport = self._transport
         if transport is None or self.host is None:
             return
@@ -273,25 +281,36 @@ class PeerConnection(asyncio.Protocol):
                 self._queue.clear()
                 self._queued = 0
                 return
-            frame = self._queue.popleft()
-            wait = limiter.reserve(len(frame), self._loop.time())
+            batch = self._next_batch()
+            wait = limiter.reserve(len(batch), self._loop.time())
             if wait > 0:
                 self._waiting_for_tokens = True
-                self._loop.call_later(wait, self._write_reserved, frame)
+                self._loop.call_later(wait, self._write_reserved, batch)
                 return
-            self._write(transport, frame)
+            self._write(transport, batch)
         if not self._queued and not self._writing_paused:
             self.host.peer_drained(self)
 
-    def _write(self, transport: asyncio.Transport, frame: bytes) -> None:
-        self._queued -= len(frame)
-        self.bytes_sent += len(frame)
-        transport.write(frame)
+    def _next_batch(self) -> bytes:
+        """Queued frames joined up to :data:`WRITE_BATCH` bytes (at least one frame)."""
 
-    def _write_reserved(self, frame: bytes) -> None:
+        frames = [self._queue.popleft()]
+        size = len(frames[0])
+        while self._queue and size + len(self._queue[0]) <= WRITE_BATCH:
+            frame = self._queue.popleft()
+            frames.append(frame)
+            size += len(frame)
+        return frames[0] if len(frames) == 1 else b"".join(frames)
+
+    def _write(self, transport: asyncio.Transport, data: bytes) -> None:
+        self._queued -= len(data)
+        self.bytes_sent += len(data)
+        transport.write(data)
+
+    def _write_reserved(self, data: bytes) -> None:
         self._waiting_for_tokens = False
         if self._transport is not None and not self._transport.is_closing():
-            self._write(self._transport, frame)
+            self._write(self._transport, data)
             self._flush()
 
     def _rate_debt_paid(self) -> None:
