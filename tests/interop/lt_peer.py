@@ -42,6 +42,8 @@ def settings(bind: str, port: int, encryption: bool) -> dict[str, Any]:
         "enable_incoming_utp": False,
         "out_enc_policy": int(policy),
         "in_enc_policy": int(policy),
+        # Every peer of a loopback test shares 127.0.0.1: let each one connect.
+        "allow_multiple_connections_per_ip": True,
         # Announce again as soon as a short tracker interval allows (default 5 min).
         "min_announce_interval": 1,
         "alert_mask": int(lt.alert_category.error | lt.alert_category.status),

@@ -12,6 +12,8 @@ read the process's CPU time and memory.
 * :class:`Aria2Peer` runs ``aria2c``. With DHT off aria2 ignores UDP trackers,
   so give it torrents with an HTTP tracker. As a leecher it exits 0 once the
   download is complete and verified; as a seed it checks the data first.
+* :class:`BitswarmPeer` runs the ``bitswarm`` command (``download`` or
+  ``seed``), so that it too has a process of its own.
 * :class:`TransmissionPeer` runs ``transmission-daemon`` 3.00 with a config
   folder of its own and drives it over its JSON RPC. Transmission never dials
   peers in 127.0.0.0/8 (the other side must dial it), keys peers by IP only,
@@ -23,6 +25,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -35,15 +39,29 @@ from typing import Any, Self
 from urllib.error import HTTPError
 from urllib.request import ProxyHandler, Request, build_opener
 
+import bitswarm
+from bitswarm.core.wire.handshake import HANDSHAKE_SIZE, Extensions, Handshake, parse_handshake
+
 LT_PEER = Path(__file__).with_name("lt_peer.py")
 STOP_GRACE = 10.0
 
 
+def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """``count`` distinct TCP ports free on ``host`` now (for programs that need fixed ports).
+
+    The probes are held open together: one closed before the next is bound
+    could hand out the same port twice.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with contextlib.ExitStack() as stack:
+        probes = [stack.enter_context(socket.socket(family)) for _ in range(count)]
+        for probe in probes:
+            probe.bind((host, 0))
+        return [int(probe.getsockname()[1]) for probe in probes]
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port free on ``host`` right now (for programs that need a fixed port)."""
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])
+    return free_ports(1, host)[0]
 
 
 def wait_until(condition: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
@@ -77,6 +95,10 @@ class PeerProcess:
         return self.process
 
     def start(self) -> None:
+        raise NotImplementedError
+
+    def complete(self) -> bool:
+        """Whether the peer has every piece, verified; raises if it failed for good."""
         raise NotImplementedError
 
     def stop(self) -> None:
@@ -147,6 +169,11 @@ class LibtorrentPeer(PeerProcess):
         if not self._listening.is_set():
             raise RuntimeError(f"lt_peer.py exited with status {process.returncode}")
 
+    def complete(self) -> bool:
+        if self.error is not None:
+            raise RuntimeError(f"libtorrent: {self.error}")
+        return self.finished.is_set()
+
     def _follow(self, process: subprocess.Popen[bytes]) -> None:
         assert process.stdout is not None
         for line in process.stdout:
@@ -174,7 +201,20 @@ class LibtorrentPeer(PeerProcess):
             process.stdout.close()
 
 
-class Aria2Peer(PeerProcess):
+class ExitingPeer(PeerProcess):
+    """A program that, as a leecher, exits 0 once the download is complete and verified."""
+
+    log: Path
+
+    def complete(self) -> bool:
+        status = self._running().poll()
+        if status not in (None, 0):
+            tail = self.log.read_text(errors="replace")[-3000:] if self.log.exists() else ""
+            raise RuntimeError(f"{self.name} exited with status {status}:\n{tail}")
+        return status == 0
+
+
+class Aria2Peer(ExitingPeer):
     """``aria2c`` downloading (exits 0 when done) or seeding (checks the data, then seeds)."""
 
     name = "aria2"
@@ -214,12 +254,77 @@ class Aria2Peer(PeerProcess):
         self.folder.mkdir(parents=True, exist_ok=True)
         self._spawn(self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
 
-    def exit_status(self) -> int | None:
-        return self._running().poll()
 
-    def wait(self, timeout: float) -> int:
-        """Wait for aria2 to exit (a leecher does once complete) and return its status."""
-        return self._running().wait(timeout)
+class BitswarmPeer(ExitingPeer):
+    """The ``bitswarm`` command: ``download`` (exits 0 once verified) or ``seed``.
+
+    ``folder`` holds the content (``torrent.name`` inside it). Its progress
+    lines go to ``log``. It is stopped with SIGINT, the Ctrl-C that ends a
+    bitswarm peer cleanly (peers closed, resume data saved, ``stopped`` sent).
+    """
+
+    name = "bitswarm"
+
+    def __init__(
+        self,
+        torrent: Path,
+        folder: Path,
+        *,
+        seed: bool,
+        log: Path,
+        bind: str = "127.0.0.1",
+        peers: Sequence[tuple[str, int]] = (),
+    ) -> None:
+        super().__init__()
+        self.folder = folder
+        self.log = log
+        self.port = free_port(bind)
+        command = ["seed", str(torrent), str(folder)] if seed else ["download", str(torrent)]
+        if not seed:
+            command += ["--output", str(folder), "--no-seed"]
+        self.argv = [sys.executable, "-m", "bitswarm", *command]
+        self.argv += ["--port", str(self.port), "--bind", bind]
+        self.argv += [arg for host, p in peers for arg in ("--peer", f"{host}:{p}")]
+
+    def start(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        # The source tree this test imports bitswarm from, installed or not.
+        source = str(Path(bitswarm.__file__).resolve().parents[1])
+        path = os.pathsep.join(filter(None, [source, os.environ.get("PYTHONPATH")]))
+        environment = dict(os.environ, PYTHONPATH=path)
+        with self.log.open("wb") as log:
+            self._spawn(
+                self.argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=environment,
+            )
+
+    def stop(self) -> None:
+        process = self.process
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(STOP_GRACE)
+        super().stop()
+
+
+def answers_handshake(port: int, info_hash: bytes, host: str = "127.0.0.1") -> bool:
+    """Whether a peer on ``host:port`` serves ``info_hash`` now (it answers a handshake)."""
+    hello = Handshake(info_hash, b"-BS0100-readinessprb", Extensions.NONE).encode()
+    try:
+        with socket.create_connection((host, port), timeout=5) as probe:
+            probe.sendall(hello)
+            answer = b""
+            while len(answer) < HANDSHAKE_SIZE and (data := probe.recv(HANDSHAKE_SIZE)):
+                answer += data
+    except OSError:
+        return False
+    return (
+        len(answer) >= HANDSHAKE_SIZE
+        and parse_handshake(answer[:HANDSHAKE_SIZE]).info_hash == info_hash
+    )
 
 
 class TransmissionRpcError(RuntimeError):
@@ -239,9 +344,9 @@ class TransmissionPeer(PeerProcess):
         self.folder = folder
         self.config = config
         self.bind = bind
-        self.port = free_port(bind)
-        self.rpc_port = free_port("127.0.0.1")
+        self.port, self.rpc_port = free_ports(2, bind)
         self._session_id = ""
+        self._rpc_error: OSError | None = None
         self._opener = build_opener(ProxyHandler({}))
 
     def settings(self) -> dict[str, Any]:
@@ -258,11 +363,11 @@ class TransmissionPeer(PeerProcess):
             "utp-enabled": False,
             "encryption": 0,  # plain handshakes preferred, encrypted ones accepted
             "rpc-enabled": True,
-            "rpc-bind-address": "127.0.0.1",
+            "rpc-bind-address": self.bind,
             "rpc-port": self.rpc_port,
             "rpc-authentication-required": False,
             "rpc-whitelist-enabled": True,
-            "rpc-whitelist": "127.0.0.1",
+            "rpc-whitelist": "127.*",
             "rpc-host-whitelist-enabled": False,
             "download-dir": str(self.folder),
             "incomplete-dir-enabled": False,
@@ -289,7 +394,11 @@ class TransmissionPeer(PeerProcess):
             stderr=subprocess.STDOUT,
         )
         log.close()
-        wait_until(self._answers, "transmission-daemon's RPC", timeout=20)
+        try:
+            wait_until(self._answers, "transmission-daemon's RPC", timeout=20)
+        except TimeoutError as error:
+            tail = (self.config / "daemon.log").read_text(errors="replace")[-2000:]
+            raise TimeoutError(f"{error} (last: {self._rpc_error!r}); its log:\n{tail}") from None
         added = self.call(
             "torrent-add", filename=str(self.torrent_file), **{"download-dir": str(self.folder)}
         )
@@ -303,7 +412,8 @@ class TransmissionPeer(PeerProcess):
             )
         try:
             self.call("session-get")
-        except OSError:
+        except OSError as error:  # refused while it starts (HTTP errors are OSErrors too)
+            self._rpc_error = error
             return False
         return True
 
@@ -312,7 +422,7 @@ class TransmissionPeer(PeerProcess):
         body = json.dumps({"method": method, "arguments": arguments}).encode()
         for _ in range(2):
             request = Request(
-                f"http://127.0.0.1:{self.rpc_port}/transmission/rpc",
+                f"http://{self.bind}:{self.rpc_port}/transmission/rpc",
                 data=body,
                 headers={"X-Transmission-Session-Id": self._session_id},
             )

@@ -41,10 +41,10 @@ def announce_url(server: TrackerServer) -> str:
     return f"http://{host}:{port}/announce"
 
 
-async def seeders_listed(server: TrackerServer) -> bool:
-    """Whether the tracker lists a seed."""
+async def seeders_listed(server: TrackerServer, count: int = 1) -> bool:
+    """Whether the tracker lists ``count`` seeds or more."""
     assert server.context is not None
-    return (await server.context.store.stats()).seeders > 0
+    return (await server.context.store.stats()).seeders >= count
 
 
 async def peers_listed(server: TrackerServer) -> bool:

@@ -1,0 +1,120 @@
+"""The bitswarm peer with libtorrent, aria2 and Transmission, each way, and in a mixed swarm.
+
+Every transfer goes through bitswarm's HTTP tracker inside a network namespace
+with only ``lo`` (``netns`` marker), with each program in a process of its own
+(``peers.py``; bitswarm through its ``download`` and ``seed`` commands). The
+torrent is multi-file: files smaller than a piece, empty files, a file of
+exactly one piece, and pieces that span files, plus one file of a few MiB.
+Seeds start first; leechers start once the tracker lists them. Transmission
+never dials a 127.x peer, so as a leecher it waits for the bitswarm seed,
+which learns of it from the tracker's next answer. Every file is compared
+byte for byte with the original.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from peers import Aria2Peer, BitswarmPeer, LibtorrentPeer, PeerProcess, TransmissionPeer
+from swarm_setup import (
+    announce_url,
+    files_match,
+    http_tracker,
+    running,
+    seeders_listed,
+    until,
+    write_torrent,
+)
+
+from bitswarm.aio.tracker_server import TrackerServer
+from bitswarm.core.metainfo import Torrent
+from torrent_content import FOLDER, PIECE, make_files
+
+pytestmark = [pytest.mark.interop, pytest.mark.netns]
+
+CONTENT = {**FOLDER, "f/big.bin": 3 * 1024 * 1024 + 17}
+THIRD_PARTIES = ["libtorrent", "aria2", "transmission"]
+FINISH = 60.0
+"""Seconds for a transfer: Transmission alone takes ~20 s (it rechokes every 10 s)."""
+
+
+def client(kind: str, torrent: Path, folder: Path, *, seed: bool) -> PeerProcess:
+    """A peer of ``kind`` with its data (complete for a seed) in ``folder``."""
+    log = folder.parent / f"{folder.name}.log"
+    if kind == "libtorrent":
+        return LibtorrentPeer(torrent, folder)
+    if kind == "aria2":
+        return Aria2Peer(torrent, folder, seed=seed, log=log)
+    if kind == "transmission":
+        return TransmissionPeer(torrent, folder, folder.parent / f"{folder.name}-config")
+    return BitswarmPeer(torrent, folder, seed=seed, log=log)
+
+
+async def seeded_then_fetched(tmp_path: Path, seed_kind: str, leech_kind: str) -> Torrent:
+    """``seed_kind`` seeds a fresh torrent; ``leech_kind`` downloads it into ``tmp_path/leech``."""
+    make_files(tmp_path / "seed" / "content", CONTENT)
+    async with http_tracker() as tracker:
+        torrent, path = make_torrent(tmp_path, tracker)
+        seed = client(seed_kind, path, tmp_path / "seed", seed=True)
+        leecher = client(leech_kind, path, tmp_path / "leech", seed=False)
+        async with running(seed):
+            await until(
+                lambda: seeders_listed(tracker), f"the tracker to list the {seed_kind} seed"
+            )
+            async with running(leecher):
+                await until(leecher.complete, f"{leech_kind} to finish", timeout=FINISH)
+    return torrent
+
+
+def make_torrent(tmp_path: Path, tracker: TrackerServer) -> tuple[Torrent, Path]:
+    content = tmp_path / "seed" / "content"
+    return write_torrent(content, announce_url(tracker), PIECE, tmp_path / "content.torrent")
+
+
+@pytest.mark.parametrize("kind", THIRD_PARTIES)
+async def test_bitswarm_downloads_from_a_third_party_seed(tmp_path: Path, kind: str) -> None:
+    torrent = await seeded_then_fetched(tmp_path, kind, "bitswarm")
+    assert files_match(torrent, tmp_path / "seed", tmp_path / "leech") == []
+
+
+ARIA2_LATE_BITFIELD = pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "aria2 1.36 sends a bitfield after other messages (in place of many haves, and twice "
+        "on a connection it dialled); the swarm core drops it as a summary out of place "
+        "(core/swarm/peer_state.PeerState.check_order), so aria2 never gets a block"
+    ),
+)
+
+
+@pytest.mark.parametrize(
+    "kind", ["libtorrent", pytest.param("aria2", marks=ARIA2_LATE_BITFIELD), "transmission"]
+)
+async def test_a_third_party_downloads_from_a_bitswarm_seed(tmp_path: Path, kind: str) -> None:
+    torrent = await seeded_then_fetched(tmp_path, "bitswarm", kind)
+    made = kind != "transmission"  # Transmission 3.00 never creates empty files
+    assert files_match(torrent, tmp_path / "seed", tmp_path / "leech", empty_files_made=made) == []
+
+
+async def test_a_mixed_swarm_completes(tmp_path: Path) -> None:
+    """A bitswarm and a libtorrent seed; a bitswarm and a libtorrent leecher."""
+    make_files(tmp_path / "seed" / "content", CONTENT)
+    make_files(tmp_path / "lt-seed" / "content", CONTENT)
+    async with http_tracker() as tracker:
+        torrent, path = make_torrent(tmp_path, tracker)
+        seeds = [
+            client("bitswarm", path, tmp_path / "seed", seed=True),
+            client("libtorrent", path, tmp_path / "lt-seed", seed=True),
+        ]
+        leechers = [
+            client("bitswarm", path, tmp_path / "leech", seed=False),
+            client("libtorrent", path, tmp_path / "lt-leech", seed=False),
+        ]
+        async with running(seeds[0]), running(seeds[1]):
+            await until(lambda: seeders_listed(tracker, 2), "the tracker to list both seeds")
+            async with running(leechers[0]), running(leechers[1]):
+                for leecher in leechers:
+                    await until(leecher.complete, f"{leecher.name} to finish", timeout=FINISH)
+    for copy in ("leech", "lt-leech"):
+        assert files_match(torrent, tmp_path / "seed", tmp_path / copy) == []
