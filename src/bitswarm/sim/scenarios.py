@@ -97,11 +97,16 @@ class Scenario:
             len(downloaders) * size / (origin_up + contributed),
         )
 
-    def own_bound(self, spec: PeerSpec) -> float:
-        """No single peer can finish faster than ``max(F/u_s, F/d_i)`` after it arrives."""
+    def earliest_finish(self, spec: PeerSpec) -> float:
+        """The earliest time ``spec`` can hold the whole file, whatever the swarm does.
+
+        Every byte leaves an origin first, so nobody finishes before the
+        origins have sent ``F`` bytes (``F/u_s`` after they start at time 0),
+        and nobody downloads faster than its link (``F/d_i`` after arriving).
+        """
 
         origin_up = sum(other.upload for other in self.peers if other.origin)
-        return max(self.size / origin_up, self.size / spec.download)
+        return max(self.size / origin_up, spec.arrival + self.size / spec.download)
 
 
 def build(

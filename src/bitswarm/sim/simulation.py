@@ -368,11 +368,16 @@ class Simulation:
             self._transmit(peer, remote_index, outgoing)
 
     def _transmit(self, peer: SimPeer, remote_index: int, message: Message) -> None:
+        now = self.loop.now
+        if type(message) is Piece:  # counted as a socket write: the core counts it sent
+            block = len(message.block)
+            peer.payload_up += block
+            self.stats.uploaded(peer.spec, block, now)
         connection = peer.connections.get(remote_index)
-        if connection is None:
+        if connection is None:  # the remote closed; we learn it one latency later
+            self.stats.dropped(message)
             return
         remote = self.peers[remote_index]
-        now = self.loop.now
         payload: Message | bytes
         if self.scenario.exact:
             payload = message.encode()
@@ -380,10 +385,6 @@ class Simulation:
         else:
             payload = message
             size = wire_size(message)
-        if type(message) is Piece:
-            block = len(message.block)
-            peer.payload_up += block
-            self.stats.uploaded(peer.spec, block, now)
         left = peer.link.send(size, now)
         arrival = left + peer.spec.latency + remote.spec.latency
         event = (peer, remote, connection, payload, size)
