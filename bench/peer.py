@@ -1,0 +1,320 @@
+"""Peer speed and memory: one seed to one leecher over loopback, bitswarm and libtorrent.
+
+Transfers (BEP 3 over TCP, no rate limit, 127.0.0.1): one seed and one
+leecher, each a process of its own, for 1 GiB (one file, v1, 1 MiB pieces,
+made once in ``$BITSWARM_BENCH_CACHE`` or ``/tmp/bitswarm-bench``), in the
+four pairings ``lt->lt`` (the reference), ``bs->bs``, ``lt->bs`` and
+``bs->lt``. bitswarm runs as its own ``seed`` and ``download`` commands,
+libtorrent 2 (PyPI) as ``tests/interop/lt_peer.py`` with DHT, LSD, UPnP,
+NAT-PMP, PEX, uTP and encryption off. The seed is started and ready first
+(a libtorrent seed in seed mode, a bitswarm seed trusting its resume data
+after the first run); the clock runs from the leecher's start to its last
+piece verified, so it includes the leecher's start-up (about half a second
+for either). For each pairing it prints:
+
+* ``MB/s`` (10^6 bytes a second);
+* CPU seconds (user + system) per GiB of each side: the seed's over the
+  transfer, the leecher's over its whole life;
+* peak RSS of each side (``VmHWM``, or ``ru_maxrss`` for a leecher that exits);
+* the ratio of MB/s to ``lt->lt`` of the same run.
+
+Memory (bitswarm only): the RSS of a session process with 100 idle torrents
+(leechers with nothing yet, no peers) against the same session empty, and of
+a session with 200 connected peers (handshake done, on one torrent) against
+the same session before they came; bytes per torrent and per peer.
+
+Run: ``python bench/peer.py`` (``--size 256MiB`` for a quicker run,
+``--only memory`` or ``--only transfer``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+# The third-party peer harness lives with the interop tests; bitswarm may be uninstalled.
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "tests" / "interop"), str(ROOT / "src")]
+
+from peers import (  # noqa: E402
+    BitswarmPeer,
+    LibtorrentPeer,
+    PeerProcess,
+    answers_handshake,
+    wait_until,
+)
+
+from bitswarm.cli.units import parse_size  # noqa: E402
+from bitswarm.core.metainfo import parse_torrent  # noqa: E402
+from bitswarm.core.wire.handshake import HANDSHAKE_SIZE, Extensions, Handshake  # noqa: E402
+from bitswarm.storage.create import create_torrent  # noqa: E402
+
+CACHE = Path(os.environ.get("BITSWARM_BENCH_CACHE", "/tmp/bitswarm-bench")) / "peer"
+PIECE = 1024 * 1024
+GIB = 1 << 30
+TICKS = os.sysconf("SC_CLK_TCK")
+TRANSFER_TIMEOUT = 600.0
+IDLE_TORRENTS = 100
+CONNECTED_PEERS = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """CPU seconds (user + system) and peak resident memory of one process."""
+
+    cpu: float
+    peak_rss: int
+
+
+def live_usage(pid: int) -> Usage:
+    """From ``/proc``: CPU so far and the high-water mark of the resident set."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    cpu = (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
+    status = Path(f"/proc/{pid}/status").read_text()
+    peak = next(line for line in status.splitlines() if line.startswith("VmHWM:"))
+    return Usage(cpu, int(peak.split()[1]) * 1024)
+
+
+def reap(peer: PeerProcess, timeout: float) -> Usage:
+    """Wait for a peer that exits on its own (a bitswarm leecher); its whole life's usage."""
+    process = peer.process
+    assert process is not None
+    deadline = time.monotonic() + timeout
+    while True:
+        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+        if pid:
+            process.returncode = os.waitstatus_to_exitcode(status)
+            if process.returncode != 0:
+                raise RuntimeError(f"{peer.name} exited with status {process.returncode}")
+            return Usage(usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024)
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{peer.name} did not finish in {timeout:g} s")
+        time.sleep(0.005)
+
+
+def content(size: int) -> tuple[Path, Path]:
+    """The seed's folder (holding ``payload.bin``) and the torrent file, made once per size."""
+    folder = CACHE / f"seed-{size}"
+    payload = folder / "payload.bin"
+    torrent_path = CACHE / f"payload-{size}.torrent"
+    if not payload.exists() or payload.stat().st_size != size:
+        folder.mkdir(parents=True, exist_ok=True)
+        rng = random.Random(5)
+        with payload.open("wb") as out:
+            for _ in range(0, size, 1 << 24):
+                out.write(rng.randbytes(min(1 << 24, size - out.tell())))
+        torrent_path.unlink(missing_ok=True)
+    if not torrent_path.exists():
+        torrent = create_torrent(payload, version="v1", piece_length=PIECE, creation_date=None)
+        torrent_path.write_bytes(torrent.to_bytes())
+    return folder, torrent_path
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    seconds: float
+    seed: Usage
+    leecher: Usage
+
+
+def start_seed(kind: str, torrent: Path, folder: Path, info_hash: bytes) -> tuple[PeerProcess, int]:
+    if kind == "lt":
+        lt_seed = LibtorrentPeer(torrent, folder, seed_mode=True)
+        lt_seed.start()
+        wait_until(lt_seed.finished.is_set, "the libtorrent seed", timeout=120)
+        return lt_seed, lt_seed.port
+    bs_seed = BitswarmPeer(torrent, folder, seed=True, log=CACHE / "bs-seed.log")
+    bs_seed.start()
+    wait_until(lambda: answers_handshake(bs_seed.port, info_hash), "the bitswarm seed", 300)
+    return bs_seed, bs_seed.port
+
+
+def transfer(seed_kind: str, leech_kind: str, size: int) -> Transfer:
+    folder, torrent = content(size)
+    info_hash = info_hash_of(torrent)
+    leech_folder = CACHE / "leech"
+    shutil.rmtree(leech_folder, ignore_errors=True)
+    seed, port = start_seed(seed_kind, torrent, folder, info_hash)
+    try:
+        before = live_usage(seed.pid)
+        started = time.monotonic()
+        if leech_kind == "lt":
+            lt_leecher = LibtorrentPeer(torrent, leech_folder, peers=[("127.0.0.1", port)])
+            with lt_leecher:
+                wait_until(lt_leecher.finished.is_set, "the libtorrent leecher", TRANSFER_TIMEOUT)
+                seconds = time.monotonic() - started
+                after = live_usage(seed.pid)
+                leecher = live_usage(lt_leecher.pid)
+        else:
+            log = CACHE / "bs-leech.log"
+            bs_leecher = BitswarmPeer(
+                torrent, leech_folder, seed=False, log=log, peers=[("127.0.0.1", port)]
+            )
+            bs_leecher.start()
+            try:
+                leecher = reap(bs_leecher, TRANSFER_TIMEOUT)
+                seconds = time.monotonic() - started
+                after = live_usage(seed.pid)
+            finally:
+                bs_leecher.stop()
+    finally:
+        seed.stop()
+    if (leech_folder / "payload.bin").stat().st_size != size:
+        raise RuntimeError("the leecher's copy has the wrong size")
+    shutil.rmtree(leech_folder, ignore_errors=True)
+    return Transfer(seconds, Usage(after.cpu - before.cpu, after.peak_rss), leecher)
+
+
+def info_hash_of(torrent: Path) -> bytes:
+    return parse_torrent(torrent.read_bytes()).info_hash
+
+
+def run_transfers(size: int) -> None:
+    pairs = [("lt", "lt"), ("bs", "bs"), ("lt", "bs"), ("bs", "lt")]
+    results: dict[str, Transfer] = {}
+    for seed_kind, leech_kind in pairs:
+        name = f"{seed_kind}->{leech_kind}"
+        result = results[name] = transfer(seed_kind, leech_kind, size)
+        rate = size / result.seconds / 1e6
+        reference = size / results["lt->lt"].seconds / 1e6
+        gib = size / GIB
+        print(f"{name} rate: {rate:.0f} MB/s")
+        print(f"{name} rate vs lt->lt: {rate / reference:.2f} x")
+        print(f"{name} seed cpu: {result.seed.cpu / gib:.2f} s/GiB")
+        print(f"{name} leecher cpu: {result.leecher.cpu / gib:.2f} s/GiB")
+        print(f"{name} seed peak rss: {result.seed.peak_rss / 1e6:.0f} MB")
+        print(f"{name} leecher peak rss: {result.leecher.peak_rss / 1e6:.0f} MB")
+        sys.stdout.flush()
+
+
+# -- memory ---------------------------------------------------------------------------------
+
+
+def resident() -> int:
+    status = Path("/proc/self/status").read_text()
+    line = next(line for line in status.splitlines() if line.startswith("VmRSS:"))
+    return int(line.split()[1]) * 1024
+
+
+async def memory_child(stage: Callable[[str], None]) -> None:
+    """The measured process: a session, then 100 idle torrents; then 200 peers on one."""
+    from bitswarm.aio.session import Session, SessionConfig
+    from bitswarm.aio.torrent_open import default_state_dir, open_torrent
+
+    room = CONNECTED_PEERS + 10
+    config = SessionConfig(
+        bind="127.0.0.1", port=0, max_connections=room, max_peers_per_torrent=room
+    )
+    session = Session(config)
+    await session.start()
+    root = CACHE / "memory"
+    shutil.rmtree(root, ignore_errors=True)
+    try:
+        stage(f"empty {resident()}")
+        torrents = []
+        for i in range(IDLE_TORRENTS + 1):
+            folder = root / "source" / f"t{i}"
+            folder.mkdir(parents=True)
+            (folder / "file.bin").write_bytes(random.Random(i).randbytes(256 * 1024))
+            torrents.append(create_torrent(folder, version="v1", piece_length=16 * 1024))
+        first = True
+        for torrent in torrents:
+            parts = await open_torrent(torrent, root / "save", default_state_dir(root / "save"))
+            session.add(parts, announce=False)
+            if first:  # one torrent, for the peers to connect to
+                stage(f"one {resident()} {session.port} {torrent.info_hash.hex()}")
+                first = False
+        stage(f"torrents {resident()}")
+        while True:  # the parent connects its peers, then asks again
+            command = await asyncio.to_thread(sys.stdin.readline)
+            if not command:
+                return
+            stage(f"peers {resident()} {session.connection_count()}")
+    finally:
+        await session.close()
+
+
+def run_memory() -> None:
+    child = subprocess.Popen(
+        [sys.executable, str(Path(__file__).resolve()), "--memory-child"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdin is not None and child.stdout is not None
+
+    def expect(word: str) -> list[str]:
+        assert child.stdout is not None
+        fields = child.stdout.readline().split()
+        if not fields or fields[0] != word:
+            raise RuntimeError(f"memory child: expected {word!r}, got {fields!r}")
+        return fields[1:]
+
+    empty = int(expect("empty")[0])
+    one, port, info_hash = expect("one")
+    torrents = int(expect("torrents")[0])
+    print(f"session rss: {empty / 1e6:.1f} MB")
+    print(f"session with {IDLE_TORRENTS} idle torrents rss: {torrents / 1e6:.1f} MB")
+    print(f"bytes per idle torrent: {(torrents - int(one)) / IDLE_TORRENTS:.0f} B")
+    sockets = connect_peers(int(port), bytes.fromhex(info_hash))
+    try:
+        child.stdin.write("measure\n")
+        child.stdin.flush()
+        before = torrents
+        with_peers, connected = (int(x) for x in expect("peers"))
+        print(f"session with {connected} connected peers rss: {with_peers / 1e6:.1f} MB")
+        print(f"bytes per connected peer: {(with_peers - before) / max(connected, 1):.0f} B")
+    finally:
+        for sock in sockets:
+            sock.close()
+        child.stdin.close()
+        child.wait(60)
+
+
+def connect_peers(port: int, info_hash: bytes) -> list[socket.socket]:
+    """200 peers with a good handshake (distinct peer ids), each read up to our summary."""
+    sockets = []
+    for i in range(CONNECTED_PEERS):
+        sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        peer_id = b"-XX0000-" + f"{i:012d}".encode()
+        sock.sendall(Handshake(info_hash, peer_id, Extensions.FAST).encode())
+        answer = b""
+        while len(answer) < HANDSHAKE_SIZE:
+            answer += sock.recv(HANDSHAKE_SIZE - len(answer))
+        sockets.append(sock)
+    time.sleep(1.0)  # let the session take in the last ones
+    return sockets
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", default="1GiB")
+    parser.add_argument("--only", choices=["transfer", "memory"])
+    parser.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
+    arguments = parser.parse_args()
+    if arguments.memory_child:
+
+        def stage(line: str) -> None:
+            print(line, flush=True)
+
+        asyncio.run(memory_child(stage))
+        return
+    CACHE.mkdir(parents=True, exist_ok=True)
+    if arguments.only != "memory":
+        run_transfers(parse_size(arguments.size))
+    if arguments.only != "transfer":
+        run_memory()
+
+
+if __name__ == "__main__":
+    main()
