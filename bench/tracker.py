@@ -24,7 +24,9 @@ UDP side runs several threads. Figures, each as ``name: value unit``:
 Each rate is the best of ``--repeats`` runs, with that run's latencies. The
 machine is shared and small: the ratios are the figures to read; a lone
 absolute rate means little. Run: ``python bench/tracker.py`` (needs
-opentracker, redis-server and a C compiler).
+opentracker, redis-server and a C compiler); ``--only udp --only http`` and
+shorter ``--duration``/``--repeats`` give a quick look. The first line names
+the event loop ``bitswarm tracker`` runs on (uvloop when installed).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from bitswarm.aio.tracker_run import event_loop_name
 from bitswarm.core.tracker.model import Announcement, Event
 from bitswarm.core.tracker.registry import Registry
 from tracker_load import (
@@ -56,6 +59,9 @@ from tracker_load import (
     run_http_load,
     run_udp_load,
 )
+
+PARTS = ("udp", "http", "redis", "memory")
+"""What the benchmark can measure; ``--only`` picks some."""
 
 SOURCES = 8
 WINDOW = 16
@@ -231,7 +237,11 @@ def main() -> int:
     parser.add_argument("--torrents", type=int, default=2000, help="torrents in the timed runs")
     parser.add_argument("--memory-torrents", type=int, default=100_000)
     parser.add_argument("--memory-peers", type=int, default=1_000_000)
+    parser.add_argument(
+        "--only", choices=PARTS, action="append", help="run only these parts (repeatable)"
+    )
     args = parser.parse_args()
+    parts = set(args.only or PARTS)
     for program in ("opentracker", "redis-server", "cc"):
         if shutil.which(program) is None:
             print(f"{program} is not installed", file=sys.stderr)
@@ -252,32 +262,35 @@ def main() -> int:
         return best(run_http_load, target, HTTP_CONNECTIONS)
 
     print(f"cores: {os.cpu_count()} count")
+    print(f"bitswarm_event_loop: {event_loop_name()}")
     print(f"torrents: {args.torrents} count")
     print(f"peers: {SOURCES * 8192} count")
-    with udp_responder() as port:
-        report("udp_generator_ceiling", udp(port))
-    with http_responder() as port:
-        report("http_generator_ceiling", http(port))
-    with bitswarm_tracker("memory", 1, SERVER_CPUS) as port:
-        udp_ours, http_ours = report("udp_bitswarm", udp(port)), report("http_bitswarm", http(port))
-    with opentracker(args.torrents) as port:
-        udp_ot, http_ot = (
-            report("udp_opentracker", udp(port)),
-            report("http_opentracker", http(port)),
-        )
-    ratio("udp_bitswarm_vs_opentracker", udp_ours, udp_ot)
-    ratio("http_bitswarm_vs_opentracker", http_ours, http_ot)
-    rates = []
-    for workers in (1, 2):
-        with redis_server() as url, bitswarm_tracker(url, workers, None) as port:
-            rates.append(report(f"udp_bitswarm_redis_{workers}_workers", udp(port)))
-    ratio("udp_bitswarm_redis_2_vs_1_workers", rates[1], rates[0])
+    protocols: dict[str, Callable[[int], LoadResult]] = {"udp": udp, "http": http}
+    chosen = [name for name in protocols if name in parts]
+    with contextlib.ExitStack() as ceilings:
+        for name in chosen:
+            responder = udp_responder() if name == "udp" else http_responder()
+            report(f"{name}_generator_ceiling", protocols[name](ceilings.enter_context(responder)))
+    if chosen:
+        with bitswarm_tracker("memory", 1, SERVER_CPUS) as port:
+            ours = {name: report(f"{name}_bitswarm", protocols[name](port)) for name in chosen}
+        with opentracker(args.torrents) as port:
+            theirs = {name: report(f"{name}_opentracker", protocols[name](port)) for name in chosen}
+        for name in chosen:
+            ratio(f"{name}_bitswarm_vs_opentracker", ours[name], theirs[name])
+    if "redis" in parts:
+        rates = []
+        for workers in (1, 2):
+            with redis_server() as url, bitswarm_tracker(url, workers, None) as port:
+                rates.append(report(f"udp_bitswarm_redis_{workers}_workers", udp(port)))
+        ratio("udp_bitswarm_redis_2_vs_1_workers", rates[1], rates[0])
     pool.shutdown()
-    with ProcessPoolExecutor(1, mp_context=fork) as fresh:
-        per_peer = fresh.submit(memory_per_peer, args.memory_torrents, args.memory_peers).result()
-    print(f"memory_store_peers: {args.memory_peers} peers")
-    print(f"memory_store_torrents: {args.memory_torrents} torrents")
-    print(f"memory_store_bytes_per_peer: {per_peer:.0f} B")
+    if "memory" in parts:
+        with ProcessPoolExecutor(1, mp_context=fork) as fresh:
+            per_peer = fresh.submit(memory_per_peer, args.memory_torrents, args.memory_peers)
+            print(f"memory_store_peers: {args.memory_peers} peers")
+            print(f"memory_store_torrents: {args.memory_torrents} torrents")
+            print(f"memory_store_bytes_per_peer: {per_peer.result():.0f} B")
     return 0
 
 

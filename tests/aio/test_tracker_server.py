@@ -12,9 +12,16 @@ import aiohttp
 import pytest
 
 from bitswarm.aio.tracker_server import TrackerConfig, TrackerServer, open_store
+from bitswarm.aio.tracker_udp import packed_ip
 from bitswarm.core.bencode import decode
 from bitswarm.core.tracker.compact import unpack_peers
-from bitswarm.core.tracker.model import Announcement, AnnounceResult, Event, SwarmCounts
+from bitswarm.core.tracker.model import (
+    Announcement,
+    AnnounceResult,
+    Event,
+    StoreStats,
+    SwarmCounts,
+)
 from bitswarm.core.tracker.policy import TrackerPolicy
 from bitswarm.core.tracker.udp import (
     AnnounceRequest,
@@ -26,7 +33,6 @@ from bitswarm.core.tracker.udp import (
     ScrapeResponse,
     decode_response,
 )
-from bitswarm.stores.memory import MemoryStore
 
 HASH = bytes(range(100, 120))
 TOKEN = "admin-token-for-tests"
@@ -77,7 +83,7 @@ async def get_bencoded(
         assert response.status == 200
         body = decode(await response.read())
     assert isinstance(body, dict)
-    return body
+    return dict(body)
 
 
 async def test_http_peers_find_each_other(
@@ -222,26 +228,72 @@ async def test_client_address_from_the_proxy_header(http: aiohttp.ClientSession)
         await server.stop()
 
 
-class _BrokenStore(MemoryStore):
+class _BrokenStore:
+    """A networked store that has lost its server: the UDP side awaits it in a task."""
+
     async def announce(self, announcement: Announcement, now: float) -> AnnounceResult:
         raise ConnectionError("store is down")
 
     async def scrape(self, info_hashes: Sequence[bytes]) -> list[SwarmCounts]:
         raise ConnectionError("store is down")
 
+    async def expire(self, now: float) -> int:
+        return 0
 
+    async def stats(self) -> StoreStats:
+        return StoreStats(0, 0, 0)
+
+    async def close(self) -> None:
+        """Nothing to release."""
+
+
+class _BrokenImmediateStore(_BrokenStore):
+    """A failing in-process store: the UDP side calls it inline."""
+
+    def announce_now(self, announcement: Announcement, now: float) -> AnnounceResult:
+        raise ConnectionError("store is down")
+
+    def scrape_now(self, info_hashes: Sequence[bytes]) -> list[SwarmCounts]:
+        raise ConnectionError("store is down")
+
+
+@pytest.mark.parametrize("broken", [_BrokenStore, _BrokenImmediateStore])
 async def test_a_failing_store_never_causes_a_500(
-    server: TrackerServer, http: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
+    server: TrackerServer,
+    http: aiohttp.ClientSession,
+    caplog: pytest.LogCaptureFixture,
+    broken: type[_BrokenStore],
 ) -> None:
     assert server.context is not None
-    server.context.store = _BrokenStore(10)
+    server.context.store = broken()
     reply = await get_bencoded(http, announce_url(server, 1))
     assert reply[b"failure reason"] == b"internal tracker error, try again later"
     async with UdpClient(server) as udp:
         cid = await udp.connect()
         answer = await udp.ask(announce_packet(cid))
         assert isinstance(answer, ErrorResponse) and "internal" in answer.message
+        answer = await udp.ask(ScrapeRequest(cid, 78, (HASH,)).encode())
+        assert isinstance(answer, ErrorResponse) and answer.transaction_id == 78
     assert "store is down" in caplog.text
+    assert server.context.metrics.get("udp", "errors") == 2
+
+
+async def test_udp_connection_ids_hold_for_another_port_of_the_same_ip(
+    server: TrackerServer,
+) -> None:
+    async with UdpClient(server) as connected, UdpClient(server) as other:
+        cid = await connected.connect()
+        reply = await other.ask(announce_packet(cid))
+        assert isinstance(reply, AnnounceResponse) and reply.transaction_id == 77
+
+
+def test_packed_ip_of_datagram_sources() -> None:
+    assert packed_ip("127.0.0.1") == bytes([127, 0, 0, 1])
+    assert packed_ip("::ffff:10.1.2.3") == bytes([10, 1, 2, 3])
+    assert packed_ip("fe80::1%lo") == bytes.fromhex("fe80" + "00" * 13 + "01")
+    assert packed_ip("::1") == bytes(15) + b"\x01"
+    with pytest.raises(OSError):
+        packed_ip("not an address")
 
 
 class UdpClient:

@@ -12,6 +12,7 @@ import itertools
 import random
 import socket
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -72,9 +73,10 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[PeerStore]:
 async def test_first_announcer_is_alone_then_found(store: PeerStore) -> None:
     first = await store.announce(announcement(1), 0.0)
     assert first.peers == () and first.counts == SwarmCounts(0, 1, 0)
-    second = await store.announce(announcement(2), 1.0)
-    assert [port_of(p.address) for p in second.peers] == [1001]
-    assert second.peers[0].peer_id == b"-BS0100-000000000001"
+    second = await store.announce(replace(announcement(2), peer_ids_wanted=True), 1.0)
+    assert [port_of(p) for p in second.peers] == [1001]
+    assert second.peer_ids == (b"-BS0100-000000000001",)
+    assert (await store.announce(announcement(2), 1.0)).peer_ids == ()
     assert second.counts == SwarmCounts(0, 2, 0)
 
 
@@ -84,7 +86,7 @@ async def test_numwant_bounds_the_answer_and_never_includes_the_announcer(
     for n in range(30):
         await store.announce(announcement(n), 0.0)
     result = await store.announce(announcement(7, numwant=10), 1.0)
-    ports = [port_of(p.address) for p in result.peers]
+    ports = [port_of(p) for p in result.peers]
     assert len(ports) == 10 == len(set(ports)) and 1007 not in ports
     assert set(ports) <= set(range(1000, 1030))
     assert (await store.announce(announcement(8, numwant=0), 1.0)).peers == ()
@@ -95,7 +97,7 @@ async def test_seeders_get_no_seeders(store: PeerStore) -> None:
     await store.announce(announcement(2, left=0), 0.0)
     await store.announce(announcement(3, left=5), 0.0)
     result = await store.announce(announcement(4, left=0), 0.0)
-    assert [port_of(p.address) for p in result.peers] == [1003]
+    assert [port_of(p) for p in result.peers] == [1003]
     assert result.counts == SwarmCounts(complete=3, incomplete=1, downloaded=0)
 
 
@@ -122,7 +124,7 @@ async def test_expired_peers_are_not_handed_out_and_are_swept(store: PeerStore) 
     await store.announce(announcement(2, info_hash=OTHER, left=0), 0.0)
     await store.announce(announcement(3), 50.0)
     late = await store.announce(announcement(4), TTL + 10)
-    assert [port_of(p.address) for p in late.peers] == [1003]
+    assert [port_of(p) for p in late.peers] == [1003]
     # Memory sweeps peers 1 and 2 now; Redis swept peer 1 during the last announce.
     expected = 2 if isinstance(store, MemoryStore) else 1
     assert await store.expire(TTL + 10) == expected
@@ -146,9 +148,9 @@ async def test_same_family_only(store: PeerStore) -> None:
     await store.announce(announcement(1, host="::1"), 0.0)
     await store.announce(announcement(2), 0.0)
     v4 = await store.announce(announcement(3, same_family_only=True), 0.0)
-    assert [port_of(p.address) for p in v4.peers] == [1002]
+    assert [port_of(p) for p in v4.peers] == [1002]
     v6 = await store.announce(announcement(4, host="::1", same_family_only=True), 0.0)
-    assert [p.address for p in v6.peers] == [pack_address("::1", 1001)]
+    assert list(v6.peers) == [pack_address("::1", 1001)]
     mixed = await store.announce(announcement(5), 0.0)
     assert len(mixed.peers) == 4
 
@@ -160,12 +162,12 @@ async def test_two_tracker_processes_share_swarms_and_survive_a_restart(redis_ur
     first, second = RedisStore(redis_url, TTL), RedisStore(redis_url, TTL)
     await first.announce(announcement(1), 0.0)
     seen = await second.announce(announcement(2), 0.0)
-    assert [port_of(p.address) for p in seen.peers] == [1001]
+    assert [port_of(p) for p in seen.peers] == [1001]
     await first.close()
     await second.close()
     restarted = RedisStore(redis_url, TTL)
     result = await restarted.announce(announcement(3), 1.0)
-    assert sorted(port_of(p.address) for p in result.peers) == [1001, 1002]
+    assert sorted(port_of(p) for p in result.peers) == [1001, 1002]
     await restarted.close()
 
 
@@ -225,7 +227,7 @@ async def test_scripts_lost_by_a_redis_restart_are_loaded_again(
     await store.announce(announcement(1), 0.0)
     assert redis_command(redis_server, b"SCRIPT FLUSH").startswith(b"+OK")
     result = await store.announce(announcement(2), 0.0)
-    assert [port_of(p.address) for p in result.peers] == [1001]
+    assert [port_of(p) for p in result.peers] == [1001]
     await store.close()
 
 
@@ -271,7 +273,7 @@ def test_redis_and_memory_agree_on_counts(
                 got = await redis_store.announce(a, now)
                 want = await memory_store.announce(a, now)
                 assert len(got.peers) == len(want.peers)
-                assert a.address not in {p.address for p in got.peers}
+                assert a.address not in got.peers
             assert await redis_store.scrape([TORRENT]) == await memory_store.scrape([TORRENT])
             assert await redis_store.stats() == await memory_store.stats()
         finally:

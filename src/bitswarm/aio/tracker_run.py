@@ -81,6 +81,11 @@ def _child(config: TrackerConfig) -> None:
         os._exit(status)
 
 
+def event_loop_name() -> str:
+    """The event loop a tracker process runs on: ``uvloop`` when installed, else ``asyncio``."""
+    return "asyncio" if _loop_factory() is None else "uvloop"
+
+
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     """uvloop's loop when installed: an optional speed-up, never required."""
     try:

@@ -22,6 +22,10 @@ Contract of :meth:`PeerStore.announce`:
 - a peer that does not announce again within the store's ``peer_ttl`` is
   forgotten (by :meth:`PeerStore.expire` or lazily);
 - the counts reflect the swarm after this announce.
+
+A store that holds its swarms in this process can also offer the same
+announce and scrape as plain methods (:class:`ImmediateStore`); the UDP
+server then answers inside its datagram callback, with no task per request.
 """
 
 from __future__ import annotations
@@ -54,4 +58,17 @@ class PeerStore(Protocol):
 
     async def close(self) -> None:
         """Release connections; the store is unusable afterwards."""
+        ...
+
+
+@runtime_checkable
+class ImmediateStore(Protocol):
+    """A store whose announce and scrape finish without waiting, offered as plain methods too."""
+
+    def announce_now(self, announcement: Announcement, now: float) -> AnnounceResult:
+        """:meth:`PeerStore.announce`, answered before returning."""
+        ...
+
+    def scrape_now(self, info_hashes: Sequence[bytes]) -> list[SwarmCounts]:
+        """:meth:`PeerStore.scrape`, answered before returning."""
         ...

@@ -47,7 +47,6 @@ from bitswarm.core.tracker.model import (
     PEER_ID_SIZE,
     Announcement,
     AnnounceResult,
-    PeerEntry,
     StoreStats,
     SwarmCounts,
 )
@@ -204,7 +203,9 @@ class RedisStore:
         ]
         keys = self._keys(a.info_hash)
         seeders, leechers, downloaded, entries = await self._announce(keys, args)
-        return AnnounceResult(_unpack_entries(entries), SwarmCounts(seeders, leechers, downloaded))
+        peers, peer_ids = _unpack_entries(entries)
+        counts = SwarmCounts(seeders, leechers, downloaded)
+        return AnnounceResult(peers, counts, peer_ids if a.peer_ids_wanted else ())
 
     async def scrape(self, info_hashes: Sequence[bytes]) -> list[SwarmCounts]:
         async with self._redis.pipeline(transaction=False) as pipe:
@@ -249,12 +250,14 @@ class RedisStore:
         await self._redis.aclose()
 
 
-def _unpack_entries(entries: bytes) -> tuple[PeerEntry, ...]:
-    """Peers as the script packs them, one string for all: address length, address, peer id."""
-    peers = []
+def _unpack_entries(entries: bytes) -> tuple[tuple[bytes, ...], tuple[bytes, ...]]:
+    """Addresses and peer ids as the script packs them in one string: length, address, peer id."""
+    addresses = []
+    peer_ids = []
     at = 0
     while at < len(entries):
         end = at + 1 + entries[at]
-        peers.append(PeerEntry(entries[at + 1 : end], entries[end : end + PEER_ID_SIZE]))
+        addresses.append(entries[at + 1 : end])
+        peer_ids.append(entries[end : end + PEER_ID_SIZE])
         at = end + PEER_ID_SIZE
-    return tuple(peers)
+    return tuple(addresses), tuple(peer_ids)

@@ -14,7 +14,7 @@ from bitswarm.core.tracker.access import AccessList
 from bitswarm.core.tracker.compact import pack_address
 from bitswarm.core.tracker.errors import QueryError
 from bitswarm.core.tracker.http_query import MAX_QUERY_BYTES, parse_announce, parse_scrape
-from bitswarm.core.tracker.model import MAX_NUMWANT, AnnounceResult, Event, PeerEntry, SwarmCounts
+from bitswarm.core.tracker.model import MAX_NUMWANT, AnnounceResult, Event, SwarmCounts
 from bitswarm.core.tracker.policy import TrackerPolicy
 
 HASH = bytes(range(0, 40, 2))  # includes bytes that must be escaped
@@ -138,7 +138,7 @@ def test_fuzz_plausible_queries_raise_only_query_errors(pairs: list[tuple[str, b
 
 V4 = pack_address("127.0.0.2", 6882)
 V6 = pack_address("::1", 6883)
-RESULT = AnnounceResult((PeerEntry(V4, b"a" * 20), PeerEntry(V6, b"b" * 20)), SwarmCounts(3, 4, 5))
+RESULT = AnnounceResult((V4, V6), SwarmCounts(3, 4, 5), (b"a" * 20, b"b" * 20))
 
 
 def test_compact_reply_splits_families() -> None:

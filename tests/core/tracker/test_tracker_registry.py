@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import pytest
 
@@ -39,11 +40,13 @@ def test_first_peer_gets_nobody_and_counts_itself(registry: Registry) -> None:
 def test_peers_never_get_themselves_and_carry_peer_ids(registry: Registry) -> None:
     for n in range(1, 6):
         registry.announce(peer(n), 0)
-    result = registry.announce(peer(3), 1)
-    addresses = {p.address for p in result.peers}
+    result = registry.announce(replace(peer(3), peer_ids_wanted=True), 1)
+    addresses = set(result.peers)
     assert len(addresses) == 4
     assert peer(3).address not in addresses
-    assert {p.peer_id for p in result.peers} == {n.to_bytes(20, "big") for n in (1, 2, 4, 5)}
+    ids = dict(zip(result.peers, result.peer_ids, strict=True))
+    assert ids == {peer(n).address: n.to_bytes(20, "big") for n in (1, 2, 4, 5)}
+    assert registry.announce(peer(3), 2).peer_ids == ()
 
 
 def test_seeders_get_no_seeders_but_leechers_get_both(registry: Registry) -> None:
@@ -51,9 +54,9 @@ def test_seeders_get_no_seeders_but_leechers_get_both(registry: Registry) -> Non
     registry.announce(peer(2, left=0), 0)
     registry.announce(peer(3), 0)
     seeder = registry.announce(peer(1, left=0), 1)
-    assert [p.address for p in seeder.peers] == [peer(3).address]
+    assert list(seeder.peers) == [peer(3).address]
     leecher = registry.announce(peer(3), 1)
-    assert {p.address for p in leecher.peers} == {peer(1).address, peer(2).address}
+    assert set(leecher.peers) == {peer(1).address, peer(2).address}
     assert leecher.counts == SwarmCounts(complete=2, incomplete=1, downloaded=0)
 
 
@@ -69,7 +72,7 @@ def test_picks_are_spread_over_the_swarm(registry: Registry) -> None:
         registry.announce(peer(n), 0)
     seen = set()
     for _ in range(50):
-        seen |= {p.address for p in registry.announce(peer(1, numwant=5), 1).peers}
+        seen |= set(registry.announce(peer(1, numwant=5), 1).peers)
     assert len(seen) > 60
 
 
@@ -96,7 +99,7 @@ def test_expired_peers_are_skipped_then_swept(registry: Registry) -> None:
     registry.announce(peer(1), 0)
     registry.announce(peer(2), 50)
     late = 0 + TTL + 1
-    assert [p.address for p in registry.announce(peer(3), late).peers] == [peer(2).address]
+    assert list(registry.announce(peer(3), late).peers) == [peer(2).address]
     assert registry.expire(late) == 1
     assert registry.stats().leechers == 2
     assert registry.expire(late + TTL + 1) == 2
@@ -109,7 +112,7 @@ def test_same_family_only_filters_v6_from_a_v4_announcer(registry: Registry) -> 
     mixed = registry.announce(peer(3), 1)
     assert len(mixed.peers) == 2
     v4_only = registry.announce(peer(3, same_family_only=True), 1)
-    assert [p.address for p in v4_only.peers] == [peer(2).address]
+    assert list(v4_only.peers) == [peer(2).address]
 
 
 def test_scrape_and_stats(registry: Registry) -> None:
@@ -152,7 +155,7 @@ def test_large_swarms_are_sampled_without_duplicates_or_self(registry: Registry)
     me = Announcement(HASH, b"m" * 20, pack_address("10.0.0.7", 6881), 0, 0, 1, Event.NONE, 200)
     seen: set[bytes] = set()
     for _ in range(20):
-        peers = [p.address for p in registry.announce(me, 1).peers]
+        peers = list(registry.announce(me, 1).peers)
         assert len(peers) == len(set(peers)) == 200
         assert me.address not in peers
         seen |= set(peers)
@@ -163,7 +166,7 @@ def test_a_seeder_in_a_large_swarm_of_seeders_still_finds_the_leecher(registry: 
     big_swarm(registry, SAMPLE_ABOVE * 4, seeders=True)
     registry.announce(peer(1), 0)  # the one leecher
     seeder = Announcement(HASH, b"s" * 20, pack_address("10.0.0.9", 6881), 0, 0, 0, Event.NONE, 50)
-    assert [p.address for p in registry.announce(seeder, 1).peers] == [peer(1).address]
+    assert list(registry.announce(seeder, 1).peers) == [peer(1).address]
 
 
 def test_newcomers_to_a_large_swarm_are_handed_out_after_enough_churn(registry: Registry) -> None:
@@ -177,5 +180,5 @@ def test_newcomers_to_a_large_swarm_are_handed_out_after_enough_churn(registry: 
         newcomers.add(peer(n).address)
     seen: set[bytes] = set()
     for _ in range(30):
-        seen |= {p.address for p in registry.announce(asker, 2).peers}
+        seen |= set(registry.announce(asker, 2).peers)
     assert seen & newcomers

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from bitswarm.core.bencode import Encodable, encode
 from bitswarm.core.tracker.compact import V4_SIZE, unpack_address
 from bitswarm.core.tracker.http_query import AnnounceQuery
-from bitswarm.core.tracker.model import AnnounceResult, PeerEntry, SwarmCounts
+from bitswarm.core.tracker.model import AnnounceResult, SwarmCounts
 from bitswarm.core.tracker.policy import TrackerPolicy
 
 
@@ -39,13 +39,16 @@ def announce(
         "downloaded": counts.downloaded,
     }
     if query.compact:
-        v4 = [p.address for p in result.peers if len(p.address) == V4_SIZE]
-        v6 = [p.address for p in result.peers if len(p.address) != V4_SIZE]
+        v4 = [p for p in result.peers if len(p) == V4_SIZE]
         reply["peers"] = b"".join(v4)
-        if v6:
-            reply["peers6"] = b"".join(v6)
+        if len(v4) < len(result.peers):
+            reply["peers6"] = b"".join(p for p in result.peers if len(p) != V4_SIZE)
+    elif query.no_peer_id:
+        reply["peers"] = [_peer_dict(p) for p in result.peers]
     else:
-        reply["peers"] = [_peer_dict(p, query.no_peer_id) for p in result.peers]
+        reply["peers"] = [
+            _peer_dict(p, peer_id) for p, peer_id in zip(result.peers, result.peer_ids, strict=True)
+        ]
     if policy.tracker_id:
         reply["tracker id"] = policy.tracker_id
     if warning:
@@ -66,9 +69,9 @@ def scrape(info_hashes: Sequence[bytes], counts: Sequence[SwarmCounts]) -> bytes
     return encode({"files": files})
 
 
-def _peer_dict(peer: PeerEntry, no_peer_id: bool) -> dict[str, Encodable]:
-    host, port = unpack_address(peer.address)
+def _peer_dict(address: bytes, peer_id: bytes | None = None) -> dict[str, Encodable]:
+    host, port = unpack_address(address)
     entry: dict[str, Encodable] = {"ip": host, "port": port}
-    if not no_peer_id:
-        entry["peer id"] = peer.peer_id
+    if peer_id is not None:
+        entry["peer id"] = peer_id
     return entry

@@ -44,6 +44,8 @@ class Announcement:
     ``numwant`` is already capped by the transport. ``same_family_only`` asks
     for peers of the announcer's own address family alone, as a UDP reply can
     carry only one (BEP 15); HTTP replies carry both (BEP 7).
+    ``peer_ids_wanted`` asks for the peers' ids too, which only BEP 3's
+    non-compact reply carries; stores skip that work otherwise.
     """
 
     info_hash: bytes
@@ -56,6 +58,7 @@ class Announcement:
     numwant: int
     key: int | None = None
     same_family_only: bool = False
+    peer_ids_wanted: bool = False
 
     @property
     def seeder(self) -> bool:
@@ -66,14 +69,6 @@ class Announcement:
     def ipv6(self) -> bool:
         """Whether the announcing address is IPv6 (BEP 7)."""
         return len(self.address) == V6_SIZE
-
-
-@dataclass(frozen=True, slots=True)
-class PeerEntry:
-    """A peer handed out in a reply: compact address and its peer id."""
-
-    address: bytes
-    peer_id: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,13 +84,17 @@ class SwarmCounts:
 class AnnounceResult:
     """A store's answer to an announce: peers for the announcer and the swarm's counts.
 
-    ``peers`` never contains the announcer, holds no seeders when the
-    announcer is a seeder, and mixes IPv4 and IPv6 entries; transports split
-    them by size (BEP 7's ``peers`` and ``peers6``).
+    ``peers`` are compact addresses (BEP 23, 7), the form stores keep them
+    in, so a reply is a join of them. They never include the announcer, hold
+    no seeders when the announcer is a seeder, and mix IPv4 and IPv6 entries;
+    transports split them by size (BEP 7's ``peers`` and ``peers6``).
+    ``peer_ids`` holds the id of each peer, in the same order, when the
+    announcement asked for them, and is empty otherwise.
     """
 
-    peers: tuple[PeerEntry, ...]
+    peers: tuple[bytes, ...]
     counts: SwarmCounts
+    peer_ids: tuple[bytes, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

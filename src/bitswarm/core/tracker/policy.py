@@ -76,4 +76,5 @@ class TrackerPolicy:
             left=query.left,
             event=query.event,
             numwant=query.numwant,
+            peer_ids_wanted=not (query.compact or query.no_peer_id),
         )

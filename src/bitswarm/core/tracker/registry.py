@@ -38,13 +38,13 @@ from bitswarm.core.tracker.model import (
     Announcement,
     AnnounceResult,
     Event,
-    PeerEntry,
     StoreStats,
     SwarmCounts,
 )
 
 # A record is expiry << 161 | seeder << 160 | peer id (as a big-endian integer).
 _SEEDER_BIT = 160
+_SEEDER_FLAG = 1 << _SEEDER_BIT
 _EXPIRY_SHIFT = 161
 _PEER_ID_MASK = (1 << 160) - 1
 
@@ -131,7 +131,10 @@ class Registry:
         record = expiry << _EXPIRY_SHIFT | a.seeder << _SEEDER_BIT | int.from_bytes(a.peer_id)
         swarm.put(a.address, record)
         peers = self._pick(swarm, a, now)
-        return AnnounceResult(peers, swarm.counts())
+        if a.peer_ids_wanted:
+            ids = tuple((swarm.peers[p] & _PEER_ID_MASK).to_bytes(20) for p in peers)
+            return AnnounceResult(tuple(peers), swarm.counts(), ids)
+        return AnnounceResult(tuple(peers), swarm.counts())
 
     def scrape(self, info_hashes: Iterable[bytes]) -> list[SwarmCounts]:
         """Counts for each info-hash, zeros for unknown ones."""
@@ -148,11 +151,8 @@ class Registry:
         swarm = self._swarms.get(info_hash)
         if swarm is None:
             return 0
-        stale = [
-            address
-            for address, record in swarm.peers.items()
-            if _expired(record, now)
-        ]  # fmt: skip
+        live = _live_from(now)
+        stale = [address for address, record in swarm.peers.items() if record < live]
         for address in stale:
             swarm.remove(address)
         if not swarm.peers:
@@ -169,24 +169,33 @@ class Registry:
         peers = sum(len(swarm.peers) for swarm in self._swarms.values())
         return StoreStats(len(self._swarms), seeders, peers - seeders)
 
-    def _pick(self, swarm: _Swarm, a: Announcement, now: float) -> tuple[PeerEntry, ...]:
-        if a.numwant <= 0 or len(swarm.peers) <= 1:
-            return ()
-        family = len(a.address) if a.same_family_only else 0
-        picked: dict[bytes, PeerEntry] = {}
-        for address, record in self._candidates(swarm, a.numwant):
-            if (
-                address == a.address
-                or address in picked
-                or (family and len(address) != family)
-                or (a.seeder and _is_seeder(record))
-                or _expired(record, now)
-            ):
-                continue
-            picked[address] = PeerEntry(address, (record & _PEER_ID_MASK).to_bytes(20))
-            if len(picked) == a.numwant:
+    def _pick(self, swarm: _Swarm, a: Announcement, now: float) -> list[bytes]:
+        """Up to ``numwant`` suitable peers: their compact addresses, as they are stored."""
+        peers = swarm.peers
+        wanted = a.numwant
+        if wanted <= 0 or len(peers) <= 1:
+            return []
+        live = _live_from(now)
+        me = a.address
+        family = len(me) if a.same_family_only else 0
+        seeder = a.seeder
+        candidates = self._candidates(swarm, wanted)
+        suitable = (
+            address
+            for address, record in candidates
+            if record >= live
+            and address != me
+            and not (family and len(address) != family)
+            and not (seeder and record & _SEEDER_FLAG)
+        )
+        if len(peers) <= SAMPLE_ABOVE:  # a walk meets every peer at most once
+            return list(islice(suitable, wanted))
+        picked: dict[bytes, None] = {}
+        for address in suitable:
+            picked[address] = None
+            if len(picked) == wanted:
                 break
-        return tuple(picked.values())
+        return list(picked)
 
     def _candidates(self, swarm: _Swarm, numwant: int) -> Iterator[tuple[bytes, int]]:
         """Random peers: sampled from a snapshot in a large swarm, then a walk as a fallback."""
@@ -208,9 +217,10 @@ class Registry:
                 yield address, record
 
 
-def _expired(record: int, now: float) -> bool:
-    return record >> _EXPIRY_SHIFT < now
+def _live_from(now: float) -> int:
+    """The smallest record still listed at ``now``: expiry < now exactly when record < this."""
+    return math.ceil(now) << _EXPIRY_SHIFT
 
 
 def _is_seeder(record: int) -> bool:
-    return bool(record >> _SEEDER_BIT & 1)
+    return bool(record & _SEEDER_FLAG)

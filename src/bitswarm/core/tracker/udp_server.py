@@ -3,7 +3,8 @@
 Theory of operation
 -------------------
 The adapter hands every datagram to :meth:`UdpTracker.datagram_received`
-with the sender's address and the time, and gets back one of:
+with the sender's packed IP address (4 or 16 bytes; the port plays no part)
+and the time, and gets back one of:
 
 - ``None``: drop it silently;
 - :class:`Send`: bytes to send back at once (a connect reply or an error);
@@ -34,7 +35,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bitswarm.core.tracker.access import AccessList, passkey_in_path
-from bitswarm.core.tracker.compact import V4_SIZE, V6_SIZE, pack_address
+from bitswarm.core.tracker.compact import V4_SIZE, V6_SIZE
 from bitswarm.core.tracker.connection_ids import ConnectionIds
 from bitswarm.core.tracker.errors import UdpPacketError
 from bitswarm.core.tracker.model import (
@@ -111,9 +112,8 @@ class UdpTracker:
         self.connection_ids = connection_ids
         self.connect_limiter = connect_limiter
 
-    def datagram_received(self, packet: bytes, host: str, port: int, now: float) -> Outcome:
-        """Judge one datagram from ``host``:``port`` arriving at ``now``."""
-        ip = pack_address(host, port)[:-2]
+    def datagram_received(self, packet: bytes, ip: bytes, now: float) -> Outcome:
+        """Judge one datagram from the packed address ``ip`` arriving at ``now``."""
         try:
             request = decode_request(packet)
         except UdpPacketError as error:
@@ -139,7 +139,7 @@ class UdpTracker:
             self.policy.interval,
             leechers=counts.incomplete,
             seeders=counts.complete,
-            peers=b"".join(p.address for p in result.peers),
+            peers=b"".join(result.peers),
             ipv6=job.announcement.ipv6,
         ).encode()
 
