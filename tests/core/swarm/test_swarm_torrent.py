@@ -29,6 +29,7 @@ from bitswarm.core.wire.messages import (
     AllowedFast,
     Cancel,
     Choke,
+    Extended,
     Have,
     HaveAll,
     HaveBitfield,
@@ -38,6 +39,7 @@ from bitswarm.core.wire.messages import (
     Message,
     NotInterested,
     Piece,
+    Port,
     RejectRequest,
     Request,
     Unchoke,
@@ -218,11 +220,35 @@ def test_fast_message_without_fast_extension_drops_the_peer() -> None:
     assert "fast extension was not negotiated" in reason
 
 
-def test_bitfield_after_other_messages_drops_the_peer() -> None:
-    swarm, _ = make()
+def test_extension_and_port_messages_may_precede_the_bitfield() -> None:
+    swarm, _ = make("00000000")
     join(swarm, "p")
-    ((_, reason),) = dropped(feed(swarm, "p", HaveNone(), Have(1), HaveBitfield(b"\xff")))
-    assert reason == "HaveBitfield received after other messages"
+    actions = feed(swarm, "p", Extended(0, b"d1:md1:ei0eee"), Port(6881), HaveBitfield(b"\x01"))
+    assert dropped(actions) == []
+    assert sent(actions, "p", Interested) == [Interested()]
+
+
+def test_a_late_bitfield_replaces_what_the_peer_announced() -> None:
+    """aria2 sends a bitfield (or have all) mid-connection in place of many haves."""
+
+    swarm, _ = make("11111100")
+    join(swarm, "p")
+    assert sent(feed(swarm, "p", HaveNone(), Have(0)), "p", Interested) == []
+    actions = feed(swarm, "p", HaveBitfield(b"\x81"), HaveBitfield(b"\x81"))
+    assert dropped(actions) == []
+    assert sent(actions, "p", Interested) == [Interested()]
+    requests = sent(feed(swarm, "p", Unchoke()), "p", Request)
+    assert {r.index for r in requests if isinstance(r, Request)} == {7}  # never 6
+    actions = feed(swarm, "p", Choke(), HaveNone())
+    assert sent(actions, "p", NotInterested) == [NotInterested()]
+
+
+def test_a_late_have_all_makes_the_peer_a_seed() -> None:
+    swarm, _ = make("11111111")
+    join(swarm, "p")
+    assert dropped(feed(swarm, "p", HaveNone(), Have(3), Interested())) == []
+    ((_, reason),) = dropped(feed(swarm, "p", HaveAll()))
+    assert reason == "both sides are seeds"
 
 
 def endgame_pair(swarm: TorrentSwarm, fast: bool = True) -> tuple[list[Message], list[Message]]:

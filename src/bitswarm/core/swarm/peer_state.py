@@ -17,24 +17,7 @@ from bitswarm.core.swarm.pieces import PeerKey
 from bitswarm.core.swarm.pipeline import PipelineConfig, RequestPipeline
 from bitswarm.core.swarm.rates import RateMeter
 from bitswarm.core.wire.errors import ProtocolError
-from bitswarm.core.wire.messages import (
-    FAST_MESSAGES,
-    AllowedFast,
-    Extended,
-    HaveAll,
-    HaveBitfield,
-    HaveNone,
-    KeepAlive,
-    Message,
-    Port,
-    Request,
-    SuggestPiece,
-    UnknownMessage,
-)
-
-_SUMMARIES = (HaveBitfield, HaveAll, HaveNone)
-_MAY_PRECEDE_SUMMARY = (Extended, Port, UnknownMessage, AllowedFast, SuggestPiece, KeepAlive)
-"""Messages real clients send before their piece summary; they do not close its window."""
+from bitswarm.core.wire.messages import FAST_MESSAGES, Message, Request
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +60,6 @@ class PeerState:
         "pipeline",
         "requests_in",
         "strikes",
-        "summary_open",
         "up",
         "wasted",
     )
@@ -107,27 +89,20 @@ class PeerState:
         """Protocol offences short of fatal; the peer is dropped at a limit."""
         self.piece_count = 0
         """Pieces the peer has announced."""
-        self.summary_open = True
-        """The peer may still send its bitfield / have all / have none (BEP 6: first only)."""
         self.connected_at = now
         self.last_heard = now
         self.last_sent = now
 
-    def check_order(self, message: Message) -> None:
-        """BEP 6 messages only when negotiated; the piece summary first and once (BEP 3, 6).
+    def check_negotiated(self, message: Message) -> None:
+        """BEP 6 messages only when both handshakes set the fast bit.
 
-        Raises :class:`ProtocolError` for a message out of place; call before handling it.
+        Raises :class:`ProtocolError` for a message the peer may not send; call before
+        handling it.
         """
 
-        name = type(message).__name__
         if isinstance(message, FAST_MESSAGES) and not self.fast:
+            name = type(message).__name__
             raise ProtocolError(f"{name} received, but the fast extension was not negotiated")
-        if isinstance(message, _SUMMARIES):
-            if not self.summary_open:
-                raise ProtocolError(f"{name} received after other messages")
-            self.summary_open = False
-        elif not isinstance(message, _MAY_PRECEDE_SUMMARY):
-            self.summary_open = False
 
     def may_request(self, piece: int) -> bool:
         """Whether a request for ``piece`` may go to the peer now (unchoked, or allowed fast)."""

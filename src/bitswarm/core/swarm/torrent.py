@@ -33,7 +33,8 @@ who sent bad data.
 A peer's life: on connect we send our piece summary (BEP 6 ``have all`` /
 ``have none`` when both sides are fast, else a bitfield), and, given its
 address, its allowed-fast set. Its summary and ``have`` messages feed the
-picker; we send ``interested`` while it has a piece we lack. While it
+picker (a later summary replaces what it announced, as libtorrent takes
+aria2's); we send ``interested`` while it has a piece we lack. While it
 unchokes us (or for allowed-fast pieces) the pipeline keeps requests
 outstanding; each block is checked against them (unrequested, misaligned or
 wrong-length blocks are waste and an offence; ``max_strikes`` offences drop
@@ -304,7 +305,7 @@ class TorrentSwarm:
     # -- messages ----------------------------------------------------------------------
 
     def _dispatch(self, peer: PeerState, message: Message, now: float) -> None:
-        peer.check_order(message)
+        peer.check_negotiated(message)
         handler = _HANDLERS.get(type(message))
         if handler is not None:
             handler(self, peer, message, now)
@@ -348,14 +349,25 @@ class TorrentSwarm:
             field = Bitfield.from_wire(message.bits, self.geometry.piece_count)
         except BitfieldError as error:
             raise ProtocolError(f"bitfield: {error}") from None
-        self._picker.peers.leave(peer.key)
-        self._picker.peers.join(peer.key, field)
-        peer.piece_count = field.count()
-        self._pieces_changed(peer)
+        self._replace_pieces(peer, field)
 
     def _on_have_all(self, peer: PeerState, message: HaveAll, now: float) -> None:
         self._picker.peers.have_all(peer.key)
         peer.piece_count = self.geometry.piece_count
+        self._pieces_changed(peer)
+
+    def _on_have_none(self, peer: PeerState, message: HaveNone, now: float) -> None:
+        if peer.piece_count:
+            self._replace_pieces(peer, None)
+
+    def _replace_pieces(self, peer: PeerState, field: Bitfield | None) -> None:
+        """A piece summary states all the peer has, whenever it comes: first (BEP 3, 6), or
+        later in place of many ``have`` messages, as aria2 sends one (libtorrent's
+        ``incoming_bitfield`` counts the old set down and the new one up the same way)."""
+
+        self._picker.peers.leave(peer.key)
+        self._picker.peers.join(peer.key, field)
+        peer.piece_count = 0 if field is None else field.count()
         self._pieces_changed(peer)
 
     def _on_allowed_fast(self, peer: PeerState, message: AllowedFast, now: float) -> None:
@@ -468,7 +480,7 @@ _HANDLERS: dict[type, _Handler] = {
     Have: TorrentSwarm._on_have,
     HaveBitfield: TorrentSwarm._on_bitfield,
     HaveAll: TorrentSwarm._on_have_all,
-    HaveNone: lambda swarm, peer, message, now: None,
+    HaveNone: TorrentSwarm._on_have_none,
     AllowedFast: TorrentSwarm._on_allowed_fast,
     SuggestPiece: TorrentSwarm._on_suggest,
     Request: TorrentSwarm._on_request,
