@@ -167,12 +167,26 @@ class Simulation:
 
     # -- running ---------------------------------------------------------------------
 
-    def run(self) -> bool:
-        """Run until every downloader has finished (True) or the time limit passed (False)."""
+    def run(self, until: float = math.inf) -> bool:
+        """Run until every downloader has finished (True) or the clock reaches ``until``
+        or the scenario's time limit (False); a later call carries on from there."""
 
-        done = self.loop.run(lambda: self._unfinished == 0, until=self.scenario.time_limit)
+        limit = min(until, self.scenario.time_limit)
+        done = self.loop.run(lambda: self._unfinished == 0, until=limit)
         self.stats.sample(self.loop.now)
         return done
+
+    @property
+    def unfinished(self) -> int:
+        """Downloaders that have neither finished nor stopped."""
+
+        return self._unfinished
+
+    def delivered(self) -> float:
+        """The fraction of the downloaders' payload delivered so far."""
+
+        wanted = len(self.scenario.downloaders) * self.scenario.size
+        return sum(peer.payload_down for peer in self.peers if not peer.spec.origin) / wanted
 
     def settle(self, seconds: float) -> None:
         """Let ``seconds`` more of virtual time pass (messages in flight arrive)."""

@@ -1,0 +1,109 @@
+"""Simulator scale and swarm quality: real time per simulated swarm, and its figures against T_min.
+
+Runs :mod:`bitswarm.sim` (the real TorrentSwarm core on virtual links; the
+fast message path) for one preset or for the sizes given, and prints plain
+``name: value unit`` lines: wall-clock seconds, events, events per second,
+and the distribution report (completion ratios to the Kumar-Ross bound
+``T_min``, origin upload over ``F``) beside the issue's goals for a
+1,000-peer flash crowd (median <= 1.15, max <= 1.3, origin <= 1.2). The
+reference in every run is the fluid bound itself, computed for the same
+parameters: a simulator has no second engine to race.
+
+The issue's scale targets are presets: ``target-1000`` (1,000 peers, 1 GiB,
+1 MiB pieces, under 10 minutes) and ``target-10000`` (10,000 peers, 64 MiB,
+under 30 minutes). ``--budget`` stops a run after that many wall-clock
+seconds (checked between slices of virtual time, outside the simulation)
+and prints how much of the payload was delivered by then and the projected
+wall time to finish at the same pace, so the targets can be measured on a
+shared machine without holding it for hours.
+
+Run: ``python bench/sim.py`` (the ``small`` preset),
+``python bench/sim.py --preset target-1000 --budget 600``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from bitswarm.sim.report import GOALS, make_report
+from bitswarm.sim.scenarios import SCENARIOS, build
+from bitswarm.sim.simulation import Simulation
+
+MIB = 2**20
+PRESETS = {
+    "small": (100, 64 * MIB),
+    "medium": (300, 256 * MIB),
+    "target-1000": (1000, 1024 * MIB),
+    "target-10000": (10_000, 64 * MIB),
+}
+TARGET_WALL = {"target-1000": 600.0, "target-10000": 1800.0}
+SLICE = 5.0
+"""Virtual seconds simulated between two looks at the wall clock."""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="small")
+    parser.add_argument("--peers", type=int, help="override the preset's peer count")
+    parser.add_argument("--size-mib", type=int, help="override the preset's file size")
+    parser.add_argument("--piece-kib", type=int, default=1024)
+    parser.add_argument("--scenario", choices=SCENARIOS, default="flash")
+    parser.add_argument("--up", type=float, default=1.0, help="peer upload, MiB/s")
+    parser.add_argument("--origin-up", type=float, default=1.0, help="origin upload, MiB/s")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--budget", type=float, default=None, help="wall seconds at most")
+    args = parser.parse_args()
+
+    peers, size = PRESETS[args.preset]
+    peers = args.peers or peers
+    size = args.size_mib * MIB if args.size_mib else size
+    scenario = build(
+        args.scenario,
+        peers=peers,
+        size=size,
+        origin_up=args.origin_up * MIB,
+        peer_up=args.up * MIB,
+        piece_length=args.piece_kib * 1024,
+        seed=args.seed,
+    )
+    print(f"preset: {args.preset} ({args.scenario}, {peers} peers, {size // MIB} MiB)")
+    simulation = Simulation(scenario)
+    started = time.perf_counter()
+    finished = False
+    while not finished:
+        finished = simulation.run(until=simulation.now + SLICE)
+        elapsed = time.perf_counter() - started
+        if args.budget is not None and elapsed > args.budget and not finished:
+            break
+    wall = time.perf_counter() - started
+    events = simulation.loop.events
+    print(f"wall_seconds: {wall:.1f} s")
+    print(f"events: {events}")
+    print(f"events_per_second: {events / wall:.0f} events/s")
+    print(f"virtual_seconds: {simulation.now:.1f} s")
+    if args.preset in TARGET_WALL:
+        print(f"target_wall_seconds: {TARGET_WALL[args.preset]:.0f} s")
+    if not finished:
+        delivered = simulation.delivered()
+        print(f"delivered: {delivered:.4f} of the payload (stopped at the budget)")
+        if delivered > 0:
+            print(f"projected_wall_seconds: {wall / delivered:.0f} s")
+        return
+    report = make_report(simulation, wall)
+    for name in ("median_ratio", "p95_ratio", "max_ratio", "origin_upload_ratio"):
+        value = getattr(report, name)
+        goal = (
+            f"  goal {GOALS[name]:g} x, value/goal {value / GOALS[name]:.2f}"
+            if name in GOALS
+            else ""
+        )
+        print(f"{name}: {value:.3f} x{goal}")
+    print(f"t_min: {report.t_min:.1f} s")
+    print(f"utilisation: {report.utilisation:.3f}")
+    if report.free_rider_penalty is not None:
+        print(f"free_rider_penalty: {report.free_rider_penalty:.3f} x")
+
+
+if __name__ == "__main__":
+    main()
