@@ -182,3 +182,19 @@ def test_newcomers_to_a_large_swarm_are_handed_out_after_enough_churn(registry: 
     for _ in range(30):
         seen |= set(registry.announce(asker, 2).peers)
     assert seen & newcomers
+
+
+def test_a_clock_stepping_back_keeps_peers_in_expiry_order(registry: Registry) -> None:
+    registry.announce(peer(1), 100)
+    registry.announce(peer(2), 40)  # the clock stepped back: peer 2 lives as long as peer 1
+    assert set(registry.announce(peer(3), 40 + TTL + 1).peers) == {peer(1).address, peer(2).address}
+    assert registry.expire(40 + TTL + 1) == 0
+    assert registry.expire(100 + TTL + 1) == 2
+
+
+def test_a_reannounce_moves_the_peer_behind_the_others(registry: Registry) -> None:
+    for n in range(1, 4):
+        registry.announce(peer(n), 0)
+    registry.announce(peer(1), 60)  # peer 1 now outlives peers 2 and 3
+    assert registry.expire(TTL + 1) == 2
+    assert list(registry.announce(peer(4), TTL + 1).peers) == [peer(1).address]

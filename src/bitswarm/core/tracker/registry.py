@@ -12,11 +12,18 @@ or all in one, resident memory measured), against several hundred for a
 dataclass per peer. The swarm also keeps running counts of seeders and
 of completed downloads, so a scrape is O(1).
 
-An announce first updates the announcer (``stopped`` removes it), then picks
-peers, skipping the announcer, expired records, the wrong address family when
-asked, and seeders when the announcer is itself a seeder. A small swarm is
-walked from a random position, wrapping around once (a C-level ``islice``
-skips to the start). A large one is sampled at random positions of a snapshot
+An announce first updates the announcer (``stopped`` removes it), moving it
+to the end of its swarm's dict, so a dict runs from the oldest announce to the
+newest, in order of expiry (an expiry is never set below the newest one's, even
+if the clock steps back). Then it picks peers, skipping the announcer, expired
+records, the wrong address family when asked, and seeders when the announcer
+is itself a seeder. Peers are handed out as the compact bytes they are keyed
+by, so a reply is a join of stored bytes. A small swarm is walked from a
+random position, wrapping around once (a C-level ``islice`` skips to the
+start). When nothing needs skipping (the oldest record is alive, so all are;
+the announcer is the only seeder or a leecher; one address family or either
+wanted) the walk is pure ``islice`` over the keys, without a Python-level
+step per peer; that is the common case. A large one is sampled at random positions of a snapshot
 of its keys, retaken once an eighth of the swarm has changed, so a pick costs
 O(numwant) whatever the swarm's size; peers that joined since the snapshot
 are handed out after the next one. Only if the draws do not find enough
@@ -24,7 +31,8 @@ suitable peers (a seeder in a swarm of seeders) does the walk follow.
 
 Nothing here reads a clock: callers pass ``now``. Expired peers are skipped at
 once and removed by :meth:`Registry.expire_swarm`, which callers spread over
-time so that a million-peer sweep never stalls a server.
+time so that a million-peer sweep never stalls a server; the sweep of a swarm
+stops at its first live record, as the expired ones come first.
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ import random
 from collections.abc import Iterable, Iterator
 from itertools import chain, islice
 
+from bitswarm.core.tracker.compact import V6_SIZE
 from bitswarm.core.tracker.model import (
     Announcement,
     AnnounceResult,
@@ -47,6 +56,7 @@ _SEEDER_BIT = 160
 _SEEDER_FLAG = 1 << _SEEDER_BIT
 _EXPIRY_SHIFT = 161
 _PEER_ID_MASK = (1 << 160) - 1
+_FLAGS_AND_ID_MASK = (1 << _EXPIRY_SHIFT) - 1
 
 SAMPLE_ABOVE = 512
 """Swarms larger than this are sampled at random positions instead of walked."""
@@ -58,11 +68,12 @@ SAMPLE_TRIES = 3
 class _Swarm:
     """One torrent's peers and counters, and a key snapshot for sampling large swarms."""
 
-    __slots__ = ("_churn", "_snapshot", "downloaded", "peers", "seeders")
+    __slots__ = ("_churn", "_snapshot", "downloaded", "peers", "seeders", "v6")
 
     def __init__(self) -> None:
-        self.peers: dict[bytes, int] = {}
+        self.peers: dict[bytes, int] = {}  # oldest announce first, so in order of expiry
         self.seeders = 0
+        self.v6 = 0
         self.downloaded = 0
         self._snapshot: list[bytes] | None = None
         self._churn = 0  # peers added or removed since the snapshot was taken
@@ -74,19 +85,41 @@ class _Swarm:
         record = self.peers.pop(address, None)
         if record is not None:
             self._churn += 1
+            self.v6 -= len(address) == V6_SIZE
             if _is_seeder(record):
                 self.seeders -= 1
         return record
 
-    def put(self, address: bytes, record: int) -> None:
-        previous = self.peers.get(address)
-        self.peers[address] = record
+    def put(self, address: bytes, record: int) -> int | None:
+        """Make ``address`` the newest peer; return its previous record, if any.
+
+        Its expiry is raised to the newest peer's should the clock have
+        stepped back, so that expiry order and announce order stay one.
+        """
+        peers = self.peers
+        previous = peers.pop(address, None)
+        if peers:
+            newest = next(reversed(peers.values()))
+            if newest > record and newest >> _EXPIRY_SHIFT > record >> _EXPIRY_SHIFT:
+                record = newest >> _EXPIRY_SHIFT << _EXPIRY_SHIFT | record & _FLAGS_AND_ID_MASK
+        peers[address] = record
         if previous is None:
             self._churn += 1
+            self.v6 += len(address) == V6_SIZE
         elif _is_seeder(previous):
             self.seeders -= 1
         if _is_seeder(record):
             self.seeders += 1
+        return previous
+
+    def all_suitable(self, a: Announcement, live: int) -> bool:
+        """Whether every peer but the newest (the announcer) may be handed to ``a``."""
+        peers = self.peers
+        return (
+            next(iter(peers.values())) >= live  # the oldest has not expired, so none has
+            and (not a.seeder or self.seeders == 1)
+            and (not a.same_family_only or self.v6 == (len(peers) if a.ipv6 else 0))
+        )
 
     def snapshot(self) -> list[bytes]:
         """The peers' keys, retaken once an eighth of the swarm has come or gone."""
@@ -123,13 +156,11 @@ class Registry:
             return AnnounceResult((), counts)
         if swarm is None:
             swarm = self._swarms[a.info_hash] = _Swarm()
-        previous = swarm.peers.get(a.address)
-        was_seeder = previous is not None and _is_seeder(previous)
-        if a.event is Event.COMPLETED and not was_seeder:
-            swarm.downloaded += 1
         expiry = math.ceil(now + self.peer_ttl)
         record = expiry << _EXPIRY_SHIFT | a.seeder << _SEEDER_BIT | int.from_bytes(a.peer_id)
-        swarm.put(a.address, record)
+        previous = swarm.put(a.address, record)
+        if a.event is Event.COMPLETED and not (previous is not None and _is_seeder(previous)):
+            swarm.downloaded += 1
         peers = self._pick(swarm, a, now)
         if a.peer_ids_wanted:
             ids = tuple((swarm.peers[p] & _PEER_ID_MASK).to_bytes(20) for p in peers)
@@ -152,7 +183,11 @@ class Registry:
         if swarm is None:
             return 0
         live = _live_from(now)
-        stale = [address for address, record in swarm.peers.items() if record < live]
+        stale = []
+        for address, record in swarm.peers.items():  # in order of expiry
+            if record >= live:
+                break
+            stale.append(address)
         for address in stale:
             swarm.remove(address)
         if not swarm.peers:
@@ -176,6 +211,12 @@ class Registry:
         if wanted <= 0 or len(peers) <= 1:
             return []
         live = _live_from(now)
+        if len(peers) <= SAMPLE_ABOVE and swarm.all_suitable(a, live):
+            swarm.drop_snapshot()
+            others = len(peers) - 1  # all but the announcer, the newest and so the last
+            start = self._rng.randrange(others)
+            keys = peers.keys()
+            return list(islice(chain(islice(keys, start, others), islice(keys, start)), wanted))
         me = a.address
         family = len(me) if a.same_family_only else 0
         seeder = a.seeder
