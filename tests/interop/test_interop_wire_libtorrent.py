@@ -1,10 +1,11 @@
 """The sans-I/O wire core and piece picker against libtorrent, over loopback.
 
 A plain blocking socket drives :class:`~bitswarm.core.wire.connection.PeerConnection`
-(the test is the "driver"): once downloading every piece from a libtorrent
-seed with the picker choosing blocks, and once seeding to a libtorrent
-downloader. Both with and without the fast extension, so both the BEP 6 path
-(have all, rejects) and the BEP 3 path (bitfield) meet a real peer.
+(the test is the "driver", and keeps the choke flag and requests itself): once
+downloading every piece from a libtorrent seed with the picker choosing
+blocks, and once seeding to a libtorrent downloader. Both with and without
+the fast extension, so both the BEP 6 path (have all, rejects) and the BEP 3
+path (bitfield) meet a real peer.
 libtorrent runs without its default plugins (no PEX), DHT, LSD, UPnP and
 NAT-PMP, listening on 127.0.0.1 only, with encryption (MSE/PE) off.
 """
@@ -25,9 +26,9 @@ from bitswarm.core.swarm.bitfield import Bitfield
 from bitswarm.core.swarm.picker import PiecePicker
 from bitswarm.core.swarm.pieces import BlockRef, PieceGeometry
 from bitswarm.core.wire.connection import Event, PeerConnection, State
-from bitswarm.core.wire.exchange import RequestsDropped
 from bitswarm.core.wire.handshake import Extensions, Handshake
 from bitswarm.core.wire.messages import (
+    Choke,
     HaveAll,
     HaveBitfield,
     HaveNone,
@@ -113,8 +114,9 @@ def exchange_bytes(sock: socket.socket, connection: PeerConnection) -> Iterator[
     if data == b"":
         pytest.fail(f"libtorrent closed the connection (state {connection.state.value})")
     if data:
-        connection.receive_data(data, now)
-    yield from iter(connection.next_event, None)
+        connection.receive_data(data)
+    while (event := connection.next_event()) is not None:
+        yield event
     if (timer := connection.get_timer()) is not None and now >= timer:
         connection.handle_timer(now)
 
@@ -123,12 +125,11 @@ def exchange_bytes(sock: socket.socket, connection: PeerConnection) -> Iterator[
 def test_download_every_piece_from_a_libtorrent_seed(tmp_path: Path, mode: str) -> None:
     swarm = Swarm(tmp_path, seeding=True)
     count = swarm.info.num_pieces()
-    connection = PeerConnection(
-        swarm.info_hash, PEER_ID, time.monotonic(), piece_count=count, extensions=MODES[mode]
-    )
+    connection = connect(swarm, mode)
     picker = PiecePicker(PieceGeometry(PIECE_LENGTH, SIZE), random.Random(1))
     received = bytearray(SIZE)
     seen: list[type] = []
+    choked, outstanding = True, set[Request]()
     with socket.create_connection(("127.0.0.1", swarm.port), timeout=10) as sock:
         sock.settimeout(0.05)
         deadline = time.monotonic() + DEADLINE
@@ -138,9 +139,15 @@ def test_download_every_piece_from_a_libtorrent_seed(tmp_path: Path, mode: str) 
                 seen.append(type(event))
                 if isinstance(event, Handshake):
                     picker.peers.join(PEER)
-                    if connection.fast:
+                    if fast(event, mode):
                         connection.send(HaveNone())
                     connection.send(Interested())
+                elif isinstance(event, Choke | Unchoke):
+                    choked = isinstance(event, Choke)
+                    if choked and mode == "plain":  # BEP 3: a choke voids our requests
+                        for r in outstanding:
+                            picker.request_failed(PEER, BlockRef(r.index, r.begin, r.length))
+                        outstanding.clear()
                 elif isinstance(event, HaveAll):
                     picker.peers.have_all(PEER)
                 elif isinstance(event, HaveBitfield):
@@ -148,22 +155,40 @@ def test_download_every_piece_from_a_libtorrent_seed(tmp_path: Path, mode: str) 
                         picker.peers.have(PEER, piece)
                 elif isinstance(event, Piece):
                     block = BlockRef(event.index, event.begin, len(event.block))
+                    outstanding.discard(event.request)
                     if picker.block_received(PEER, block).wanted:
                         start = event.index * PIECE_LENGTH + event.begin
                         received[start : start + len(event.block)] = event.block
                         if picker.block_finished(block):
                             verify(picker, swarm, received, event.index)
-                elif isinstance(event, RejectRequest | RequestsDropped):
-                    requests = event.requests if isinstance(event, RequestsDropped) else [event]
-                    for r in requests:
-                        picker.request_failed(PEER, BlockRef(r.index, r.begin, r.length))
-            if connection.state is State.OPEN and not connection.exchange.peer_choking:
-                room = PIPELINE - len(connection.exchange.requests_out)
-                for block in picker.pick(PEER, room):
-                    connection.send(Request(block.piece, block.begin, block.length))
+                elif isinstance(event, RejectRequest):
+                    outstanding.discard(Request(event.index, event.begin, event.length))
+                    picker.request_failed(PEER, BlockRef(event.index, event.begin, event.length))
+            if connection.state is State.OPEN and not choked:
+                for block in picker.pick(PEER, PIPELINE - len(outstanding)):
+                    request = Request(block.piece, block.begin, block.length)
+                    outstanding.add(request)
+                    connection.send(request)
     assert bytes(received) == swarm.data
     assert connection.state is State.OPEN
     assert (HaveAll if mode == "fast" else HaveBitfield) in seen
+
+
+def connect(swarm: Swarm, mode: str) -> PeerConnection:
+    count = swarm.info.num_pieces()
+    return PeerConnection(
+        PEER_ID,
+        time.monotonic(),
+        info_hash=swarm.info_hash,
+        piece_count=count,
+        extensions=MODES[mode],
+    )
+
+
+def fast(handshake: Handshake, mode: str) -> bool:
+    """BEP 6 is on: both handshakes set the fast bit."""
+
+    return bool(MODES[mode] & handshake.reserved & Extensions.FAST)
 
 
 def verify(picker: PiecePicker, swarm: Swarm, received: bytearray, piece: int) -> None:
@@ -181,9 +206,7 @@ def test_seed_every_piece_to_a_libtorrent_downloader(tmp_path: Path, mode: str) 
         swarm.handle.connect_peer(("127.0.0.1", server.getsockname()[1]))
         server.settimeout(DEADLINE)
         sock, _ = server.accept()
-    connection = PeerConnection(
-        swarm.info_hash, PEER_ID, time.monotonic(), piece_count=count, extensions=MODES[mode]
-    )
+    connection = connect(swarm, mode)
     served = 0
     with sock:
         sock.settimeout(0.05)
@@ -192,7 +215,8 @@ def test_seed_every_piece_to_a_libtorrent_downloader(tmp_path: Path, mode: str) 
             assert time.monotonic() < deadline, "libtorrent did not finish"
             for event in exchange_bytes(sock, connection):
                 if isinstance(event, Handshake):
-                    connection.send(HaveAll() if connection.fast else HaveBitfield(full(count)))
+                    summary = HaveAll() if fast(event, mode) else HaveBitfield(full(count))
+                    connection.send(summary)
                 elif isinstance(event, Interested):
                     connection.send(Unchoke())
                 elif isinstance(event, Request):

@@ -1,19 +1,15 @@
 """One peer connection over TCP as an asyncio Protocol (BEP 3 handshake and messages).
 
-A Protocol rather than streams: received bytes go straight from the
-transport into the core :class:`~bitswarm.core.wire.parser.MessageParser`,
-and encoded messages straight into ``transport.write``, with no reader task
-and no extra copy.
-
-The connection owns the socket side only. It performs the 68-byte handshake
-in both directions: an outgoing connection knows its torrent and sends its
-handshake at once; an incoming one reads the first 48 bytes, routes the
-info-hash to a torrent with :func:`~bitswarm.core.wire.handshake.peek_info_hash`
-(unknown info-hashes are refused before we say a byte), and only then
-answers. A peer presenting our own peer id is refused (we dialled ourselves).
-After the handshake every parsed message goes to the torrent (the
-:class:`PeerHost`), which decides everything; the torrent answers through
-:meth:`PeerConnection.send`.
+A thin driver of the sans-I/O :class:`bitswarm.core.wire.connection.PeerConnection`,
+which decides everything about the bytes: the handshake both ways (an
+accepted peer's info-hash is reported before we say a byte, and this driver
+only looks it up with the :class:`Router`), our own peer id, the handshake
+deadline, the framing. Received bytes go from the transport into it, its
+events go out: the handshake to the torrent (the :class:`PeerHost`), which may
+still refuse the peer, and every message after it to the torrent, which
+decides what they mean and answers through :meth:`PeerConnection.send`. A
+Protocol rather than streams: no reader task, and a single frame is never
+copied on its way to ``transport.write``.
 
 Flow control, both directions:
 
@@ -35,22 +31,15 @@ from collections import deque
 from typing import Protocol, cast
 
 from bitswarm.aio.ratelimit import Limiters
+from bitswarm.core.wire import connection as wire
 from bitswarm.core.wire.errors import ProtocolError
-from bitswarm.core.wire.handshake import (
-    HANDSHAKE_SIZE,
-    Extensions,
-    Handshake,
-    parse_handshake,
-    peek_info_hash,
-)
+from bitswarm.core.wire.handshake import Handshake
 from bitswarm.core.wire.messages import Message
-from bitswarm.core.wire.parser import MessageParser
 
 Address = tuple[str, int]
 
 _log = logging.getLogger(__name__)
 
-HANDSHAKE_TIMEOUT = 20.0
 CONNECT_TIMEOUT = 10.0
 WRITE_HIGH_WATER = 256 * 1024
 """Bytes buffered in the transport before it asks us to stop writing."""
@@ -58,9 +47,6 @@ WRITE_HIGH_WATER = 256 * 1024
 WRITE_BATCH = 2 * (16 * 1024 + 13)
 """Frames queued in one turn of the loop go out in writes of up to two blocks' worth: one
 system call for a burst of requests or haves, and rate-limit turns small enough to stay fair."""
-
-EXTENSIONS = Extensions.FAST
-"""What our handshake announces: BEP 6, which the torrent state machine speaks."""
 
 
 class PeerHost(Protocol):
@@ -102,15 +88,14 @@ class PeerConnection(asyncio.Protocol):
         self.host = host
         self._router = router
         self.address: Address = ("", 0)
-        self.remote: Handshake | None = None
         self.bytes_sent = 0
         self.close_reason = ""
-        self.ourselves = False
-        """The peer presented our own peer id: we dialled our own listener."""
         self._transport: asyncio.Transport | None = None
         self._loop = asyncio.get_running_loop()
-        self._handshake = bytearray()
-        self._parser: MessageParser | None = None
+        info_hash, pieces = (None, None) if host is None else (host.info_hash, host.piece_count)
+        self._wire = wire.PeerConnection(
+            peer_id, self._loop.time(), info_hash=info_hash, piece_count=pieces
+        )
         self._queue: deque[bytes] = deque()
         self._queued = 0
         """Bytes in ``_queue``, plus a frame that waits for its tokens."""
@@ -124,6 +109,18 @@ class PeerConnection(asyncio.Protocol):
         self._timer: asyncio.TimerHandle | None = None
         self.closed = self._loop.create_future()
         """Resolved with the reason once the connection is gone."""
+
+    @property
+    def remote(self) -> Handshake | None:
+        """The peer's handshake, once it is complete."""
+
+        return self._wire.remote
+
+    @property
+    def ourselves(self) -> bool:
+        """The peer presented our own peer id: we dialled our own listener."""
+
+        return self._wire.connected_to_self
 
     @property
     def outgoing(self) -> bool:
@@ -146,16 +143,12 @@ class PeerConnection(asyncio.Protocol):
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
-        self._timer = self._loop.call_later(HANDSHAKE_TIMEOUT, self._handshake_timed_out)
-        if self.host is not None:
-            self._write_handshake(self.host)
+        self._handshake_timer()
+        self._write_handshake()
 
     def data_received(self, data: bytes) -> None:
+        self._wire.receive_data(data)
         try:
-            if self._parser is None:
-                self._receive_handshake(data)
-            else:
-                self._parser.receive_data(data)
             self._deliver()
         except ProtocolError as error:
             self.close(str(error))
@@ -201,7 +194,8 @@ class PeerConnection(asyncio.Protocol):
 
         if self._transport is None or self._transport.is_closing():
             return
-        frame = message.encode()
+        self._wire.send(message)
+        frame = self._wire.data_to_send()
         self._queue.append(frame)
         self._queued += len(frame)
         if not self._flush_soon:  # gather what the torrent sends in this turn into one write
@@ -224,51 +218,47 @@ class PeerConnection(asyncio.Protocol):
 
     # -- internals --------------------------------------------------------------------
 
-    def _write_handshake(self, host: PeerHost) -> None:
-        assert self._transport is not None
-        handshake = Handshake(host.info_hash, self.peer_id, EXTENSIONS).encode()
-        self.bytes_sent += len(handshake)
-        self._transport.write(handshake)
+    def _write_handshake(self) -> None:
+        """Write our handshake, once the wire connection has queued it (not rate limited)."""
 
-    def _receive_handshake(self, data: bytes) -> None:
-        self._handshake += data
-        if self.host is None:
-            info_hash = peek_info_hash(self._handshake)
-            if info_hash is None:
-                return
-            assert self._router is not None
-            self.host = self._router.route(info_hash)
-            if self.host is None:
-                raise ProtocolError(f"handshake: no torrent here has info-hash {info_hash.hex()}")
-            self._write_handshake(self.host)
-        if len(self._handshake) < HANDSHAKE_SIZE:
-            return
-        remote = parse_handshake(self._handshake[:HANDSHAKE_SIZE])
-        if remote.info_hash != self.host.info_hash:
-            raise ProtocolError(f"handshake: the peer answered for {remote.info_hash.hex()}")
-        if remote.peer_id == self.peer_id:
-            self.ourselves = True
-            raise ProtocolError("handshake: the peer id is our own (connected to ourselves)")
-        self.remote = remote
-        self._parser = MessageParser(self.host.piece_count)
-        rest = bytes(self._handshake[HANDSHAKE_SIZE:])
-        self._handshake = bytearray()
-        if self._timer is not None:
-            self._timer.cancel()
-        if not self.host.peer_opened(self, remote):
-            raise ProtocolError("refused by the torrent (connection limit or duplicate)")
-        self._opened = True
-        self._parser.receive_data(rest)
+        handshake = self._wire.data_to_send()
+        if handshake and self._transport is not None:
+            self.bytes_sent += len(handshake)
+            self._transport.write(handshake)
 
     def _deliver(self) -> None:
-        parser, host = self._parser, self.host
-        if parser is None or host is None or not self._opened:
-            return
+        """Hand the wire connection's events on until it needs more bytes."""
+
         while self._transport is not None and not self._transport.is_closing():
-            message = parser.next_message()
-            if message is None:
+            event = self._wire.next_event()
+            if event is None:
                 return
-            host.peer_message(self, message)
+            if isinstance(event, wire.InfoHashReceived):
+                self._route(event.info_hash)
+            elif isinstance(event, Handshake):
+                self._open(event)
+            elif isinstance(event, wire.TimedOut):
+                self.close(event.reason)
+            else:
+                assert self.host is not None
+                self.host.peer_message(self, event)
+
+    def _route(self, info_hash: bytes) -> None:
+        assert self._router is not None
+        self.host = self._router.route(info_hash)
+        if self.host is None:
+            self._wire.refuse()
+        else:
+            self._wire.accept(self.host.piece_count)
+            self._write_handshake()
+
+    def _open(self, handshake: Handshake) -> None:
+        assert self.host is not None
+        if self._timer is not None:
+            self._timer.cancel()
+        if not self.host.peer_opened(self, handshake):
+            raise ProtocolError("refused by the torrent (connection limit or duplicate)")
+        self._opened = True
 
     def _flush(self) -> None:
         self._flush_soon = False
@@ -326,8 +316,14 @@ class PeerConnection(asyncio.Protocol):
         else:
             transport.resume_reading()
 
-    def _handshake_timed_out(self) -> None:
-        self.close(f"no handshake within {HANDSHAKE_TIMEOUT:g} s")
+    def _handshake_timer(self) -> None:
+        """Run the wire connection's handshake deadline: wait for it, or close on it."""
+
+        self._wire.handle_timer(self._loop.time())
+        deadline = self._wire.get_timer()
+        if deadline is not None:  # not yet (asyncio may run a timer a tick early)
+            self._timer = self._loop.call_at(deadline, self._handshake_timer)
+        self._deliver()
 
 
 async def connect(

@@ -5,8 +5,8 @@ protocol forbids. The caller's answer is to drop the peer. It is a
 ``ValueError`` because it is, at bottom, bad input.
 
 :class:`LocalProtocolError` is ours: the caller asked the connection to send
-something the protocol forbids in the current state (a piece nobody
-requested, a message after close). It signals a bug in the caller, so it is
+something the protocol forbids in the current state (a message before the
+handshake is done or after the close). It signals a bug in the caller, so it is
 kept apart from :class:`ProtocolError` and never swallowed by the
 drop-the-peer handler.
 """
