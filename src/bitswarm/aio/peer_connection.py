@@ -31,6 +31,7 @@ from collections import deque
 from typing import Protocol, cast
 
 from bitswarm.aio.ratelimit import Limiters
+from bitswarm.core.swarm.torrent import EXTENSIONS
 from bitswarm.core.wire import connection as wire
 from bitswarm.core.wire.errors import ProtocolError
 from bitswarm.core.wire.handshake import Handshake
@@ -94,7 +95,11 @@ class PeerConnection(asyncio.Protocol):
         self._loop = asyncio.get_running_loop()
         info_hash, pieces = (None, None) if host is None else (host.info_hash, host.piece_count)
         self._wire = wire.PeerConnection(
-            peer_id, self._loop.time(), info_hash=info_hash, piece_count=pieces
+            peer_id,
+            self._loop.time(),
+            info_hash=info_hash,
+            piece_count=pieces,
+            extensions=EXTENSIONS,
         )
         self._queue: deque[bytes] = deque()
         self._queued = 0

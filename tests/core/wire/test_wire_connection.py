@@ -43,7 +43,7 @@ def dialling(extensions: Extensions = Extensions.FAST) -> PeerConnection:
 
 
 def accepting() -> PeerConnection:
-    return PeerConnection(ID_B, 0.0, info_hash=None)
+    return PeerConnection(ID_B, 0.0, info_hash=None, extensions=Extensions.FAST)
 
 
 def test_a_dialled_connection_says_its_handshake_at_once() -> None:

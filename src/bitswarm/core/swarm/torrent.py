@@ -16,11 +16,12 @@ disk and clock, and calls::
 
 and after every call drains :meth:`TorrentSwarm.actions` (see
 :mod:`~bitswarm.core.swarm.actions`) and carries them out in order. The
-swarm is the protocol authority: feed it the messages of a plain
-:class:`~bitswarm.core.wire.parser.MessageParser`, and it answers every BEP 6
-obligation (rejects on choke and cancel), checks every message against what
-it sent and was sent, and keeps each peer's keep-alive and idle timers. It
-assumes our own handshake set the fast bit (``SwarmConfig.fast``).
+swarm is the protocol authority: feed it the messages of a
+:class:`~bitswarm.core.wire.connection.PeerConnection` (or of a plain
+:class:`~bitswarm.core.wire.parser.MessageParser`), and it negotiates BEP 6
+from the two handshakes (ours announces :data:`EXTENSIONS`), answers every
+BEP 6 obligation (rejects on choke and cancel), checks every message against
+what it sent and was sent, and keeps each peer's keep-alive and idle timers.
 
 It orchestrates and delegates: the
 :class:`~bitswarm.core.swarm.picker.PiecePicker` chooses blocks, a
@@ -102,14 +103,15 @@ from bitswarm.core.wire.messages import (
     Unchoke,
 )
 
+EXTENSIONS = Extensions.FAST
+"""What our handshake announces: BEP 6, which this state machine speaks (BEP 10 it does not)."""
+
 
 @dataclass(frozen=True, slots=True)
 class SwarmConfig:
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     choker: ChokerConfig = field(default_factory=ChokerConfig)
     upload: UploadConfig = field(default_factory=UploadConfig)
-    fast: bool = True
-    """Our handshake sets the BEP 6 bit."""
     allowed_fast_count: int = 10
     """BEP 6's k: pieces a choked peer may still request (sent when its address is known)."""
     endgame_depth: int = 2
@@ -187,7 +189,7 @@ class TorrentSwarm:
         if self._stopped or key in self._banned:
             self._actions.append(Disconnect(key, "stopped" if self._stopped else "banned"))
             return
-        fast = self.config.fast and handshake.supports(Extensions.FAST)
+        fast = bool(EXTENSIONS & handshake.reserved & Extensions.FAST)
         peer = self._peers[key] = PeerState(key, fast, now, self.config.pipeline)
         self._picker.peers.join(key)
         have = self._have

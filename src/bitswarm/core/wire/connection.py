@@ -103,7 +103,7 @@ class PeerConnection:
         *,
         info_hash: bytes | None,
         piece_count: int | None = None,
-        extensions: Extensions = Extensions.FAST,
+        extensions: Extensions,
     ) -> None:
         """``info_hash`` is the torrent of a connection we dial, ``None`` for one we accept."""
 
