@@ -42,6 +42,7 @@ from bitswarm.core.wire.messages import (
     Port,
     RejectRequest,
     Request,
+    SuggestPiece,
     Unchoke,
 )
 
@@ -198,11 +199,15 @@ def test_unrequested_and_misaligned_blocks_are_waste_then_dropped() -> None:
     assert "3 offences" in reason
 
 
-def test_bad_piece_index_drops_the_peer() -> None:
+@pytest.mark.parametrize(
+    ("message", "name"),
+    [(Have(99), "have"), (SuggestPiece(99), "suggest piece"), (AllowedFast(99), "allowed fast")],
+)
+def test_bad_piece_index_drops_the_peer(message: Message, name: str) -> None:
     swarm, _ = make()
     join(swarm, "p")
-    ((_, reason),) = dropped(feed(swarm, "p", HaveNone(), Have(99)))
-    assert reason == "have names piece 99, but the torrent has 8"
+    ((_, reason),) = dropped(feed(swarm, "p", HaveNone(), message))
+    assert reason == f"{name} names piece 99, but the torrent has 8"
     assert feed(swarm, "p", Have(1)) == []  # later messages from the dropped peer are ignored
 
 
@@ -341,6 +346,33 @@ def test_cancel_rejects_and_the_late_read_is_dropped() -> None:
     assert sent(actions, "leecher") == [RejectRequest(3, 0, BLOCK_SIZE)]
     swarm.block_read("leecher", request, b"d" * BLOCK_SIZE, 1.0)
     assert swarm.actions() == []
+
+
+def test_plain_cancel_forgets_the_request_without_an_answer() -> None:
+    swarm, _ = make("11111111")
+    join(swarm, "leecher", fast=False)
+    feed(swarm, "leecher", Interested())
+    request = Request(3, 0, BLOCK_SIZE)
+    assert feed(swarm, "leecher", request) == [ReadBlock("leecher", request)]
+    assert feed(swarm, "leecher", Cancel(3, 0, BLOCK_SIZE)) == []  # BEP 3: no reject
+    swarm.block_read("leecher", request, b"d" * BLOCK_SIZE, 1.0)
+    assert swarm.actions() == []
+
+
+def test_choking_keeps_the_allowed_fast_requests() -> None:
+    """BEP 6: a choke rejects every queued request but those for allowed-fast pieces."""
+
+    swarm, _ = make("11111111", allowed_fast_count=1)
+    swarm.peer_connected("p", handshake("p"), 0.0, address="127.0.0.1")
+    (allowed,) = [m.index for m in sent(swarm.actions(), "p") if isinstance(m, AllowedFast)]
+    other = (allowed + 1) % PIECES
+    assert sent(feed(swarm, "p", HaveNone(), Interested()), "p", Unchoke) == [Unchoke()]
+    feed(swarm, "p", Request(allowed, 0, BLOCK_SIZE), Request(other, 0, BLOCK_SIZE))
+    feed(swarm, "p", NotInterested(), now=1.0)
+    swarm.handle_timer(swarm.config.choker.round_interval)
+    assert sent(swarm.actions(), "p") == [Choke(), RejectRequest(other, 0, BLOCK_SIZE)]
+    swarm.block_read("p", Request(allowed, 0, BLOCK_SIZE), b"d" * BLOCK_SIZE, 20.0)
+    assert sent(swarm.actions(), "p") == [Piece(allowed, 0, b"d" * BLOCK_SIZE)]
 
 
 def test_request_while_choked_is_rejected_not_punished() -> None:
