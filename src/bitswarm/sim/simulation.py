@@ -299,10 +299,12 @@ class Simulation:
                 self._execute(peer, swarm, action)
             actions = swarm.actions()
         if peer.swarm is not None and peer.timer_at == math.inf:
-            timer = swarm.get_timer()
-            horizon = self.loop.now + TIMER_POLL
-            peer.timer_at = horizon if timer is None or timer > horizon else timer
-            self.loop.at(peer.timer_at, self._wake, peer)
+            self._schedule_wake(peer, swarm.get_timer())
+
+    def _schedule_wake(self, peer: SimPeer, timer: float | None) -> None:
+        horizon = self.loop.now + TIMER_POLL
+        peer.timer_at = horizon if timer is None or timer > horizon else timer
+        self.loop.at(peer.timer_at, self._wake, peer)
 
     def _wake(self, peer: SimPeer) -> None:
         swarm = peer.swarm
@@ -312,7 +314,9 @@ class Simulation:
         timer = swarm.get_timer()
         if timer is not None and timer <= self.loop.now:
             swarm.handle_timer(self.loop.now)
-        self._after(peer)
+            self._after(peer)
+        else:  # nothing due: the timer just read is still the next one
+            self._schedule_wake(peer, timer)
 
     def _execute(self, peer: SimPeer, swarm: TorrentSwarm, action: Action) -> None:
         now = self.loop.now
