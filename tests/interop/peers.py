@@ -259,8 +259,10 @@ class BitswarmPeer(ExitingPeer):
     """The ``bitswarm`` command: ``download`` (exits 0 once verified) or ``seed``.
 
     ``folder`` holds the content (``torrent.name`` inside it). Its progress
-    lines go to ``log``. It is stopped with SIGINT, the Ctrl-C that ends a
-    bitswarm peer cleanly (peers closed, resume data saved, ``stopped`` sent).
+    lines go to ``log``; with ``profile``, cProfile's statistics go there.
+    ``port`` is a free one unless given (0: the kernel's choice, unknown). It
+    is stopped with SIGINT, the Ctrl-C that ends a bitswarm peer cleanly
+    (peers closed, resume data saved, ``stopped`` sent).
     """
 
     name = "bitswarm"
@@ -274,15 +276,18 @@ class BitswarmPeer(ExitingPeer):
         log: Path,
         bind: str = "127.0.0.1",
         peers: Sequence[tuple[str, int]] = (),
+        port: int | None = None,
+        profile: Path | None = None,
     ) -> None:
         super().__init__()
         self.folder = folder
         self.log = log
-        self.port = free_port(bind)
+        self.port = free_port(bind) if port is None else port
         command = ["seed", str(torrent), str(folder)] if seed else ["download", str(torrent)]
         if not seed:
             command += ["--output", str(folder), "--no-seed"]
-        self.argv = [sys.executable, "-m", "bitswarm", *command]
+        profiler = ["-m", "cProfile", "-o", str(profile)] if profile is not None else []
+        self.argv = [sys.executable, *profiler, "-m", "bitswarm", *command]
         self.argv += ["--port", str(self.port), "--bind", bind]
         self.argv += [arg for host, p in peers for arg in ("--peer", f"{host}:{p}")]
 
