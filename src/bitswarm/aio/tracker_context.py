@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from bitswarm.aio.tracker_metrics import TrackerMetrics
 from bitswarm.core.tracker.access import AccessList
 from bitswarm.core.tracker.policy import TrackerPolicy
-from bitswarm.stores.base import PeerStore
+from bitswarm.stores.base import ImmediateStore, PeerStore
 
 
 @dataclass(slots=True)
@@ -26,3 +26,16 @@ class TrackerContext:
     access: AccessList = field(default_factory=AccessList)
     metrics: TrackerMetrics = field(default_factory=TrackerMetrics)
     clock: Callable[[], float] = time.time
+    _checked: PeerStore | None = field(default=None, init=False, repr=False, compare=False)
+    _immediate: ImmediateStore | None = field(default=None, init=False, repr=False, compare=False)
+
+    def immediate_store(self) -> ImmediateStore | None:
+        """The store if it answers inline, for servers that then skip tasks; else ``None``.
+
+        Checked again whenever ``store`` is replaced.
+        """
+        store = self.store
+        if store is not self._checked:
+            self._checked = store
+            self._immediate = store if isinstance(store, ImmediateStore) else None
+        return self._immediate

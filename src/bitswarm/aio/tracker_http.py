@@ -20,27 +20,17 @@ from the raw request line, since ``info_hash`` and ``peer_id`` are binary.
 from __future__ import annotations
 
 import hmac
-import ipaddress
-import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import TypeVar
 
 from aiohttp import web
 
+from bitswarm.aio.tracker_answers import HttpAnswers, TrackerRequest
 from bitswarm.aio.tracker_context import TrackerContext
 from bitswarm.aio.tracker_metrics import Kind
-from bitswarm.core.tracker import http_reply
-from bitswarm.core.tracker.errors import TrackerMessageError
-from bitswarm.core.tracker.http_query import parse_announce, parse_scrape
-
-log = logging.getLogger(__name__)
 
 CONTEXT = web.AppKey("tracker_context", TrackerContext)
 _T = TypeVar("_T")
-
-
-class Refused(Exception):
-    """A request the tracker answers with ``failure reason``."""
 
 
 def create_app(
@@ -70,13 +60,13 @@ def create_app(
 class _TrackerRoutes:
     def __init__(self, context: TrackerContext, client_address_header: str | None) -> None:
         self.context = context
-        self.header = client_address_header
+        self.answers = HttpAnswers(context, client_address_header)
 
     async def announce(self, request: web.Request) -> web.Response:
-        return await self._bencoded(request, "announces", self._announce)
+        return await self._bencoded(request, "announces")
 
     async def scrape(self, request: web.Request) -> web.Response:
-        return await self._bencoded(request, "scrapes", self._scrape)
+        return await self._bencoded(request, "scrapes")
 
     async def stats(self, request: web.Request) -> web.Response:
         stats = await self.context.store.stats()
@@ -86,52 +76,17 @@ class _TrackerRoutes:
         text = self.context.metrics.prometheus(await self.context.store.stats())
         return web.Response(text=text, content_type="text/plain", charset="utf-8")
 
-    async def _bencoded(
-        self, request: web.Request, kind: Kind, answer: Callable[[web.Request], Awaitable[bytes]]
-    ) -> web.Response:
-        metrics = self.context.metrics
-        try:
-            body = await answer(request)
-            metrics.count("http", kind)
-        except (TrackerMessageError, Refused) as refusal:
-            metrics.count("http", "errors")
-            body = http_reply.failure(str(refusal))
-        except Exception:  # a failing store must still get a bencoded answer, never a 500
-            log.exception("tracker request failed: %s", request.path)
-            metrics.count("http", "errors")
-            body = http_reply.failure("internal tracker error, try again later")
+    async def _bencoded(self, request: web.Request, kind: Kind) -> web.Response:
+        header = self.answers.header
+        tracker_request = TrackerRequest(
+            kind,
+            request.raw_path.partition("?")[2].encode("latin-1", "replace"),
+            request.match_info.get("passkey"),
+            request.remote,
+            request.headers.get(header) if header else None,
+        )
+        body = await self.answers.answer(tracker_request)
         return web.Response(body=body, content_type="text/plain")
-
-    async def _announce(self, request: web.Request) -> bytes:
-        query = parse_announce(_raw_query(request))
-        self._check_access(request, query.info_hash)
-        announcement = self.context.policy.http_announcement(query, self._client_host(request))
-        result = await self.context.store.announce(announcement, self.context.clock())
-        policy = self.context.policy
-        return http_reply.announce(result, query, policy, warning=policy.warning(query))
-
-    async def _scrape(self, request: web.Request) -> bytes:
-        info_hashes = parse_scrape(_raw_query(request))
-        for info_hash in info_hashes:
-            self._check_access(request, info_hash)
-        counts = await self.context.store.scrape(info_hashes)
-        return http_reply.scrape(info_hashes, counts)
-
-    def _check_access(self, request: web.Request, info_hash: bytes) -> None:
-        refusal = self.context.access.refusal(request.match_info.get("passkey"), info_hash)
-        if refusal:
-            raise Refused(refusal)
-
-    def _client_host(self, request: web.Request) -> str:
-        if self.header is None:
-            if request.remote is None:
-                raise Refused("cannot tell the client's address")
-            return request.remote
-        value = request.headers.get(self.header, "").split(",")[-1].strip()
-        try:
-            return str(ipaddress.ip_address(value))
-        except ValueError:
-            raise Refused(f"no client address in the {self.header} header") from None
 
 
 class _AdminRoutes:
@@ -179,8 +134,3 @@ def _change(
             raise web.HTTPNotFound(text="not on the list\n")
         return web.json_response({"ok": True})
     raise web.HTTPMethodNotAllowed(request.method, ["PUT", "DELETE"])
-
-
-def _raw_query(request: web.Request) -> bytes:
-    """The query exactly as sent, still percent-encoded (aiohttp refuses raw non-ASCII)."""
-    return request.raw_path.partition("?")[2].encode("latin-1", "replace")

@@ -3,7 +3,9 @@
 :class:`TrackerServer` is the composition root of the tracker: it opens the
 store named by URL (``memory``, or ``redis://...`` for the Redis store, loaded
 only when asked for), builds the shared :class:`TrackerContext`, binds the
-HTTP site and the UDP endpoint (optionally with ``SO_REUSEPORT``, so that
+HTTP server (the lean announce front of :mod:`.tracker_http_lean`, which hands
+other requests to the aiohttp application) and the UDP endpoint (optionally
+with ``SO_REUSEPORT``, so that
 several processes share the ports), and sweeps expired peers in the
 background. ``stop()`` undoes all of it in reverse order.
 """
@@ -20,8 +22,10 @@ from typing import cast
 
 from aiohttp import web
 
+from bitswarm.aio.tracker_answers import HttpAnswers
 from bitswarm.aio.tracker_context import TrackerContext
 from bitswarm.aio.tracker_http import create_app
+from bitswarm.aio.tracker_http_lean import LeanHttpServer
 from bitswarm.aio.tracker_udp import UdpTrackerProtocol
 from bitswarm.core.tracker.access import PASSKEY, AccessList
 from bitswarm.core.tracker.connection_ids import ConnectionIds
@@ -91,6 +95,7 @@ class TrackerServer:
         self.http_address: HostPort | None = None
         self.udp_address: HostPort | None = None
         self._runner: web.AppRunner | None = None
+        self._http: tuple[asyncio.Server, LeanHttpServer] | None = None
         self._udp: tuple[asyncio.DatagramTransport, UdpTrackerProtocol] | None = None
         self._sweeper: asyncio.Task[None] | None = None
 
@@ -131,6 +136,12 @@ class TrackerServer:
             transport.close()
             await protocol.drain()
             self._udp = None
+        if self._http is not None:
+            server, lean = self._http
+            server.close()
+            lean.close_connections()
+            await server.wait_closed()
+            self._http = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -158,9 +169,15 @@ class TrackerServer:
         )
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, where[0], where[1], reuse_port=self.config.reuse_port)
-        await site.start()
-        self.http_address = _host_port(self._runner.addresses[0])
+        header = self.config.client_address_header
+        fallback = self._runner.server
+        assert fallback is not None  # set up just above
+        lean = LeanHttpServer(HttpAnswers(context, header), fallback, header)
+        server = await asyncio.get_running_loop().create_server(
+            lean, where[0], where[1], reuse_port=self.config.reuse_port or None
+        )
+        self._http = (server, lean)
+        self.http_address = _host_port(server.sockets[0].getsockname())
 
     async def _start_udp(self, context: TrackerContext, where: HostPort) -> None:
         config = self.config

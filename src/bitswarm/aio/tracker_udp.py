@@ -25,7 +25,7 @@ from bitswarm.aio.tracker_context import TrackerContext
 from bitswarm.core.tracker.model import AnnounceResult, SwarmCounts
 from bitswarm.core.tracker.udp import ErrorResponse
 from bitswarm.core.tracker.udp_server import AnnounceJob, ScrapeJob, Send, UdpTracker
-from bitswarm.stores.base import ImmediateStore, PeerStore
+from bitswarm.stores.base import ImmediateStore
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +45,6 @@ class UdpTrackerProtocol(asyncio.DatagramProtocol):
         self.context = context
         self.transport: asyncio.DatagramTransport | None = None
         self._jobs: set[asyncio.Task[None]] = set()
-        self._store: PeerStore | None = None
-        self._immediate: ImmediateStore | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.DatagramTransport, transport)
@@ -59,7 +57,7 @@ class UdpTrackerProtocol(asyncio.DatagramProtocol):
         elif isinstance(outcome, Send):
             metrics.count("udp", "errors" if outcome.error else "connects")
             self._send(outcome.data, addr)
-        elif (immediate := self._immediate_store()) is not None:
+        elif (immediate := self.context.immediate_store()) is not None:
             self._send(self._answer_now(outcome, immediate), addr)
         elif len(self._jobs) < MAX_JOBS:
             task = asyncio.ensure_future(self._run(outcome, addr))
@@ -75,14 +73,6 @@ class UdpTrackerProtocol(asyncio.DatagramProtocol):
         """Wait for the store jobs in flight (used at shutdown)."""
         if self._jobs:
             await asyncio.gather(*self._jobs, return_exceptions=True)
-
-    def _immediate_store(self) -> ImmediateStore | None:
-        """The context's store if it answers inline; looked at again when the store changes."""
-        store = self.context.store
-        if store is not self._store:
-            self._store = store
-            self._immediate = store if isinstance(store, ImmediateStore) else None
-        return self._immediate
 
     def _answer_now(self, job: Job, store: ImmediateStore) -> bytes:
         try:

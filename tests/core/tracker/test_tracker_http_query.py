@@ -13,7 +13,12 @@ from bitswarm.core.tracker import http_reply
 from bitswarm.core.tracker.access import AccessList
 from bitswarm.core.tracker.compact import pack_address
 from bitswarm.core.tracker.errors import QueryError
-from bitswarm.core.tracker.http_query import MAX_QUERY_BYTES, parse_announce, parse_scrape
+from bitswarm.core.tracker.http_query import (
+    MAX_QUERY_BYTES,
+    parse_announce,
+    parse_scrape,
+    split_query,
+)
 from bitswarm.core.tracker.model import MAX_NUMWANT, AnnounceResult, Event, SwarmCounts
 from bitswarm.core.tracker.policy import TrackerPolicy
 
@@ -213,3 +218,11 @@ def test_access_list_in_open_and_private_mode() -> None:
         gate.add_passkey("short")
     with pytest.raises(ValueError, match="20 bytes"):
         gate.allow(b"abc")
+
+
+def test_escaped_names_and_values_decode_like_plain_ones() -> None:
+    plain = split_query(b"port=6881&event=started")
+    assert split_query(b"p%6Frt=6881&event=st%61rted") == plain
+    with pytest.raises(QueryError, match="offset 2") as raised:
+        split_query(b"port=68%8")
+    assert raised.value.parameter == "port"

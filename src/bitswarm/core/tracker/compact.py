@@ -7,6 +7,7 @@ when a request arrives keeps every later step a bytes operation.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 
 from bitswarm.core.tracker.errors import TrackerMessageError
@@ -17,6 +18,9 @@ V4_SIZE = 6
 V6_SIZE = 18
 """Bytes of one compact IPv6 peer."""
 
+PACKED_IPS_CACHED = 4096
+"""Recent host texts whose packed form is kept, so parsing them is skipped."""
+
 Address = tuple[str, int]
 """A peer as people write it: host text and port."""
 
@@ -25,13 +29,19 @@ def pack_address(host: str, port: int) -> bytes:
     """Pack an IP address and port; an IPv4-mapped IPv6 address packs as IPv4."""
     if not 0 <= port <= 0xFFFF:
         raise TrackerMessageError(f"port {port} is outside 0..65535", "address")
+    return _packed_ip(host) + port.to_bytes(2, "big")
+
+
+@functools.lru_cache(maxsize=PACKED_IPS_CACHED)
+def _packed_ip(host: str) -> bytes:
+    """The 4 or 16 bytes of ``host``; remembered, as a client announces from one address."""
     try:
         ip = ipaddress.ip_address(host.split("%", 1)[0])
     except ValueError:
         raise TrackerMessageError(f"{host!r} is not an IP address", "address") from None
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
-    return ip.packed + port.to_bytes(2, "big")
+    return ip.packed
 
 
 def unpack_address(entry: bytes) -> Address:

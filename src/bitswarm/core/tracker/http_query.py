@@ -14,8 +14,8 @@ two ports is broken, except ``info_hash`` in a scrape, which repeats by design.
 from __future__ import annotations
 
 import re
+from binascii import unhexlify
 from dataclasses import dataclass
-from urllib.parse import unquote_to_bytes
 
 from bitswarm.core.tracker.errors import QueryError
 from bitswarm.core.tracker.model import (
@@ -43,6 +43,11 @@ _EVENTS = {
     b"paused": Event.NONE,
 }
 _BAD_ESCAPE = re.compile(rb"%(?![0-9A-Fa-f]{2})")
+_HEX_BYTE = {
+    bytes((high, low)): unhexlify(bytes((high, low)))
+    for high in b"0123456789abcdefABCDEF"
+    for low in b"0123456789abcdefABCDEF"
+}
 _DIGITS = re.compile(rb"[0-9]{1,20}")
 _SINGLE = frozenset(
     {b"info_hash", b"peer_id", b"port", b"uploaded", b"downloaded", b"left", b"event",
@@ -77,17 +82,27 @@ def split_query(raw: bytes, single: frozenset[bytes] = _SINGLE) -> dict[bytes, l
         if not pair:
             continue
         name, _, value = pair.partition(b"=")
-        shown = name.decode("latin-1")
-        for part in (name, value):
-            bad = _BAD_ESCAPE.search(part)
-            if bad:
-                raise QueryError(f"malformed percent escape at offset {bad.start()}", shown)
-        key = unquote_to_bytes(name)
+        key, decoded = _unescape(name, name), _unescape(value, name)
         values = params.setdefault(key, [])
         if values and key in single:
-            raise QueryError("given more than once", shown)
-        values.append(unquote_to_bytes(value))
+            raise QueryError("given more than once", name.decode("latin-1"))
+        values.append(decoded)
     return params
+
+
+def _unescape(part: bytes, name: bytes) -> bytes:
+    """Percent-decode one name or value of parameter ``name``; most have nothing to decode."""
+    escapes = part.count(b"%")
+    if not escapes:
+        return part
+    bad = _BAD_ESCAPE.search(part)
+    if bad:
+        shown = name.decode("latin-1")
+        raise QueryError(f"malformed percent escape at offset {bad.start()}", shown)
+    if 3 * escapes == len(part):  # every byte escaped, as clients send info_hash
+        return unhexlify(part.replace(b"%", b""))
+    first, *rest = part.split(b"%")
+    return first + b"".join([_HEX_BYTE[chunk[:2]] + chunk[2:] for chunk in rest])
 
 
 def parse_announce(raw: bytes) -> AnnounceQuery:

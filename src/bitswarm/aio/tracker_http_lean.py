@@ -1,0 +1,202 @@
+"""The lean HTTP/1.1 front of the HTTP tracker: announces and scrapes without aiohttp (BEP 3, 48).
+
+Why a second HTTP server: an announce is a few microseconds of tracker work,
+and aiohttp spends several times that on its request and response objects,
+routing, headers and a task per request. Trackers that serve millions of
+peers answer the announce path with a minimal HTTP reader (opentracker
+does), and so does this one, while aiohttp keeps everything else.
+
+Theory of operation
+-------------------
+Every accepted connection starts with :class:`LeanHttpProtocol`. It buffers
+what arrives and reads complete request heads with
+:func:`~bitswarm.core.tracker.http_head.parse_head`. A plain ``GET`` of
+``/announce``, ``/scrape`` (or either with ``/<passkey>``), with no body,
+while the store answers inline (the memory store), is answered at once from
+:class:`~bitswarm.aio.tracker_answers.HttpAnswers`, the same code aiohttp's
+routes use, with a fixed, minimal response head. Pipelined requests are
+answered in order, and the connection persists as HTTP/1.0 or 1.1 says.
+
+Anything else (``/stats``, ``/metrics``, ``/admin``, another method, a body,
+a store that must be awaited such as Redis) hands the connection over: its
+unanswered bytes go to a fresh aiohttp protocol from the application's
+``web.Server``, which serves it from then on with the complete application.
+A malformed head gets a precise ``400`` (or ``431`` for an oversized head,
+``505`` for another HTTP version) with the reason as text, and the connection
+closes. Reading pauses while the socket's send buffer is full, so a client
+that pipelines without reading cannot grow the server's memory, and an idle
+connection closes after :data:`KEEP_ALIVE_SECONDS`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable
+from typing import cast
+
+from bitswarm.aio.tracker_answers import HttpAnswers, TrackerRequest
+from bitswarm.aio.tracker_metrics import Kind
+from bitswarm.core.tracker.http_head import HeadError, RequestHead, parse_head
+
+KEEP_ALIVE_SECONDS = 75.0
+"""Idle seconds before a persistent connection is closed (aiohttp's default too)."""
+
+_ROUTE = re.compile(rb"/(announce|scrape)(?:/([A-Za-z0-9_-]+))?")
+_KINDS: dict[bytes, Kind] = {b"announce": "announces", b"scrape": "scrapes"}
+_REASONS = {
+    400: "Bad Request",
+    431: "Request Header Fields Too Large",
+    505: "HTTP Version Not Supported",
+}
+
+
+class LeanHttpServer:
+    """Makes the protocol of each connection and closes the open ones at shutdown."""
+
+    def __init__(
+        self,
+        answers: HttpAnswers,
+        fallback: Callable[[], asyncio.Protocol],
+        client_address_header: str | None = None,
+    ) -> None:
+        self.answers = answers
+        self.fallback = fallback
+        self.header = client_address_header.lower().encode() if client_address_header else None
+        self.connections: set[LeanHttpProtocol] = set()
+
+    def __call__(self) -> LeanHttpProtocol:
+        return LeanHttpProtocol(self)
+
+    def close_connections(self) -> None:
+        for connection in list(self.connections):
+            connection.close()
+
+
+class LeanHttpProtocol(asyncio.Protocol):
+    """One client connection, until it is handed to aiohttp or closed."""
+
+    def __init__(self, server: LeanHttpServer) -> None:
+        self.server = server
+        self.transport: asyncio.Transport | None = None
+        self.peer_host: str | None = None
+        self._buffer = bytearray()
+        self._writable = True
+        self._loop = asyncio.get_running_loop()
+        self._active_at = self._loop.time()
+        self._idle: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+        peer = transport.get_extra_info("peername")
+        self.peer_host = str(peer[0]) if peer else None
+        self.server.connections.add(self)
+        self._idle = self._loop.call_later(KEEP_ALIVE_SECONDS, self._close_if_idle)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._forget()
+
+    def data_received(self, data: bytes) -> None:
+        self._buffer += data
+        self._active_at = self._loop.time()
+        if self._writable:
+            self._answer_buffered()
+
+    def pause_writing(self) -> None:
+        self._writable = False
+        if self.transport is not None:
+            self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        self._writable = True
+        if self.transport is not None:
+            self.transport.resume_reading()
+            self._answer_buffered()
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+        self._forget()
+
+    def _answer_buffered(self) -> None:
+        """Answer every complete request in the buffer, in order, while the socket takes it."""
+        transport = self.transport
+        if transport is None:
+            return
+        start = 0
+        try:
+            while self._writable and not transport.is_closing():
+                parsed = parse_head(self._buffer, start)
+                if parsed is None:
+                    break
+                head, end = parsed
+                request = self._tracker_request(head)
+                store = self.server.answers.context.immediate_store()
+                if request is None or store is None:
+                    del self._buffer[:start]
+                    self._hand_off()
+                    return
+                body = self.server.answers.answer_now(request, store)
+                transport.write(_response(body, head))
+                start = end
+                if not head.keep_alive:
+                    transport.close()
+        except HeadError as error:
+            reason = f"{error.reason}\n".encode("utf-8", "replace")
+            status = f"HTTP/1.1 {error.status} {_REASONS[error.status]}\r\n"
+            head_text = f"{status}Content-Type: text/plain\r\nContent-Length: {len(reason)}\r\n"
+            transport.write(head_text.encode() + b"Connection: close\r\n\r\n" + reason)
+            transport.close()
+        del self._buffer[:start]
+
+    def _tracker_request(self, head: RequestHead) -> TrackerRequest | None:
+        """The announce or scrape this head asks for, or ``None`` if aiohttp should serve it."""
+        route = _ROUTE.fullmatch(head.path)
+        if route is None or head.method != b"GET" or head.has_body:
+            return None
+        passkey = route[2].decode() if route[2] else None
+        header = self.server.header
+        forwarded = head.header(header) if header else None
+        return TrackerRequest(
+            _KINDS[route[1]],
+            head.query,
+            passkey,
+            self.peer_host,
+            forwarded.decode("latin-1") if forwarded is not None else None,
+        )
+
+    def _hand_off(self) -> None:
+        """Let aiohttp serve this connection from here on, starting with the buffered bytes."""
+        transport = self.transport
+        self._forget()
+        if transport is None:
+            return
+        handler = self.server.fallback()
+        transport.set_protocol(handler)
+        handler.connection_made(transport)
+        if self._buffer:
+            handler.data_received(bytes(self._buffer))
+            self._buffer.clear()
+
+    def _close_if_idle(self) -> None:
+        idle = self._loop.time() - self._active_at
+        if idle >= KEEP_ALIVE_SECONDS:
+            self.close()
+        else:
+            self._idle = self._loop.call_later(KEEP_ALIVE_SECONDS - idle, self._close_if_idle)
+
+    def _forget(self) -> None:
+        if self._idle is not None:
+            self._idle.cancel()
+            self._idle = None
+        self.server.connections.discard(self)
+        self.transport = None
+
+
+def _response(body: bytes, head: RequestHead) -> bytes:
+    keep = head.keep_alive
+    connection = (b"keep-alive" if head.minor_version == 0 else b"") if keep else b"close"
+    lines = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n" % len(body)
+    if connection:
+        lines += b"Connection: " + connection + b"\r\n"
+    return lines + b"\r\n" + body
