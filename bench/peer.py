@@ -164,15 +164,12 @@ def transfer(seed_kind: str, leech_kind: str, size: int, profile: Path | None) -
                 leecher = live_usage(lt_leecher.pid)
         else:
             log = CACHE / "bs-leech.log"
-            # Listening on port 0: with a fixed --port the leecher stalls ~30 s at the end
-            # of a download from libtorrent (reported with these figures; not yet explained).
             bs_leecher = BitswarmPeer(
                 torrent,
                 leech_folder,
                 seed=False,
                 log=log,
                 peers=[("127.0.0.1", port)],
-                port=0,
                 profile=suffixed(profile, "leecher"),
             )
             bs_leecher.start()

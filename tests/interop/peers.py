@@ -259,8 +259,7 @@ class BitswarmPeer(ExitingPeer):
     """The ``bitswarm`` command: ``download`` (exits 0 once verified) or ``seed``.
 
     ``folder`` holds the content (``torrent.name`` inside it). Its progress
-    lines go to ``log``; with ``profile``, cProfile's statistics go there.
-    ``port`` is a free one unless given (0: the kernel's choice, unknown). It
+    lines go to ``log``; with ``profile``, cProfile's statistics go there. It
     is stopped with SIGINT, the Ctrl-C that ends a bitswarm peer cleanly
     (peers closed, resume data saved, ``stopped`` sent).
     """
@@ -276,13 +275,12 @@ class BitswarmPeer(ExitingPeer):
         log: Path,
         bind: str = "127.0.0.1",
         peers: Sequence[tuple[str, int]] = (),
-        port: int | None = None,
         profile: Path | None = None,
     ) -> None:
         super().__init__()
         self.folder = folder
         self.log = log
-        self.port = free_port(bind) if port is None else port
+        self.port = free_port(bind)
         command = ["seed", str(torrent), str(folder)] if seed else ["download", str(torrent)]
         if not seed:
             command += ["--output", str(folder), "--no-seed"]
