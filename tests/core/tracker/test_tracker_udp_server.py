@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from bitswarm.core.tracker.access import AccessList, passkey_in_path
 from bitswarm.core.tracker.compact import pack_address
-from bitswarm.core.tracker.connection_ids import ConnectionIds
+from bitswarm.core.tracker.connection_ids import MACS_REMEMBERED, ConnectionIds
 from bitswarm.core.tracker.model import AnnounceResult, Event, SwarmCounts
 from bitswarm.core.tracker.policy import TrackerPolicy
 from bitswarm.core.tracker.rate_limit import RateLimiter
@@ -92,6 +92,17 @@ def test_connection_ids_are_bound_to_address_and_time() -> None:
     )
     with pytest.raises(ValueError, match="empty"):
         ConnectionIds(b"")
+
+
+def test_remembered_macs_are_bounded_and_change_no_answer() -> None:
+    ids, fresh = ConnectionIds(b"k"), ConnectionIds(b"k")
+    address = bytes([10, 0, 0, 1])
+    cid = ids.issue(address, 600)
+    for n in range(MACS_REMEMBERED + 10):  # a flood of sources empties the table once
+        ids.issue(n.to_bytes(4, "big"), 600)
+        assert len(ids._recent) <= MACS_REMEMBERED
+    assert ids.check(cid, address, 700) and fresh.check(cid, address, 700)
+    assert ids.issue(address, 600) == fresh.issue(address, 600) == cid
 
 
 def test_announce_with_valid_id_becomes_a_store_job() -> None:

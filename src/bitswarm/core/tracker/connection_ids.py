@@ -11,7 +11,9 @@ process, so its announces may come from another port than its connect.
 Checking recomputes it for the current bucket and the four before it, so an
 id is accepted for at least two minutes after it was sent, as BEP 15 asks
 (and at most two and a half; clients use one for at most one), and every
-process given the same secret accepts every other process's ids.
+process given the same secret accepts every other process's ids. Recent MACs
+are remembered (a bounded table, emptied when full), as a connect and the
+announces quoting its id ask for the same one.
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ BUCKET_SECONDS = 30
 BUCKETS_ACCEPTED = 5
 """Buckets an id is valid in: its own and the next four, 120 to 150 seconds."""
 
+MACS_REMEMBERED = 16384
+"""MACs kept for reuse: a client's announces follow its connect within the same bucket."""
+
 _MAX_KEY = 64  # blake2b's largest key
 
 
@@ -35,6 +40,7 @@ class ConnectionIds:
         if not secret:
             raise ValueError("the connection-id secret must not be empty")
         self._key = secret if len(secret) <= _MAX_KEY else hashlib.blake2b(secret).digest()
+        self._recent: dict[bytes, bytes] = {}  # bucket and address -> MAC
 
     def issue(self, ip: bytes, now: float) -> int:
         """The id for a client at packed ``ip`` (4 or 16 bytes) at time ``now``."""
@@ -44,11 +50,17 @@ class ConnectionIds:
         """Whether ``connection_id`` was issued to ``ip`` in one of the accepted buckets."""
         quoted = connection_id.to_bytes(8, "big")
         bucket = int(now // BUCKET_SECONDS)
-        return any(
-            hmac.compare_digest(quoted, self._mac(ip, bucket - age))
-            for age in range(BUCKETS_ACCEPTED)
-        )
+        for age in range(BUCKETS_ACCEPTED):
+            if hmac.compare_digest(quoted, self._mac(ip, bucket - age)):
+                return True
+        return False
 
     def _mac(self, ip: bytes, bucket: int) -> bytes:
         message = bucket.to_bytes(8, "big", signed=True) + ip
-        return hashlib.blake2b(message, digest_size=8, key=self._key).digest()
+        mac = self._recent.get(message)
+        if mac is None:
+            if len(self._recent) >= MACS_REMEMBERED:
+                self._recent.clear()
+            mac = hashlib.blake2b(message, digest_size=8, key=self._key).digest()
+            self._recent[message] = mac
+        return mac

@@ -52,6 +52,8 @@ _CONNECT_REPLY = struct.Struct(">IIQ")
 ANNOUNCE_SIZE = _ANNOUNCE.size
 """Bytes of an announce request before its BEP 41 options (98)."""
 
+_EVENTS = tuple(Event)  # by wire number: an index is cheaper than Event(number)
+
 
 @dataclass(frozen=True, slots=True)
 class ConnectRequest:
@@ -242,9 +244,10 @@ def _decode_announce(packet: bytes) -> AnnounceRequest:
     )
     if event > Event.STOPPED:
         raise UdpPacketError(f"unknown announce event {event}", 80)
+    url_data = _decode_options(packet, ANNOUNCE_SIZE) if len(packet) > ANNOUNCE_SIZE else b""
     return AnnounceRequest(
-        cid, tid, info_hash, peer_id, down, left, up, Event(event), ip, key, num_want, port,
-        url_data=_decode_options(packet, ANNOUNCE_SIZE),
+        cid, tid, info_hash, peer_id, down, left, up, _EVENTS[event], ip, key, num_want, port,
+        url_data=url_data,
     )  # fmt: skip
 
 

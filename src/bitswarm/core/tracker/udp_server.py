@@ -150,10 +150,11 @@ class UdpTracker:
         def refuse(reason: str) -> Send:
             return Send(ErrorResponse(request.transaction_id, reason).encode(), error=True)
 
-        passkey = passkey_in_path(request.url_data.decode("latin-1"))
-        refusal = self.access.refusal(passkey, request.info_hash)
-        if refusal:
-            return refuse(refusal)
+        if self.access.private:
+            passkey = passkey_in_path(request.url_data.decode("latin-1"))
+            refusal = self.access.refusal(passkey, request.info_hash)
+            if refusal:
+                return refuse(refusal)
         if request.port == 0:
             return refuse("port 0 is not a listening port")
         if request.ip and self.policy.allow_claimed_ip and len(ip) == 4:
