@@ -45,6 +45,10 @@ RUN_BYTES = 1024 * 1024
 run just read is still in the core's cache when it is hashed: on a 2-core
 machine 1 MiB runs hashed ~1.5x faster than 16 MiB ones."""
 
+RUNS_PER_WORKER = 2
+"""Runs queued or in progress per worker: enough that a worker always has its
+next run at hand, few enough that memory stays a few MiB."""
+
 
 @dataclass(frozen=True, slots=True)
 class Source:
@@ -261,7 +265,7 @@ def hash_pieces(
             if sources[span.file_index].disk_path is not None
         )
     workers = workers or os.cpu_count() or 1
-    window = 2 * workers
+    window = RUNS_PER_WORKER * workers
     run_size = planner.run_pieces * piece_length
     free: list[bytearray] = []
     pending: deque[tuple[Future[HashedRun], bytearray, int]] = deque()
