@@ -181,7 +181,8 @@ class PeerConnection:
 
         if self._asked is None or self.local is not None:
             raise LocalProtocolError("refuse answers an accepted connection's InfoHashReceived")
-        self._fail(f"handshake: no torrent here has info-hash {self._asked.hex()}")
+        self.state = State.CLOSED
+        self._error = ProtocolError(f"handshake: no torrent here has info-hash {self._asked.hex()}")
 
     def close(self) -> None:
         self.state = State.CLOSED
@@ -242,7 +243,3 @@ class PeerConnection:
             self.state = State.CLOSED
             self._error = error
             raise
-
-    def _fail(self, reason: str) -> None:
-        self.state = State.CLOSED
-        self._error = ProtocolError(reason)
