@@ -7,9 +7,10 @@ import statistics
 
 import pytest
 
+from bitswarm.sim.peer import SimPeer
 from bitswarm.sim.report import make_report
 from bitswarm.sim.scenarios import SCENARIOS, PeerSpec, Scenario, build
-from bitswarm.sim.simulation import SimPeer, Simulation
+from bitswarm.sim.simulation import Simulation
 
 MIB = 2**20
 TOLERANCE = 1e-9

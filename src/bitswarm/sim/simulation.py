@@ -39,8 +39,6 @@ from __future__ import annotations
 import hashlib
 import math
 import random
-from collections import deque
-from dataclasses import dataclass, field
 from typing import cast
 
 from bitswarm.core.swarm.actions import (
@@ -61,11 +59,12 @@ from bitswarm.core.swarm.super_seed import SuperSeeder
 from bitswarm.core.swarm.torrent import TorrentSwarm
 from bitswarm.core.wire.errors import ProtocolError
 from bitswarm.core.wire.handshake import Extensions, Handshake
-from bitswarm.core.wire.messages import AllowedFast, Message, Piece, Request, Unchoke
+from bitswarm.core.wire.messages import AllowedFast, Message, Piece, Unchoke
 from bitswarm.core.wire.parser import MessageParser
 from bitswarm.sim.disk import CountingDisk, DiskFull, ExactDisk, VirtualDisk
 from bitswarm.sim.engine import EventLoop
 from bitswarm.sim.links import Endpoint, wire_size
+from bitswarm.sim.peer import SimPeer, address, peer_id
 from bitswarm.sim.scenarios import PeerSpec, Scenario
 from bitswarm.sim.stats import SwarmStats
 from bitswarm.sim.tracker import VirtualTracker
@@ -83,37 +82,6 @@ call that set it, which holds for every timer of the core (request time-outs
 of 10 s and more, choke rounds of 10 s, keep-alives of 120 s)."""
 _WITHHELD = (Unchoke, AllowedFast)
 """What a free rider never sends."""
-
-
-@dataclass(slots=True)
-class SimPeer:
-    index: int
-    spec: PeerSpec
-    link: Endpoint
-    disk: VirtualDisk
-    handshake: Handshake
-    address: str
-    rng: random.Random
-    swarm: TorrentSwarm | None = None
-    """The core while the peer is in the swarm; ``None`` before it arrives and after it leaves."""
-    connections: dict[int, int] = field(default_factory=dict)
-    """Remote peer -> connection number (messages of an older connection are dropped)."""
-    parsers: dict[int, MessageParser] = field(default_factory=dict)
-    super_seeder: SuperSeeder | None = None
-    timer_at: float = math.inf
-    arrived_at: float | None = None
-    finished_at: float | None = None
-    left_at: float | None = None
-    stopped: str | None = None
-    payload_up: int = 0
-    payload_down: int = 0
-    disconnects: list[tuple[int, str]] = field(default_factory=list)
-    reads: deque[tuple[int, Request]] = field(default_factory=deque)
-    """Blocks the core asked to read, served one at a time as the uplink drains."""
-
-    @property
-    def present(self) -> bool:
-        return self.swarm is not None
 
 
 class Simulation:
@@ -143,25 +111,19 @@ class Simulation:
         self.loop.at(0.0, self._sample, None)
 
     def _make_peer(self, index: int, spec: PeerSpec) -> SimPeer:
-        geometry = self.geometry
         disk: VirtualDisk
         if self.hashes is not None:
-            disk = ExactDisk(
-                geometry,
-                self.hashes,
-                self.content if spec.origin else None,
-                capacity=spec.disk_capacity,
-            )
+            content = self.content if spec.origin else None
+            disk = ExactDisk(self.geometry, self.hashes, content, capacity=spec.disk_capacity)
         else:
-            disk = CountingDisk(geometry, complete=spec.origin, capacity=spec.disk_capacity)
-        peer_id = f"-BS0100-{index:012d}".encode()
+            disk = CountingDisk(self.geometry, complete=spec.origin, capacity=spec.disk_capacity)
         return SimPeer(
             index,
             spec,
             Endpoint(spec.upload, spec.download, spec.latency),
             disk,
-            Handshake(INFO_HASH, peer_id, Extensions.FAST),
-            f"127.{index >> 16 & 255}.{index >> 8 & 255}.{index & 255}",
+            Handshake(INFO_HASH, peer_id(index), Extensions.FAST),
+            address(index),
             random.Random(self.rng.getrandbits(64)),
         )
 
@@ -268,6 +230,8 @@ class Simulation:
             return
         peer.parsers.pop(remote_index, None)
         peer.disconnects.append((remote_index, reason))
+        if peer.super_seeder is not None:
+            peer.super_seeder.peer_disconnected(remote_index)
         remote = self.peers[remote_index]
         remote.connections.pop(peer.index, None)
         remote.parsers.pop(peer.index, None)
