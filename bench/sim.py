@@ -67,7 +67,12 @@ def main() -> None:
         piece_length=args.piece_kib * 1024,
         seed=args.seed,
     )
-    print(f"preset: {args.preset} ({args.scenario}, {peers} peers, {size // MIB} MiB)")
+    label = (
+        args.preset
+        if peers == PRESETS[args.preset][0] and size == PRESETS[args.preset][1]
+        else "custom"
+    )
+    print(f"preset: {label} ({args.scenario}, {peers} peers, {size // MIB} MiB)")
     simulation = Simulation(scenario)
     started = time.perf_counter()
     finished = False
@@ -82,8 +87,8 @@ def main() -> None:
     print(f"events: {events}")
     print(f"events_per_second: {events / wall:.0f} events/s")
     print(f"virtual_seconds: {simulation.now:.1f} s")
-    if args.preset in TARGET_WALL:
-        print(f"target_wall_seconds: {TARGET_WALL[args.preset]:.0f} s")
+    if label in TARGET_WALL:
+        print(f"target_wall_seconds: {TARGET_WALL[label]:.0f} s")
     if not finished:
         delivered = simulation.delivered()
         print(f"delivered: {delivered:.4f} of the payload (stopped at the budget)")
