@@ -11,6 +11,7 @@ import pytest
 from bitswarm.aio.listener import Listener, ListenError, listen
 from bitswarm.aio.peer_connection import PeerConnection, connect
 from bitswarm.aio.ratelimit import Limiters, RateLimits
+from bitswarm.core.wire import connection as wire
 from bitswarm.core.wire.handshake import HANDSHAKE_SIZE, Handshake
 from bitswarm.core.wire.messages import HaveAll, Interested, Message, Piece, Request
 
@@ -120,6 +121,26 @@ async def test_our_own_peer_id_is_refused() -> None:
         assert server_host.opened == []
     finally:
         await listener.close()
+
+
+async def test_a_peer_that_never_completes_its_handshake_is_dropped_at_the_deadline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def mute(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # reads our handshake, never answers
+        writer.close()
+
+    monkeypatch.setattr(wire, "HANDSHAKE_TIMEOUT", 0.2)
+    server = await asyncio.start_server(mute, "127.0.0.1", 0)
+    try:
+        host = Host()
+        port = server.sockets[0].getsockname()[1]
+        client = await connect(("127.0.0.1", port), b"C" * 20, host)
+        assert await asyncio.wait_for(client.closed, 5) == "no handshake within 0.2 s"
+        assert host.opened == [] and host.closed == []
+    finally:
+        server.close()
+        await server.wait_closed()
 
 
 async def test_a_torrent_that_refuses_the_peer_closes_it() -> None:
