@@ -134,15 +134,21 @@ def suffixed(profile: Path | None, role: str) -> Path | None:
 def start_seed(
     kind: str, torrent: Path, folder: Path, info_hash: bytes, profile: Path | None
 ) -> tuple[PeerProcess, int]:
+    """A seed of ``kind`` that answers handshakes for the torrent (ready to serve).
+
+    libtorrent reports the torrent as seeding a moment before it accepts
+    peers for it; a leecher that dials then is refused and, for bitswarm,
+    waits 30 s to dial again. So readiness is a handshake answered.
+    """
+    seed: PeerProcess
     if kind == "lt":
-        lt_seed = LibtorrentPeer(torrent, folder, seed_mode=True)
-        lt_seed.start()
-        wait_until(lt_seed.finished.is_set, "the libtorrent seed", timeout=120)
-        return lt_seed, lt_seed.port
-    bs_seed = BitswarmPeer(torrent, folder, seed=True, log=CACHE / "bs-seed.log", profile=profile)
-    bs_seed.start()
-    wait_until(lambda: answers_handshake(bs_seed.port, info_hash), "the bitswarm seed", 300)
-    return bs_seed, bs_seed.port
+        seed = LibtorrentPeer(torrent, folder, seed_mode=True)
+    else:
+        seed = BitswarmPeer(torrent, folder, seed=True, log=CACHE / "bs-seed.log", profile=profile)
+    seed.start()
+    port = seed.port
+    wait_until(lambda: answers_handshake(port, info_hash), f"the {seed.name} seed", 300)
+    return seed, port
 
 
 def transfer(seed_kind: str, leech_kind: str, size: int, profile: Path | None) -> Transfer:

@@ -77,6 +77,8 @@ class PeerProcess:
     """A started program, stopped (SIGTERM, then SIGKILL after a grace period) on exit."""
 
     name = "peer"
+    port: int
+    """The port it accepts peers on (127.0.0.1 unless told otherwise)."""
 
     def __init__(self) -> None:
         self.process: subprocess.Popen[bytes] | None = None
