@@ -23,7 +23,8 @@ random position, wrapping around once (a C-level ``islice`` skips to the
 start). When nothing needs skipping (the oldest record is alive, so all are;
 the announcer is the only seeder or a leecher; one address family or either
 wanted) the walk is pure ``islice`` over the keys, without a Python-level
-step per peer; that is the common case. A large one is sampled at random positions of a snapshot
+step per peer; that is the common case. A seeder in such a swarm only skips
+seeders, one bit test per peer. A large one is sampled at random positions of a snapshot
 of its keys, retaken once an eighth of the swarm has changed, so a pick costs
 O(numwant) whatever the swarm's size; peers that joined since the snapshot
 are handed out after the next one. Only if the draws do not find enough
@@ -112,13 +113,11 @@ class _Swarm:
             self.seeders += 1
         return previous
 
-    def all_suitable(self, a: Announcement, live: int) -> bool:
-        """Whether every peer but the newest (the announcer) may be handed to ``a``."""
+    def uniform(self, a: Announcement, live: int) -> bool:
+        """Whether every peer is alive and of an address family ``a`` accepts."""
         peers = self.peers
-        return (
-            next(iter(peers.values())) >= live  # the oldest has not expired, so none has
-            and (not a.seeder or self.seeders == 1)
-            and (not a.same_family_only or self.v6 == (len(peers) if a.ipv6 else 0))
+        return next(iter(peers.values())) >= live and (  # the oldest is alive, so all are
+            not a.same_family_only or self.v6 == (len(peers) if a.ipv6 else 0)
         )
 
     def snapshot(self) -> list[bytes]:
@@ -211,12 +210,17 @@ class Registry:
         if wanted <= 0 or len(peers) <= 1:
             return []
         live = _live_from(now)
-        if len(peers) <= SAMPLE_ABOVE and swarm.all_suitable(a, live):
+        if len(peers) <= SAMPLE_ABOVE and swarm.uniform(a, live):
             swarm.drop_snapshot()
             others = len(peers) - 1  # all but the announcer, the newest and so the last
             start = self._rng.randrange(others)
-            keys = peers.keys()
-            return list(islice(chain(islice(keys, start, others), islice(keys, start)), wanted))
+            if not a.seeder or swarm.seeders == 1:  # nobody to skip
+                keys = peers.keys()
+                return list(islice(chain(islice(keys, start, others), islice(keys, start)), wanted))
+            items = peers.items()
+            walk = chain(islice(items, start, others), islice(items, start))
+            leechers = (address for address, record in walk if not record & _SEEDER_FLAG)
+            return list(islice(leechers, wanted))
         me = a.address
         family = len(me) if a.same_family_only else 0
         seeder = a.seeder
