@@ -8,6 +8,7 @@ are powers of 1000, binary ones (KiB, MiB, GiB) powers of 1024; ``K``, ``M``,
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import click
 
@@ -62,33 +63,31 @@ def format_size(size: float) -> str:
     raise AssertionError("unreachable")
 
 
-class SizeParam(click.ParamType[int]):
+class _UnitParam(click.ParamType[int]):
+    """A click parameter read by one of this module's parsers."""
+
+    parse: Callable[[str], int]
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> int:
+        if isinstance(value, int):
+            return value
+        try:
+            return type(self).parse(str(value))
+        except ValueError as error:
+            self.fail(str(error), param, ctx)
+
+
+class SizeParam(_UnitParam):
     """A click parameter that takes a size with units."""
 
     name = "size"
-
-    def convert(
-        self, value: object, param: click.Parameter | None, ctx: click.Context | None
-    ) -> int:
-        if isinstance(value, int):
-            return value
-        try:
-            return parse_size(str(value))
-        except ValueError as error:
-            self.fail(str(error), param, ctx)
+    parse = staticmethod(parse_size)
 
 
-class RateParam(click.ParamType[int]):
+class RateParam(_UnitParam):
     """A click parameter that takes a rate with units."""
 
     name = "rate"
-
-    def convert(
-        self, value: object, param: click.Parameter | None, ctx: click.Context | None
-    ) -> int:
-        if isinstance(value, int):
-            return value
-        try:
-            return parse_rate(str(value))
-        except ValueError as error:
-            self.fail(str(error), param, ctx)
+    parse = staticmethod(parse_rate)
