@@ -17,6 +17,7 @@ from urllib.parse import quote_from_bytes
 import pytest
 
 import bitswarm
+from bitswarm.aio.tracker_run import event_loop_name
 from bitswarm.core.bencode import decode
 from bitswarm.core.tracker.udp import ConnectRequest, ConnectResponse, decode_response
 from cli.helpers import Run, assert_one_error_line
@@ -57,7 +58,7 @@ def announce(http_port: int) -> dict[bytes, object]:
     with urllib.request.urlopen(url, timeout=10) as response:
         body = decode(response.read())
     assert isinstance(body, dict)
-    return body
+    return dict(body)
 
 
 def udp_connect(udp_port: int) -> ConnectResponse:
@@ -79,6 +80,7 @@ def test_starts_serves_and_stops_cleanly(
     assert found, line
     http_port, udp_port = int(found[1]), int(found[2])
     assert "open" in line and "store memory" in line
+    assert line.rstrip().endswith(f"{event_loop_name()} loop")
     reply = announce(http_port)
     assert reply[b"interval"] == 60 and reply[b"incomplete"] == 1
     assert udp_connect(udp_port).transaction_id == 5
@@ -105,6 +107,7 @@ def test_workers_share_the_ports_and_stop_on_sigterm() -> None:
         assert process.stderr is not None
         first = process.stderr.readline()
         assert "2 workers" in first and f"http://{where}/announce" in first
+        assert first.rstrip().endswith(f"{event_loop_name()} loop")
         assert "do not share swarms" in process.stderr.readline()
         for _ in range(100):  # the children bind after the parent's lines
             try:

@@ -12,7 +12,7 @@ import re
 
 import click
 
-from bitswarm.aio.tracker_run import serve, serve_workers
+from bitswarm.aio.tracker_run import event_loop_name, serve, serve_workers
 from bitswarm.aio.tracker_server import REDIS_SCHEMES, HostPort, TrackerConfig, TrackerServer
 from bitswarm.cli.errors import UserError
 from bitswarm.core.tracker.policy import DEFAULT_INTERVAL, TrackerPolicy
@@ -121,7 +121,8 @@ def tracker(
         return
     if any(where is not None and where[1] == 0 for where in (http, udp)):
         raise UserError("--workers needs fixed ports: port 0 would give each worker its own")
-    click.echo(f"bitswarm: {workers} workers, {TrackerServer(config).describe()}", err=True)
+    described = TrackerServer(config).describe()
+    click.echo(f"bitswarm: {workers} workers, {described}, {event_loop_name()} loop", err=True)
     if store == "memory":
         click.echo("bitswarm: note: with the memory store, workers do not share swarms; "
                    "use --store redis://... to share them", err=True)  # fmt: skip
@@ -131,7 +132,7 @@ def tracker(
 
 
 def _announce_start(server: TrackerServer) -> None:
-    click.echo(f"bitswarm: {server.describe()}", err=True)
+    click.echo(f"bitswarm: {server.describe()}, {event_loop_name()} loop", err=True)
 
 
 def _info_hash(text: str) -> bytes:
