@@ -78,19 +78,7 @@ async def test_bitswarm_downloads_from_a_third_party_seed(tmp_path: Path, kind: 
     assert files_match(torrent, tmp_path / "seed", tmp_path / "leech") == []
 
 
-ARIA2_LATE_BITFIELD = pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "aria2 1.36 sends a bitfield after other messages (in place of many haves, and twice "
-        "on a connection it dialled); the swarm core drops it as a summary out of place "
-        "(core/swarm/peer_state.PeerState.check_order), so aria2 never gets a block"
-    ),
-)
-
-
-@pytest.mark.parametrize(
-    "kind", ["libtorrent", pytest.param("aria2", marks=ARIA2_LATE_BITFIELD), "transmission"]
-)
+@pytest.mark.parametrize("kind", THIRD_PARTIES)
 async def test_a_third_party_downloads_from_a_bitswarm_seed(tmp_path: Path, kind: str) -> None:
     torrent = await seeded_then_fetched(tmp_path, "bitswarm", kind)
     made = kind != "transmission"  # Transmission 3.00 never creates empty files
