@@ -11,6 +11,11 @@ Routes:
   ``Authorization: Bearer <token>``: ``GET /admin/access``, ``PUT`` or
   ``DELETE /admin/passkeys/<passkey>`` and ``/admin/torrents/<info-hash hex>``.
 
+Plain announces and scrapes usually never reach this application: the lean
+front of :mod:`.tracker_http_lean` answers them on the same port and hands
+every other request (and every connection whose store must be awaited) over
+to it. Both answer through :mod:`.tracker_answers`, so the replies agree.
+
 Behind a reverse proxy the client's address comes from a configured header
 (``X-Forwarded-For``: its last entry, the one the proxy appended; or
 ``X-Real-IP``); without one it is the TCP peer's address. The query is parsed
