@@ -82,7 +82,8 @@ def split_query(raw: bytes, single: frozenset[bytes] = _SINGLE) -> dict[bytes, l
         if not pair:
             continue
         name, _, value = pair.partition(b"=")
-        key, decoded = _unescape(name, name), _unescape(value, name)
+        key = _unescape(name, name) if b"%" in name else name
+        decoded = _unescape(value, name) if b"%" in value else value
         values = params.setdefault(key, [])
         if values and key in single:
             raise QueryError("given more than once", name.decode("latin-1"))
@@ -91,15 +92,12 @@ def split_query(raw: bytes, single: frozenset[bytes] = _SINGLE) -> dict[bytes, l
 
 
 def _unescape(part: bytes, name: bytes) -> bytes:
-    """Percent-decode one name or value of parameter ``name``; most have nothing to decode."""
-    escapes = part.count(b"%")
-    if not escapes:
-        return part
+    """Percent-decode one name or value (holding a ``%``) of parameter ``name``."""
     bad = _BAD_ESCAPE.search(part)
     if bad:
         shown = name.decode("latin-1")
         raise QueryError(f"malformed percent escape at offset {bad.start()}", shown)
-    if 3 * escapes == len(part):  # every byte escaped, as clients send info_hash
+    if 3 * part.count(b"%") == len(part):  # every byte escaped, as clients send info_hash
         return unhexlify(part.replace(b"%", b""))
     first, *rest = part.split(b"%")
     return first + b"".join([_HEX_BYTE[chunk[:2]] + chunk[2:] for chunk in rest])
