@@ -23,6 +23,7 @@ is the tracker's policy, decided by the caller.
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from bitswarm.core.tracker.compact import V4_SIZE, V6_SIZE, Address, unpack_peers
@@ -150,10 +151,9 @@ class AnnounceResponse:
     ipv6: bool = False
 
     def encode(self) -> bytes:
-        head = _ANNOUNCE_REPLY.pack(
-            ANNOUNCE, self.transaction_id, self.interval, self.leechers, self.seeders
+        return encode_announce_response(
+            self.transaction_id, self.interval, self.leechers, self.seeders, (self.peers,)
         )
-        return head + self.peers
 
     def addresses(self) -> list[Address]:
         """Host text and port of every peer."""
@@ -204,6 +204,18 @@ def decode_request(packet: bytes) -> Request:
     if action == SCRAPE:
         return _decode_scrape(packet, connection_id, transaction_id)
     raise UdpPacketError(f"unknown request action {action}", 8)
+
+
+def encode_announce_response(
+    transaction_id: int, interval: int, leechers: int, seeders: int, peers: Iterable[bytes]
+) -> bytes:
+    """An announce response's bytes from its fields, the compact peers given in pieces.
+
+    What :meth:`AnnounceResponse.encode` sends; a server that holds its peers
+    as compact entries joins them straight into the datagram with this.
+    """
+    head = _ANNOUNCE_REPLY.pack(ANNOUNCE, transaction_id, interval, leechers, seeders)
+    return b"".join((head, *peers))
 
 
 def decode_response(packet: bytes, *, ipv6: bool = False) -> Response:

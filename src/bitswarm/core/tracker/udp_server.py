@@ -49,12 +49,12 @@ from bitswarm.core.tracker.policy import TrackerPolicy
 from bitswarm.core.tracker.rate_limit import RateLimiter
 from bitswarm.core.tracker.udp import (
     AnnounceRequest,
-    AnnounceResponse,
     ConnectRequest,
     ConnectResponse,
     ErrorResponse,
     ScrapeResponse,
     decode_request,
+    encode_announce_response,
 )
 
 SAFE_DATAGRAM = 1280 - 48
@@ -134,14 +134,13 @@ class UdpTracker:
 
     def announce_reply(self, job: AnnounceJob, result: AnnounceResult) -> bytes:
         counts = result.counts
-        return AnnounceResponse(
+        return encode_announce_response(
             job.transaction_id,
             self.policy.interval,
-            leechers=counts.incomplete,
-            seeders=counts.complete,
-            peers=b"".join(result.peers),
-            ipv6=job.announcement.ipv6,
-        ).encode()
+            counts.incomplete,
+            counts.complete,
+            result.peers,
+        )
 
     def scrape_reply(self, job: ScrapeJob, counts: list[SwarmCounts]) -> bytes:
         return ScrapeResponse(job.transaction_id, tuple(counts)).encode()
