@@ -36,7 +36,13 @@ def simulate(scenario: Scenario) -> tuple[Simulation, Report]:
 
 
 @click.command("sim")
-@click.option("--peers", type=click.IntRange(1, 1_000_000), default=100, show_default=True)
+@click.option(
+    "--peers",
+    type=click.IntRange(1, 1_000_000),
+    default=100,
+    show_default=True,
+    help="Downloaders N (the origin comes on top).",
+)
 @click.option("--size", type=SizeParam(), default="64MiB", show_default=True, help="File size F.")
 @click.option(
     "--origin-up", type=RateParam(), default="1MiB/s", show_default=True, help="Origin upload."
@@ -55,8 +61,14 @@ def simulate(scenario: Scenario) -> tuple[Simulation, Report]:
     show_default=True,
     help="One-way latency of each peer's link, seconds.",
 )
-@click.option("--scenario", type=click.Choice(SCENARIOS), default="flash", show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--scenario",
+    type=click.Choice(SCENARIOS),
+    default="flash",
+    show_default=True,
+    help="Who arrives when and how they behave.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same run.")
 @click.option("--exact", is_flag=True, help="Encode and parse every message (small runs).")
 @click.option(
     "--time-limit",
@@ -64,7 +76,12 @@ def simulate(scenario: Scenario) -> tuple[Simulation, Report]:
     default=None,
     help="Virtual seconds before giving up [unlimited].",
 )
-@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option(
+    "--plot",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the CDF, origin upload and replication plots to this PNG.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 @click.pass_context
 def sim(
