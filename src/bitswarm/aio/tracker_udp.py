@@ -51,14 +51,15 @@ class UdpTrackerProtocol(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
         metrics = self.context.metrics
-        outcome = self.tracker.datagram_received(data, packed_ip(addr[0]), self.context.clock())
+        now = self.context.clock()
+        outcome = self.tracker.datagram_received(data, packed_ip(addr[0]), now)
         if outcome is None:
             metrics.count("udp", "errors")
         elif isinstance(outcome, Send):
             metrics.count("udp", "errors" if outcome.error else "connects")
             self._send(outcome.data, addr)
         elif (immediate := self.context.immediate_store()) is not None:
-            self._send(self._answer_now(outcome, immediate), addr)
+            self._send(self._answer_now(outcome, immediate, now), addr)
         elif len(self._jobs) < MAX_JOBS:
             task = asyncio.ensure_future(self._run(outcome, addr))
             self._jobs.add(task)
@@ -74,12 +75,10 @@ class UdpTrackerProtocol(asyncio.DatagramProtocol):
         if self._jobs:
             await asyncio.gather(*self._jobs, return_exceptions=True)
 
-    def _answer_now(self, job: Job, store: ImmediateStore) -> bytes:
+    def _answer_now(self, job: Job, store: ImmediateStore, now: float) -> bytes:
         try:
             if isinstance(job, AnnounceJob):
-                return self._announced(
-                    job, store.announce_now(job.announcement, self.context.clock())
-                )
+                return self._announced(job, store.announce_now(job.announcement, now))
             return self._scraped(job, store.scrape_now(job.info_hashes))
         except Exception:  # the client must hear something, and the server must go on
             return self._failed(job)

@@ -163,8 +163,8 @@ class Registry:
         peers = self._pick(swarm, a, now)
         if a.peer_ids_wanted:
             ids = tuple((swarm.peers[p] & _PEER_ID_MASK).to_bytes(20) for p in peers)
-            return AnnounceResult(tuple(peers), swarm.counts(), ids)
-        return AnnounceResult(tuple(peers), swarm.counts())
+            return AnnounceResult(peers, swarm.counts(), ids)
+        return AnnounceResult(peers, swarm.counts())
 
     def scrape(self, info_hashes: Iterable[bytes]) -> list[SwarmCounts]:
         """Counts for each info-hash, zeros for unknown ones."""
@@ -203,12 +203,12 @@ class Registry:
         peers = sum(len(swarm.peers) for swarm in self._swarms.values())
         return StoreStats(len(self._swarms), seeders, peers - seeders)
 
-    def _pick(self, swarm: _Swarm, a: Announcement, now: float) -> list[bytes]:
+    def _pick(self, swarm: _Swarm, a: Announcement, now: float) -> tuple[bytes, ...]:
         """Up to ``numwant`` suitable peers: their compact addresses, as they are stored."""
         peers = swarm.peers
         wanted = a.numwant
         if wanted <= 0 or len(peers) <= 1:
-            return []
+            return ()
         live = _live_from(now)
         if len(peers) <= SAMPLE_ABOVE and swarm.uniform(a, live):
             swarm.drop_snapshot()
@@ -216,11 +216,13 @@ class Registry:
             start = self._rng.randrange(others)
             if not a.seeder or swarm.seeders == 1:  # nobody to skip
                 keys = peers.keys()
-                return list(islice(chain(islice(keys, start, others), islice(keys, start)), wanted))
+                return tuple(
+                    islice(chain(islice(keys, start, others), islice(keys, start)), wanted)
+                )
             items = peers.items()
             walk = chain(islice(items, start, others), islice(items, start))
             leechers = (address for address, record in walk if not record & _SEEDER_FLAG)
-            return list(islice(leechers, wanted))
+            return tuple(islice(leechers, wanted))
         me = a.address
         family = len(me) if a.same_family_only else 0
         seeder = a.seeder
@@ -234,13 +236,13 @@ class Registry:
             and not (seeder and record & _SEEDER_FLAG)
         )
         if len(peers) <= SAMPLE_ABOVE:  # a walk meets every peer at most once
-            return list(islice(suitable, wanted))
+            return tuple(islice(suitable, wanted))
         picked: dict[bytes, None] = {}
         for address in suitable:
             picked[address] = None
             if len(picked) == wanted:
                 break
-        return list(picked)
+        return tuple(picked)
 
     def _candidates(self, swarm: _Swarm, numwant: int) -> Iterator[tuple[bytes, int]]:
         """Random peers: sampled from a snapshot in a large swarm, then a walk as a fallback."""

@@ -129,7 +129,7 @@ class UdpTracker:
             return self._announce(request, ip)
         if self.access.private:
             reason = "private tracker: scrape over HTTP with your passkey"
-            return Send(ErrorResponse(request.transaction_id, reason).encode(), error=True)
+            return _refusal(request.transaction_id, reason)
         return ScrapeJob(request.transaction_id, request.info_hashes)
 
     def announce_reply(self, job: AnnounceJob, result: AnnounceResult) -> bytes:
@@ -146,16 +146,13 @@ class UdpTracker:
         return ScrapeResponse(job.transaction_id, tuple(counts)).encode()
 
     def _announce(self, request: AnnounceRequest, ip: bytes) -> Send | AnnounceJob:
-        def refuse(reason: str) -> Send:
-            return Send(ErrorResponse(request.transaction_id, reason).encode(), error=True)
-
         if self.access.private:
             passkey = passkey_in_path(request.url_data.decode("latin-1"))
             refusal = self.access.refusal(passkey, request.info_hash)
             if refusal:
-                return refuse(refusal)
+                return _refusal(request.transaction_id, refusal)
         if request.port == 0:
-            return refuse("port 0 is not a listening port")
+            return _refusal(request.transaction_id, "port 0 is not a listening port")
         if request.ip and self.policy.allow_claimed_ip and len(ip) == 4:
             ip = request.ip.to_bytes(4, "big")
         cap = MAX_PEERS_V4 if len(ip) == 4 else MAX_PEERS_V6
@@ -175,11 +172,15 @@ class UdpTracker:
         return AnnounceJob(request.transaction_id, announcement)
 
 
+def _refusal(transaction_id: int, reason: str) -> Send:
+    """An error reply to a request whose sender proved its address."""
+    return Send(ErrorResponse(transaction_id, reason).encode(), error=True)
+
+
 def _unproven_error(packet: bytes, reason: str) -> Send | None:
     """An error reply no larger than ``packet``, or silence if it cannot carry one."""
     if len(packet) < 16:
         return None
     transaction_id = int.from_bytes(packet[12:16], "big")
     room = len(packet) - _ERROR_HEADER
-    text = reason.encode()[:room].decode("utf-8", "ignore")
-    return Send(ErrorResponse(transaction_id, text).encode(), error=True)
+    return _refusal(transaction_id, reason.encode()[:room].decode("utf-8", "ignore"))
