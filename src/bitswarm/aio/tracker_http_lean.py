@@ -137,9 +137,10 @@ class LeanHttpProtocol(asyncio.Protocol):
                     self._hand_off()
                     return
                 body = self.server.answers.answer_now(request, store)
-                transport.write(_response(body, head))
+                keep_alive = head.keep_alive
+                transport.write(_response(body, keep_alive, head.minor_version))
                 start = end
-                if not head.keep_alive:
+                if not keep_alive:
                     transport.close()
         except HeadError as error:
             reason = f"{error.reason}\n".encode("utf-8", "replace")
@@ -193,9 +194,9 @@ class LeanHttpProtocol(asyncio.Protocol):
         self.transport = None
 
 
-def _response(body: bytes, head: RequestHead) -> bytes:
-    keep = head.keep_alive
-    connection = (b"keep-alive" if head.minor_version == 0 else b"") if keep else b"close"
+def _response(body: bytes, keep_alive: bool, minor_version: int) -> bytes:
+    """A 200 carrying ``body``; the connection header only where the version needs it."""
+    connection = (b"keep-alive" if minor_version == 0 else b"") if keep_alive else b"close"
     lines = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n" % len(body)
     if connection:
         lines += b"Connection: " + connection + b"\r\n"
