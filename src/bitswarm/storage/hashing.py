@@ -232,6 +232,13 @@ def _hash_run(run: _Run, buffer: bytearray, piece_length: int, v1: bool) -> Hash
     return HashedRun(run.first_piece, tuple(v1_hashes), tuple(v2_hashes), file_index)
 
 
+def _usable_cores() -> int:
+    """Cores this process may run on (its affinity, where the platform tells it)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def hash_pieces(
     files: Sequence[FileEntry],
     piece_length: int,
@@ -264,7 +271,7 @@ def hash_pieces(
             for span in layout.piece_spans(piece)
             if sources[span.file_index].disk_path is not None
         )
-    workers = workers or os.cpu_count() or 1
+    workers = workers or _usable_cores()
     window = RUNS_PER_WORKER * workers
     run_size = planner.run_pieces * piece_length
     free: list[bytearray] = []
