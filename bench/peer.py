@@ -20,10 +20,11 @@ for either). For each pairing it prints:
 
 Each pairing runs twice and the faster run is reported: these machines are noisy.
 
-Memory (bitswarm only): the RSS of a session process with 100 idle torrents
-(leechers with nothing yet, no peers) against the same session empty, and of
-a session with 200 connected peers (handshake done, on one torrent) against
-the same session before they came; bytes per torrent and per peer.
+Memory, bitswarm and libtorrent each in a session process of its own: the
+RSS with one torrent and with 100 more idle ones (small leechers with
+nothing yet, no peers), and with 200 connected peers on the first torrent
+(handshake done, nothing else sent) against the same session before they
+came; bytes per idle torrent and per peer, and bitswarm's against libtorrent's.
 
 Run: ``python bench/peer.py`` (``--size 256MiB`` for a quicker run,
 ``--only memory`` or ``--only transfer``).
@@ -40,7 +41,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -224,14 +224,51 @@ def run_transfers(size: int, profiles: Path | None) -> None:
 # -- memory ---------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class Memory:
+    """Resident bytes of a session process at each stage of :func:`memory_child`."""
+
+    empty: int
+    one_torrent: int
+    torrents: int
+    peers: int
+    connected: int
+
+    @property
+    def per_torrent(self) -> float:
+        return (self.torrents - self.one_torrent) / IDLE_TORRENTS
+
+    @property
+    def per_peer(self) -> float:
+        return (self.peers - self.torrents) / max(self.connected, 1)
+
+
 def resident() -> int:
     status = Path("/proc/self/status").read_text()
     line = next(line for line in status.splitlines() if line.startswith("VmRSS:"))
     return int(line.split()[1]) * 1024
 
 
-async def memory_child(stage: Callable[[str], None]) -> None:
-    """The measured process: a session, then 100 idle torrents; then 200 peers on one."""
+def stage(line: str) -> None:
+    print(line, flush=True)
+
+
+def idle_torrents() -> list[Path]:
+    """Torrent files of 101 small v1 torrents (256 KiB, 16 pieces), made once."""
+    folder = CACHE / "memory"
+    paths = [folder / f"t{i}.torrent" for i in range(IDLE_TORRENTS + 1)]
+    for i, path in enumerate(paths):
+        if not path.exists():
+            source = folder / "source" / f"t{i}"
+            source.mkdir(parents=True, exist_ok=True)
+            (source / "file.bin").write_bytes(random.Random(i).randbytes(256 * 1024))
+            torrent = create_torrent(source, version="v1", piece_length=16 * 1024)
+            path.write_bytes(torrent.to_bytes())
+    return paths
+
+
+async def bitswarm_memory_child(paths: list[Path], save: Path) -> None:
+    """A bitswarm session; then 100 idle torrents (and one for peers); then peers on one."""
     from bitswarm.aio.session import Session, SessionConfig
     from bitswarm.aio.torrent_open import default_state_dir, open_torrent
 
@@ -241,36 +278,52 @@ async def memory_child(stage: Callable[[str], None]) -> None:
     )
     session = Session(config)
     await session.start()
-    root = CACHE / "memory"
-    shutil.rmtree(root, ignore_errors=True)
     try:
         stage(f"empty {resident()}")
-        torrents = []
-        for i in range(IDLE_TORRENTS + 1):
-            folder = root / "source" / f"t{i}"
-            folder.mkdir(parents=True)
-            (folder / "file.bin").write_bytes(random.Random(i).randbytes(256 * 1024))
-            torrents.append(create_torrent(folder, version="v1", piece_length=16 * 1024))
-        first = True
-        for torrent in torrents:
-            parts = await open_torrent(torrent, root / "save", default_state_dir(root / "save"))
+        for i, path in enumerate(paths):
+            torrent = parse_torrent(path.read_bytes())
+            parts = await open_torrent(torrent, save, default_state_dir(save))
             session.add(parts, announce=False)
-            if first:  # one torrent, for the peers to connect to
+            if i == 0:
                 stage(f"one {resident()} {session.port} {torrent.info_hash.hex()}")
-                first = False
         stage(f"torrents {resident()}")
-        while True:  # the parent connects its peers, then asks again
-            command = await asyncio.to_thread(sys.stdin.readline)
-            if not command:
-                return
-            stage(f"peers {resident()} {session.connection_count()}")
+        await asyncio.to_thread(sys.stdin.readline)  # the parent has connected its peers
+        stage(f"peers {resident()} {session.connection_count()}")
     finally:
         await session.close()
 
 
-def run_memory() -> None:
+def libtorrent_memory_child(paths: list[Path], save: Path) -> None:
+    """The same stages in a libtorrent session (settings of ``lt_peer.py``)."""
+    import libtorrent as lt
+    from lt_peer import settings
+
+    pack = settings("127.0.0.1", 0, encryption=False)
+    pack["connections_limit"] = CONNECTED_PEERS + 10
+    session = lt.session(pack, 0)  # type: ignore[call-overload]
+    stage(f"empty {resident()}")
+    handles = []
+    for i, path in enumerate(paths):
+        params = lt.add_torrent_params()
+        params.ti = lt.torrent_info(str(path))
+        params.save_path = str(save)
+        # Started, none queued: not paused, not auto-managed.
+        params.flags &= ~(lt.torrent_flags.auto_managed | lt.torrent_flags.paused)
+        handles.append(session.add_torrent(params))
+        if i == 0:
+            info_hash = params.ti.info_hashes().v1.to_bytes().hex()
+            stage(f"one {resident()} {session.listen_port()} {info_hash}")
+    wait_until(lambda: all(h.status().state != h.status().checking_files for h in handles), "lt")
+    stage(f"torrents {resident()}")
+    sys.stdin.readline()
+    stage(f"peers {resident()} {handles[0].status().num_peers}")
+
+
+def measure_memory(engine: str) -> Memory:
+    save = CACHE / "memory" / f"save-{engine}"
+    shutil.rmtree(save, ignore_errors=True)
     child = subprocess.Popen(
-        [sys.executable, str(Path(__file__).resolve()), "--memory-child"],
+        [sys.executable, str(Path(__file__).resolve()), "--memory-child", engine],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -281,40 +334,59 @@ def run_memory() -> None:
         assert child.stdout is not None
         fields = child.stdout.readline().split()
         if not fields or fields[0] != word:
-            raise RuntimeError(f"memory child: expected {word!r}, got {fields!r}")
+            raise RuntimeError(f"{engine} memory child: expected {word!r}, got {fields!r}")
         return fields[1:]
 
-    empty = int(expect("empty")[0])
-    one, port, info_hash = expect("one")
-    torrents = int(expect("torrents")[0])
-    print(f"session rss: {empty / 1e6:.1f} MB")
-    print(f"session with {IDLE_TORRENTS} idle torrents rss: {torrents / 1e6:.1f} MB")
-    print(f"bytes per idle torrent: {(torrents - int(one)) / IDLE_TORRENTS:.0f} B")
-    sockets = connect_peers(int(port), bytes.fromhex(info_hash))
     try:
+        empty = int(expect("empty")[0])
+        one, port, info_hash = expect("one")
+        torrents = int(expect("torrents")[0])
+        wait_until(lambda: answers_handshake(int(port), bytes.fromhex(info_hash)), engine)
+        sockets = connect_peers(int(port), bytes.fromhex(info_hash))
         child.stdin.write("measure\n")
         child.stdin.flush()
-        before = torrents
-        with_peers, connected = (int(x) for x in expect("peers"))
-        print(f"session with {connected} connected peers rss: {with_peers / 1e6:.1f} MB")
-        print(f"bytes per connected peer: {(with_peers - before) / max(connected, 1):.0f} B")
-    finally:
+        peers, connected = (int(field) for field in expect("peers"))
         for sock in sockets:
             sock.close()
+    finally:
         child.stdin.close()
         child.wait(60)
+    return Memory(empty, int(one), torrents, peers, connected)
+
+
+def run_memory() -> None:
+    idle_torrents()
+    bs, lt = measure_memory("bs"), measure_memory("lt")
+    for name, memory in (("bs", bs), ("lt", lt)):
+        print(f"{name} session rss: {memory.empty / 1e6:.1f} MB")
+        print(f"{name} rss with {IDLE_TORRENTS + 1} idle torrents: {memory.torrents / 1e6:.1f} MB")
+        print(f"{name} bytes per idle torrent: {memory.per_torrent:.0f} B")
+        print(f"{name} rss with {memory.connected} peers: {memory.peers / 1e6:.1f} MB")
+        print(f"{name} bytes per connected peer: {memory.per_peer:.0f} B")
+    print(f"bytes per idle torrent bs vs lt: {bs.per_torrent / lt.per_torrent:.2f} x")
+    print(f"bytes per connected peer bs vs lt: {bs.per_peer / max(lt.per_peer, 1):.2f} x")
 
 
 def connect_peers(port: int, info_hash: bytes) -> list[socket.socket]:
-    """200 peers with a good handshake (distinct peer ids), each read up to our summary."""
+    """Up to 200 peers with a good handshake (distinct peer ids); those refused are dropped.
+
+    The session's own count of connected peers is what the figures use.
+    """
     sockets = []
     for i in range(CONNECTED_PEERS):
-        sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        sock = socket.create_connection(("127.0.0.1", port), timeout=2)
         peer_id = b"-XX0000-" + f"{i:012d}".encode()
-        sock.sendall(Handshake(info_hash, peer_id, Extensions.FAST).encode())
-        answer = b""
-        while len(answer) < HANDSHAKE_SIZE:
-            answer += sock.recv(HANDSHAKE_SIZE - len(answer))
+        try:
+            sock.sendall(Handshake(info_hash, peer_id, Extensions.FAST).encode())
+            answer = b""
+            while len(answer) < HANDSHAKE_SIZE:
+                data = sock.recv(HANDSHAKE_SIZE - len(answer))
+                if not data:
+                    raise ConnectionError("closed before its handshake")
+                answer += data
+        except OSError:
+            sock.close()
+            continue
         sockets.append(sock)
     time.sleep(1.0)  # let the session take in the last ones
     return sockets
@@ -325,14 +397,14 @@ def main() -> None:
     parser.add_argument("--size", default="1GiB")
     parser.add_argument("--only", choices=["transfer", "memory"])
     parser.add_argument("--profile", type=Path, help="folder for cProfile output of bitswarm")
-    parser.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--memory-child", choices=["bs", "lt"], help=argparse.SUPPRESS)
     arguments = parser.parse_args()
-    if arguments.memory_child:
-
-        def stage(line: str) -> None:
-            print(line, flush=True)
-
-        asyncio.run(memory_child(stage))
+    if arguments.memory_child is not None:
+        paths, save = idle_torrents(), CACHE / "memory" / f"save-{arguments.memory_child}"
+        if arguments.memory_child == "bs":
+            asyncio.run(bitswarm_memory_child(paths, save))
+        else:
+            libtorrent_memory_child(paths, save)
         return
     CACHE.mkdir(parents=True, exist_ok=True)
     if arguments.profile is not None:
