@@ -23,11 +23,14 @@ Each pairing runs twice and the faster run is reported: these machines are noisy
 Memory, bitswarm and libtorrent each in a session process of its own: the
 RSS with one torrent and with 100 more idle ones (small leechers with
 nothing yet, no peers), and with 200 connected peers on the first torrent
-(handshake done, nothing else sent) against the same session before they
-came; bytes per idle torrent and per peer, and bitswarm's against libtorrent's.
+(handshake done, nothing else sent; libtorrent keeps 150 of them with these
+settings, and each session's own count is used) against the same session
+before they came; bytes per idle torrent and per peer, and bitswarm's
+against libtorrent's.
 
 Run: ``python bench/peer.py`` (``--size 256MiB`` for a quicker run,
-``--only memory`` or ``--only transfer``).
+``--only memory`` or ``--only transfer``, ``--profile DIR`` for cProfile
+statistics of each bitswarm process).
 """
 
 from __future__ import annotations
