@@ -150,3 +150,25 @@ def test_scenarios_refuse_what_cannot_run() -> None:
         Scenario("none", 10, 16384, (PeerSpec(upload=1.0),))
     with pytest.raises(ValueError, match="piece length"):
         build("flash", peers=1, size=1, origin_up=1, peer_up=1, piece_length=1000 * 1000)
+
+
+def test_a_capped_downlink_holds_every_peer_to_its_rate() -> None:
+    def capped(exact: bool) -> Scenario:
+        return build(
+            "mixed",
+            peers=6,
+            size=2 * MIB,
+            origin_up=4 * MIB,
+            peer_up=MIB,
+            peer_down=MIB,
+            piece_length=256 * 1024,
+            exact=exact,
+        )
+
+    simulation = run(capped(exact=False))
+    scenario = simulation.scenario
+    assert scenario.t_min() == pytest.approx(2 * MIB / (MIB / 5))  # the slow peers' downlinks
+    for peer in simulation.peers[1:]:
+        assert peer.finished_at is not None
+        assert peer.finished_at >= scenario.size / peer.spec.download
+    assert outcome(simulation) == outcome(run(capped(exact=True)))
