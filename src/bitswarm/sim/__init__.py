@@ -9,7 +9,9 @@ close bitswarm comes to the fluid-model bound of Kumar and Ross (2006):
 * :mod:`~bitswarm.sim.engine`: the event heap and the seeded generator;
 * :mod:`~bitswarm.sim.links`: per-peer upload and download capacity and latency;
 * :mod:`~bitswarm.sim.disk` and :mod:`~bitswarm.sim.tracker`: the fake disk and tracker;
-* :mod:`~bitswarm.sim.simulation`: the driver that wires the cores together;
+* :mod:`~bitswarm.sim.simulation` and :mod:`~bitswarm.sim.peer`: the driver that
+  wires the cores together, and its record of each peer;
+* :mod:`~bitswarm.sim.stats`: what is measured while the swarm runs;
 * :mod:`~bitswarm.sim.scenarios`: flash crowds, arrivals, free riders, super-seeding;
 * :mod:`~bitswarm.sim.report` and :mod:`~bitswarm.sim.plots`: the figures.
 
