@@ -6,7 +6,7 @@ virtual tracker, so swarms far larger than one machine can hold show how
 close bitswarm comes to the fluid-model bound of Kumar and Ross (2006):
 ``T_min = max(F/u_s, F/d_min, N*F/(u_s + sum u_i))``.
 
-* :mod:`~bitswarm.sim.engine`: the event heap and the seeded generator;
+* :mod:`~bitswarm.sim.engine`: the event heap and the virtual clock;
 * :mod:`~bitswarm.sim.links`: per-peer upload and download capacity and latency;
 * :mod:`~bitswarm.sim.disk` and :mod:`~bitswarm.sim.tracker`: the fake disk and tracker;
 * :mod:`~bitswarm.sim.simulation` and :mod:`~bitswarm.sim.peer`: the driver that
