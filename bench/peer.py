@@ -152,9 +152,13 @@ def start_seed(
         seed = LibtorrentPeer(torrent, folder, seed_mode=True)
     else:
         seed = BitswarmPeer(torrent, folder, seed=True, log=CACHE / "bs-seed.log", profile=profile)
-    seed.start()
-    port = seed.port
-    wait_until(lambda: answers_handshake(port, info_hash), f"the {seed.name} seed", 300)
+    try:
+        seed.start()
+        port = seed.port
+        wait_until(lambda: answers_handshake(port, info_hash), f"the {seed.name} seed", 300)
+    except BaseException:
+        seed.stop()
+        raise
     return seed, port
 
 

@@ -115,7 +115,11 @@ class PeerProcess:
             process.wait()
 
     def __enter__(self) -> Self:
-        self.start()
+        try:
+            self.start()
+        except BaseException:
+            self.stop()  # it may have been spawned before the start failed
+            raise
         return self
 
     def __exit__(

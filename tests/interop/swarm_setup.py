@@ -100,9 +100,12 @@ async def _value(answer: bool | Awaitable[bool]) -> bool:
 
 @asynccontextmanager
 async def running(peer: PeerProcess) -> AsyncIterator[None]:
-    """Start a third-party peer off the loop (the tracker keeps answering), stop it after."""
-    await asyncio.to_thread(peer.start)
+    """Start a third-party peer off the loop (the tracker keeps answering), stop it after.
+
+    A start that fails half-way (a process spawned, then a time-out) stops it too.
+    """
     try:
+        await asyncio.to_thread(peer.start)
         yield
     finally:
         await asyncio.to_thread(peer.stop)
