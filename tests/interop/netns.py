@@ -27,6 +27,8 @@ INSIDE = "BITSWARM_IN_NETNS"
 """Set (to ``1``) in the environment of a process inside the namespace."""
 
 _ENTER = 'ip link set lo up && exec "$@"'
+INNER_MARGIN = 20.0
+"""Seconds the child pytest's time-out leaves before the parent gives up on it."""
 
 
 def inside() -> bool:
@@ -54,6 +56,8 @@ def run_test(node_id: str, rootdir: Path, timeout: float) -> tuple[str, str]:
     """Run one test in a namespace; returns its outcome (passed, skipped, failed) and output."""
     environment = dict(os.environ, **{INSIDE: "1"})
     argv = [sys.executable, "-m", "pytest", node_id, "-q", "-rs", "-p", "no:cacheprovider"]
+    # The child's own time-out fires first, so the test's clean-up stops its programs.
+    argv += ["-o", f"timeout={max(timeout - INNER_MARGIN, 1):g}"]
     try:
         result = subprocess.run(
             command(argv),
