@@ -259,9 +259,10 @@ def test_file_that_shrinks_while_hashing_is_an_error(tmp_path: Path) -> None:
 
 def test_folder_holding_one_file(tmp_path: Path) -> None:
     make_files(tmp_path / "top", {"a": 1000})
-    v1 = create_torrent(tmp_path / "top", version="v1", piece_length=PIECE)
-    assert [e.path for e in v1.files] == [("top", "a")]
-    assert verify(v1, tmp_path).ok
+    for version in ("v1", "hybrid"):
+        torrent = create_torrent(tmp_path / "top", version=version, piece_length=PIECE)
+        assert [e.path for e in torrent.files] == [("top", "a")]
+        assert verify(torrent, tmp_path).ok
     # In v2 that is a tree with one file at its root, which BEP 52 readers
     # (libtorrent included) take for a single-file torrent of that file.
     v2 = create_torrent(tmp_path / "top", version="v2", piece_length=PIECE)
