@@ -253,6 +253,9 @@ class _BrokenImmediateStore(_BrokenStore):
     def announce_now(self, announcement: Announcement, now: float) -> AnnounceResult:
         raise ConnectionError("store is down")
 
+    def announce_values(self, *fields: object) -> tuple[tuple[bytes, ...], int, int]:
+        raise ConnectionError("store is down")
+
     def scrape_now(self, info_hashes: Sequence[bytes]) -> list[SwarmCounts]:
         raise ConnectionError("store is down")
 

@@ -8,10 +8,13 @@ A store that answers without waiting (the memory store, an
 :class:`~bitswarm.stores.base.ImmediateStore`) runs the job inside
 ``datagram_received`` and the reply leaves before the next datagram is read:
 no task, no future, no trip through the event loop, which is most of the cost
-of an announce in Python. A networked store (Redis) gets a task per job;
-those in flight are bounded, so a flood cannot pile up unbounded tasks: over
-the bound, authenticated requests are dropped and the client retries (BEP 15
-timeouts). A failing store is answered with an error packet either way.
+of an announce in Python. A plain announce goes further, down the tracker's
+hot path (:meth:`~bitswarm.core.tracker.udp_server.UdpTracker.announce_inline`):
+from the packet to the store and back to bytes with no message objects.
+A networked store (Redis) gets a task per job; those in flight are bounded,
+so a flood cannot pile up unbounded tasks: over the bound, authenticated
+requests are dropped and the client retries (BEP 15 timeouts). A failing
+store is answered with an error packet either way.
 """
 
 from __future__ import annotations
@@ -50,15 +53,42 @@ class UdpTrackerProtocol(asyncio.DatagramProtocol):
         self.transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+        context = self.context
+        metrics = context.metrics
+        now = context.clock()
+        ip = packed_ip(addr[0])
+        immediate = context.immediate_store()
+        if immediate is not None:
+            try:
+                reply = self.tracker.announce_inline(data, ip, now, immediate.announce_values)
+            except Exception:  # the client must hear something, and the server must go on
+                reply = self._failed(int.from_bytes(data[12:16], "big"))
+            else:
+                if reply is None:
+                    self._judge(data, addr, ip, now, immediate)
+                    return
+                metrics.count("udp", "announces")
+            self._send(reply, addr)
+            return
+        self._judge(data, addr, ip, now, None)
+
+    def _judge(
+        self,
+        data: bytes,
+        addr: tuple[str | Any, int],
+        ip: bytes,
+        now: float,
+        immediate: ImmediateStore | None,
+    ) -> None:
+        """The general path: every datagram the hot path declines."""
         metrics = self.context.metrics
-        now = self.context.clock()
-        outcome = self.tracker.datagram_received(data, packed_ip(addr[0]), now)
+        outcome = self.tracker.datagram_received(data, ip, now)
         if outcome is None:
             metrics.count("udp", "errors")
         elif isinstance(outcome, Send):
             metrics.count("udp", "errors" if outcome.error else "connects")
             self._send(outcome.data, addr)
-        elif (immediate := self.context.immediate_store()) is not None:
+        elif immediate is not None:
             self._send(self._answer_now(outcome, immediate, now), addr)
         elif len(self._jobs) < MAX_JOBS:
             task = asyncio.ensure_future(self._run(outcome, addr))
@@ -81,7 +111,7 @@ class UdpTrackerProtocol(asyncio.DatagramProtocol):
                 return self._announced(job, store.announce_now(job.announcement, now))
             return self._scraped(job, store.scrape_now(job.info_hashes))
         except Exception:  # the client must hear something, and the server must go on
-            return self._failed(job)
+            return self._failed(job.transaction_id)
 
     async def _run(self, job: Job, addr: tuple[str | Any, int]) -> None:
         store = self.context.store
@@ -93,7 +123,7 @@ class UdpTrackerProtocol(asyncio.DatagramProtocol):
             else:
                 reply = self._scraped(job, await store.scrape(job.info_hashes))
         except Exception:  # the client must hear something, and the server must go on
-            reply = self._failed(job)
+            reply = self._failed(job.transaction_id)
         self._send(reply, addr)
 
     def _announced(self, job: AnnounceJob, result: AnnounceResult) -> bytes:
@@ -104,10 +134,10 @@ class UdpTrackerProtocol(asyncio.DatagramProtocol):
         self.context.metrics.count("udp", "scrapes")
         return self.tracker.scrape_reply(job, counts)
 
-    def _failed(self, job: Job) -> bytes:
+    def _failed(self, transaction_id: int) -> bytes:
         log.exception("UDP tracker job failed")
         self.context.metrics.count("udp", "errors")
-        return ErrorResponse(job.transaction_id, "internal tracker error").encode()
+        return ErrorResponse(transaction_id, "internal tracker error").encode()
 
     def _send(self, data: bytes, addr: tuple[str | Any, int]) -> None:
         if self.transport is not None and not self.transport.is_closing():

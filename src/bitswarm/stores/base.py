@@ -72,3 +72,20 @@ class ImmediateStore(Protocol):
     def scrape_now(self, info_hashes: Sequence[bytes]) -> list[SwarmCounts]:
         """:meth:`PeerStore.scrape`, answered before returning."""
         ...
+
+    def announce_values(
+        self,
+        info_hash: bytes,
+        address: bytes,
+        peer_id: bytes,
+        seeder: bool,
+        event: int,
+        numwant: int,
+        same_family_only: bool,
+        now: float,
+    ) -> tuple[tuple[bytes, ...], int, int]:
+        """:meth:`announce_now` from plain values for a hot path: peers, seeders, leechers.
+
+        As :meth:`~bitswarm.core.tracker.registry.Registry.announce_values`.
+        """
+        ...

@@ -39,6 +39,22 @@ class MemoryStore:
         """The announce without a coroutine, for servers that answer inline."""
         return self.registry.announce(announcement, now)
 
+    def announce_values(
+        self,
+        info_hash: bytes,
+        address: bytes,
+        peer_id: bytes,
+        seeder: bool,
+        event: int,
+        numwant: int,
+        same_family_only: bool,
+        now: float,
+    ) -> tuple[tuple[bytes, ...], int, int]:
+        """The announce from plain values, for a server's hot path (no message objects)."""
+        return self.registry.announce_values(
+            info_hash, address, peer_id, seeder, event, numwant, same_family_only, now
+        )
+
     def scrape_now(self, info_hashes: Sequence[bytes]) -> list[SwarmCounts]:
         """The scrape without a coroutine."""
         return self.registry.scrape(info_hashes)

@@ -13,7 +13,9 @@ id is accepted for at least two minutes after it was sent, as BEP 15 asks
 (and at most two and a half; clients use one for at most one), and every
 process given the same secret accepts every other process's ids. Recent MACs
 are remembered (a bounded table, emptied when full), as a connect and the
-announces quoting its id ask for the same one.
+announces quoting its id ask for the same one; so are ids already checked,
+with the bucket they belong to, so that checking a client's next announce
+is one dict hit and one compare, not five MACs.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class ConnectionIds:
             raise ValueError("the connection-id secret must not be empty")
         self._key = secret if len(secret) <= _MAX_KEY else hashlib.blake2b(secret).digest()
         self._recent: dict[bytes, bytes] = {}  # bucket and address -> MAC
+        self._proven: dict[tuple[int, bytes], int] = {}  # id and address -> its bucket
 
     def issue(self, ip: bytes, now: float) -> int:
         """The id for a client at packed ``ip`` (4 or 16 bytes) at time ``now``."""
@@ -48,10 +51,16 @@ class ConnectionIds:
 
     def check(self, connection_id: int, ip: bytes, now: float) -> bool:
         """Whether ``connection_id`` was issued to ``ip`` in one of the accepted buckets."""
-        quoted = connection_id.to_bytes(8, "big")
         bucket = int(now // BUCKET_SECONDS)
+        issued = self._proven.get((connection_id, ip))
+        if issued is not None:
+            return 0 <= bucket - issued < BUCKETS_ACCEPTED
+        quoted = connection_id.to_bytes(8, "big")
         for age in range(BUCKETS_ACCEPTED):
             if hmac.compare_digest(quoted, self._mac(ip, bucket - age)):
+                if len(self._proven) >= MACS_REMEMBERED:
+                    self._proven.clear()
+                self._proven[connection_id, ip] = bucket - age
                 return True
         return False
 

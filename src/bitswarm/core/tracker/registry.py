@@ -52,6 +52,9 @@ from bitswarm.core.tracker.model import (
     SwarmCounts,
 )
 
+_STOPPED = Event.STOPPED
+_COMPLETED = Event.COMPLETED
+
 # A record is expiry << 161 | seeder << 160 | peer id (as a big-endian integer).
 _SEEDER_BIT = 160
 _SEEDER_FLAG = 1 << _SEEDER_BIT
@@ -113,11 +116,11 @@ class _Swarm:
             self.seeders += 1
         return previous
 
-    def uniform(self, a: Announcement, live: int) -> bool:
-        """Whether every peer is alive and of an address family ``a`` accepts."""
+    def uniform(self, family: int, live: int) -> bool:
+        """Whether every peer is alive and of the address ``family`` (0: either)."""
         peers = self.peers
         return next(iter(peers.values())) >= live and (  # the oldest is alive, so all are
-            not a.same_family_only or self.v6 == (len(peers) if a.ipv6 else 0)
+            not family or self.v6 == (len(peers) if family == V6_SIZE else 0)
         )
 
     def snapshot(self) -> list[bytes]:
@@ -144,27 +147,67 @@ class Registry:
     def announce(self, announcement: Announcement, now: float) -> AnnounceResult:
         """Record (or, on ``stopped``, remove) the announcer, then pick its peers."""
         a = announcement
-        swarm = self._swarms.get(a.info_hash)
-        if a.event is Event.STOPPED:
-            if swarm is None:
-                return AnnounceResult((), SwarmCounts())
-            swarm.remove(a.address)
-            counts = swarm.counts()
-            if not swarm.peers:
-                del self._swarms[a.info_hash]
-            return AnnounceResult((), counts)
+        swarm, peers = self._announce(
+            a.info_hash, a.address, a.peer_id, a.seeder, a.event, a.numwant, a.same_family_only, now
+        )
         if swarm is None:
-            swarm = self._swarms[a.info_hash] = _Swarm()
-        expiry = math.ceil(now + self.peer_ttl)
-        record = expiry << _EXPIRY_SHIFT | a.seeder << _SEEDER_BIT | int.from_bytes(a.peer_id)
-        previous = swarm.put(a.address, record)
-        if a.event is Event.COMPLETED and not (previous is not None and _is_seeder(previous)):
-            swarm.downloaded += 1
-        peers = self._pick(swarm, a, now)
+            return AnnounceResult((), SwarmCounts())
         if a.peer_ids_wanted:
             ids = tuple((swarm.peers[p] & _PEER_ID_MASK).to_bytes(20) for p in peers)
             return AnnounceResult(peers, swarm.counts(), ids)
         return AnnounceResult(peers, swarm.counts())
+
+    def announce_values(
+        self,
+        info_hash: bytes,
+        address: bytes,
+        peer_id: bytes,
+        seeder: bool,
+        event: int,
+        numwant: int,
+        same_family_only: bool,
+        now: float,
+    ) -> tuple[tuple[bytes, ...], int, int]:
+        """:meth:`announce` from plain values: the peers, then seeders and leechers.
+
+        The UDP server's hot path calls this with the fields it unpacked,
+        building no :class:`Announcement` and no :class:`AnnounceResult`;
+        ``event`` is BEP 15's number (an :class:`Event` is one).
+        """
+        swarm, peers = self._announce(
+            info_hash, address, peer_id, seeder, event, numwant, same_family_only, now
+        )
+        if swarm is None:
+            return (), 0, 0
+        return peers, swarm.seeders, len(swarm.peers) - swarm.seeders
+
+    def _announce(
+        self,
+        info_hash: bytes,
+        address: bytes,
+        peer_id: bytes,
+        seeder: bool,
+        event: int,
+        numwant: int,
+        same_family_only: bool,
+        now: float,
+    ) -> tuple[_Swarm | None, tuple[bytes, ...]]:
+        """The announcer's swarm after recording (or removing) it, and the peers it gets."""
+        swarm = self._swarms.get(info_hash)
+        if event == _STOPPED:
+            if swarm is not None:
+                swarm.remove(address)
+                if not swarm.peers:
+                    del self._swarms[info_hash]
+            return swarm, ()
+        if swarm is None:
+            swarm = self._swarms[info_hash] = _Swarm()
+        expiry = math.ceil(now + self.peer_ttl)
+        record = expiry << _EXPIRY_SHIFT | seeder << _SEEDER_BIT | int.from_bytes(peer_id)
+        previous = swarm.put(address, record)
+        if event == _COMPLETED and not (previous is not None and previous & _SEEDER_FLAG):
+            swarm.downloaded += 1
+        return swarm, self._pick(swarm, address, seeder, numwant, same_family_only, now)
 
     def scrape(self, info_hashes: Iterable[bytes]) -> list[SwarmCounts]:
         """Counts for each info-hash, zeros for unknown ones."""
@@ -203,18 +246,26 @@ class Registry:
         peers = sum(len(swarm.peers) for swarm in self._swarms.values())
         return StoreStats(len(self._swarms), seeders, peers - seeders)
 
-    def _pick(self, swarm: _Swarm, a: Announcement, now: float) -> tuple[bytes, ...]:
-        """Up to ``numwant`` suitable peers: their compact addresses, as they are stored."""
+    def _pick(
+        self,
+        swarm: _Swarm,
+        me: bytes,
+        seeder: bool,
+        wanted: int,
+        same_family_only: bool,
+        now: float,
+    ) -> tuple[bytes, ...]:
+        """Up to ``wanted`` peers suitable for ``me``: compact addresses, as they are stored."""
         peers = swarm.peers
-        wanted = a.numwant
         if wanted <= 0 or len(peers) <= 1:
             return ()
         live = _live_from(now)
-        if len(peers) <= SAMPLE_ABOVE and swarm.uniform(a, live):
+        family = len(me) if same_family_only else 0
+        if len(peers) <= SAMPLE_ABOVE and swarm.uniform(family, live):
             swarm.drop_snapshot()
             others = len(peers) - 1  # all but the announcer, the newest and so the last
             start = self._rng.randrange(others)
-            if not a.seeder or swarm.seeders == 1:  # nobody to skip
+            if not seeder or swarm.seeders == 1:  # nobody to skip
                 keys = peers.keys()
                 return tuple(
                     islice(chain(islice(keys, start, others), islice(keys, start)), wanted)
@@ -223,9 +274,6 @@ class Registry:
             walk = chain(islice(items, start, others), islice(items, start))
             leechers = (address for address, record in walk if not record & _SEEDER_FLAG)
             return tuple(islice(leechers, wanted))
-        me = a.address
-        family = len(me) if a.same_family_only else 0
-        seeder = a.seeder
         candidates = self._candidates(swarm, wanted)
         suitable = (
             address

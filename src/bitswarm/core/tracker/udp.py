@@ -50,6 +50,9 @@ _SCRAPE_ENTRY = struct.Struct(">III")  # seeders, completed, leechers
 _CONNECT_SIZE = _HEADER.size
 _CONNECT_REPLY = struct.Struct(">IIQ")
 
+ANNOUNCE_STRUCT = _ANNOUNCE
+"""An announce request's fixed fields, for a server's hot path to unpack at once."""
+
 ANNOUNCE_SIZE = _ANNOUNCE.size
 """Bytes of an announce request before its BEP 41 options (98)."""
 

@@ -28,10 +28,26 @@ Defences:
 
 Peers of the sender's address family only are returned, as BEP 15 replies
 carry one address size.
+
+The hot path
+------------
+Nearly every datagram a busy tracker gets is a plain announce: 98 bytes, no
+BEP 41 options, a valid connection id, a listening port, open mode. For a
+store that answers inline (the memory store), :meth:`UdpTracker.announce_inline`
+serves exactly those with one precompiled ``struct.unpack_from``, a dict hit
+for the connection id, and the registry called with plain values
+(:data:`InlineAnnounce`), so no request, announcement, job or result object
+is built: the reply is the header and the stored peers, joined. Anything else
+(a connect, a scrape, options, an error, a private tracker, a claimed
+address the policy honours) it declines with ``None``, and
+:meth:`UdpTracker.datagram_received` judges the packet through the codec's
+dataclasses, the path clients, tests and every other store use. The two
+answer byte for byte alike (a differential test checks it).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bitswarm.core.tracker.access import AccessList, passkey_in_path
@@ -48,6 +64,9 @@ from bitswarm.core.tracker.model import (
 from bitswarm.core.tracker.policy import TrackerPolicy
 from bitswarm.core.tracker.rate_limit import RateLimiter
 from bitswarm.core.tracker.udp import (
+    ANNOUNCE,
+    ANNOUNCE_SIZE,
+    ANNOUNCE_STRUCT,
     AnnounceRequest,
     ConnectRequest,
     ConnectResponse,
@@ -68,6 +87,15 @@ MAX_PEERS_V6 = (SAFE_DATAGRAM - _REPLY_HEADER) // V6_SIZE
 """Most IPv6 peers in one UDP announce reply (67)."""
 
 _ERROR_HEADER = 8
+_STOPPED = 3  # the highest BEP 15 event number
+
+InlineAnnounce = Callable[
+    [bytes, bytes, bytes, bool, int, int, bool, float], tuple[tuple[bytes, ...], int, int]
+]
+"""An inline store's announce from plain values, as
+:meth:`~bitswarm.core.tracker.registry.Registry.announce_values`: info-hash, compact
+address, peer id, seeder, event number, numwant, same family only, now; it returns
+the peers, seeders and leechers."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +160,44 @@ class UdpTracker:
             return _refusal(request.transaction_id, reason)
         return ScrapeJob(request.transaction_id, request.info_hashes)
 
+    def announce_inline(
+        self, packet: bytes, ip: bytes, now: float, announce: InlineAnnounce
+    ) -> bytes | None:
+        """The hot path: the reply to a plain announce, or ``None`` to take the general path.
+
+        Answers what :meth:`datagram_received` and :meth:`announce_reply` would
+        for the same packet, and declines every packet that is not a plain,
+        authenticated, acceptable announce; see the module docstring.
+        """
+        if len(packet) != ANNOUNCE_SIZE or self.access.private:
+            return None
+        (cid, action, tid, info_hash, peer_id, _, left, _, event, claimed, _, num_want, port) = (
+            _UNPACK_ANNOUNCE(packet)
+        )
+        policy = self.policy
+        if (
+            action != ANNOUNCE
+            or event > _STOPPED
+            or not port
+            or (claimed and policy.allow_claimed_ip and len(ip) == 4)
+            or not self.connection_ids.check(cid, ip, now)
+        ):
+            return None
+        if num_want < 0:
+            num_want = DEFAULT_NUMWANT
+        cap = MAX_PEERS_V4 if len(ip) == 4 else MAX_PEERS_V6
+        peers, seeders, leechers = announce(
+            info_hash,
+            ip + packet[_PORT],
+            peer_id,
+            not left,
+            event,
+            cap if num_want > cap else num_want,
+            True,
+            now,
+        )
+        return encode_announce_response(tid, policy.interval, leechers, seeders, peers)
+
     def announce_reply(self, job: AnnounceJob, result: AnnounceResult) -> bytes:
         counts = result.counts
         return encode_announce_response(
@@ -170,6 +236,10 @@ class UdpTracker:
             same_family_only=True,
         )
         return AnnounceJob(request.transaction_id, announcement)
+
+
+_UNPACK_ANNOUNCE = ANNOUNCE_STRUCT.unpack_from
+_PORT = slice(ANNOUNCE_SIZE - 2, ANNOUNCE_SIZE)  # the port field, big-endian as in compact form
 
 
 def _refusal(transaction_id: int, reason: str) -> Send:
