@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,10 @@ class GatedStore:
         with self.lock:
             self.inside -= len(data)
             self.written.append((piece, offset, data))
+
+    def write_piece_if_valid(self, piece: int, blocks: Sequence[bytes]) -> bool:
+        self.write_block(piece, 0, b"".join(blocks))
+        return True
 
     def read_block(self, piece: int, offset: int, length: int) -> bytes:
         return bytes(length)
@@ -112,6 +117,23 @@ async def test_writers_wait_when_the_bytes_in_flight_reach_the_bound() -> None:
     assert disk.pending_bytes == 0
     await disk.close()
     assert store.calls == ["flush", "close"]
+
+
+async def test_a_whole_piece_counts_all_its_bytes_against_the_bound() -> None:
+    store = GatedStore()
+    disk = DiskIO(store, threads=4, max_pending_bytes=3 * BLOCK)
+    piece = asyncio.create_task(disk.write_piece_if_valid(0, [bytes(BLOCK)] * 2))
+    await until(lambda: store.entered == 1, "the piece reaches a thread")
+    assert disk.pending_bytes == 2 * BLOCK
+    block = asyncio.create_task(disk.write_block(1, 0, bytes(2 * BLOCK)))
+    await asyncio.sleep(0.05)
+    assert store.entered == 1 and not block.done()  # no room left beside the piece
+    store.gate.set()
+    assert await piece
+    await block
+    assert store.written[0] == (0, 0, bytes(2 * BLOCK))
+    assert disk.pending_bytes == 0
+    await disk.close()
 
 
 async def test_a_block_larger_than_the_bound_goes_through_alone() -> None:

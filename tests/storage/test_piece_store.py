@@ -184,6 +184,26 @@ def test_hash_piece_finds_a_flipped_byte(tmp_path: Path, version: Version) -> No
     assert [p for p, ok in enumerate(results) if not ok] == [damaged]
 
 
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_piece_from_memory_is_written_only_if_it_matches(
+    tmp_path: Path, version: Version
+) -> None:
+    torrent = make_torrent(tmp_path, version)
+    seed = PieceStore(torrent, tmp_path / "seed")
+    target = PieceStore(torrent, tmp_path / "dl")
+    damaged, _ = piece_at(torrent, "d/long", 5 * PIECE + 3)
+    for piece in range(torrent.piece_count):
+        data = seed.read_piece(piece)
+        if piece == damaged:
+            assert not target.write_piece_if_valid(piece, [data[:3], b"\0", data[4:]])
+        else:
+            assert target.write_piece_if_valid(piece, [data[:BLOCK], data[BLOCK:]])
+    assert [p for p in range(torrent.piece_count) if not target.hash_piece(p)] == [damaged]
+    assert target.read_block(damaged, 0, 4) == bytes(4)  # the bad bytes never landed
+    with pytest.raises(ValueError, match=f"piece 0 is {PIECE} bytes, the blocks given hold 3"):
+        target.write_piece_if_valid(0, [b"abc"])
+
+
 def test_hybrid_piece_must_pass_both_hashes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

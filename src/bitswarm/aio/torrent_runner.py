@@ -9,8 +9,10 @@ them out in order:
 
 * ``Send`` is encoded onto the peer's connection; ``Disconnect`` and ``Ban``
   close it (a banned address is never taken back);
-* ``WriteBlock`` and ``ReadBlock`` go to the disk threads; ``VerifyPiece``
-  waits for that piece's writes, hashes it on a thread and reports back;
+* ``WriteBlock`` gathers the block with the rest of its piece in a
+  :class:`~bitswarm.aio.piece_writer.PieceWriter`; ``VerifyPiece`` has the
+  piece hashed and written there (one disk job) and reports back once it is
+  on disk; ``ReadBlock`` goes to the disk threads;
 * ``PieceDone`` marks the piece for the resume data, ``Finished`` announces
   ``completed``; ``Stopped`` ends the torrent with its reason.
 
@@ -35,6 +37,7 @@ from typing import Any, Protocol
 from bitswarm.aio.announcer import Announcer, Totals
 from bitswarm.aio.peer_connection import Address, PeerConnection
 from bitswarm.aio.peer_dialer import PeerDialer
+from bitswarm.aio.piece_writer import PieceDisk, PieceWriter
 from bitswarm.aio.ratelimit import Limiters
 from bitswarm.aio.torrent_status import TorrentStatus
 from bitswarm.core.metainfo import Torrent
@@ -66,17 +69,16 @@ SEND_AHEAD = 256 * 1024
 """Bytes read from disk for a peer and not yet written to it; further reads wait for its queue
 to drain, so a rate-capped upload never holds seconds of stale blocks."""
 MAX_DISK_QUEUE = 32 * 1024 * 1024
+"""Bytes waiting for the disk before every connection stops reading; as many again may wait
+in memory for the rest of their pieces."""
 MAX_CONNECTIONS = 200
 """Connections of a runner that is not given its session's count."""
-"""Bytes waiting for the disk before every connection stops reading."""
 
 
-class Disk(Protocol):
+class Disk(PieceDisk, Protocol):
     """Block storage run off the event loop (aio/disk.py)."""
 
-    async def write_block(self, piece: int, offset: int, data: bytes) -> None: ...
     async def read_block(self, piece: int, offset: int, length: int) -> bytes: ...
-    async def hash_piece(self, piece: int) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,11 +121,17 @@ class TorrentRunner:
         self.dialer = PeerDialer(config.peer_id, self, self._spawn)
         self._peer_ids: dict[bytes, PeerKey] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._writes: dict[int, list[asyncio.Task[None]]] = {}
+        self._writer = PieceWriter(
+            disk,
+            swarm.geometry.piece_size,
+            max_buffered=config.max_disk_queue,
+            max_queued=config.max_disk_queue,
+            hold=self._hold_reading,
+            failed=self._write_failed,
+        )
         self._reads_waiting: dict[PeerKey, deque[Request]] = {}
         self._reading: dict[PeerKey, int] = {}
         """Bytes being read from disk for each peer."""
-        self._disk_queue = 0
         self._reading_held = False
         self._timer: asyncio.TimerHandle | None = None
         self._housekeeper: asyncio.Task[None] | None = None
@@ -208,6 +216,7 @@ class TorrentRunner:
         for connection in connections:
             connection.close("the torrent is stopping")
         await asyncio.gather(*(c.closed for c in connections), *self._tasks, return_exceptions=True)
+        await self._writer.spill_all()
         await self._save(force=True)
         if self.announcer is not None:
             await self.announcer.stop()
@@ -259,12 +268,12 @@ class TorrentRunner:
                         self.dialer.banned.add(connection.address[0])
                     connection.close(reason)
             case WriteBlock(piece, offset, data):
-                self._queue_write(piece, offset, data)
+                self._writer.add(piece, offset, data)
             case ReadBlock(peer, request):
                 self._reads_waiting.setdefault(peer, deque()).append(request)
                 self._read_ahead(peer)
             case VerifyPiece(piece):
-                self._spawn(self._verify(piece, self._writes.pop(piece, [])))
+                self._spawn(self._verify(piece))
             case PieceDone(piece):
                 self.have.set(piece)
                 self._resume_dirty = True
@@ -308,22 +317,9 @@ class TorrentRunner:
 
     # -- disk ------------------------------------------------------------------------------
 
-    def _queue_write(self, piece: int, offset: int, data: bytes) -> None:
-        self._disk_queue += len(data)
-        self._writes.setdefault(piece, []).append(self._spawn(self._write(piece, offset, data)))
-        if self._disk_queue > self.config.max_disk_queue:
-            self._hold_reading(True)
-
-    async def _write(self, piece: int, offset: int, data: bytes) -> None:
-        try:
-            await self.disk.write_block(piece, offset, data)
-        except StorageError as error:
-            self.swarm.write_failed(piece, str(error), self._loop.time())
-            self._drain()
-        finally:
-            self._disk_queue -= len(data)
-            if self._disk_queue <= self.config.max_disk_queue // 2:
-                self._hold_reading(False)
+    def _write_failed(self, piece: int, error: str) -> None:
+        self.swarm.write_failed(piece, error, self._loop.time())
+        self._drain()
 
     def _hold_reading(self, held: bool) -> None:
         if held != self._reading_held:
@@ -356,10 +352,9 @@ class TorrentRunner:
             self.swarm.block_read(peer, request, data, self._loop.time())
             self._drain()
 
-    async def _verify(self, piece: int, writes: list[asyncio.Task[None]]) -> None:
-        await asyncio.gather(*writes, return_exceptions=True)
+    async def _verify(self, piece: int) -> None:
         try:
-            ok = await self.disk.hash_piece(piece)
+            ok = await self._writer.verify(piece)
         except StorageError as error:
             self._end(f"cannot read from disk: {error}")
             return

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -114,7 +115,27 @@ class PieceStore:
         torrent whose piece layers are not known yet (built from bare metadata);
         a hybrid one is then checked by SHA-1 alone.
         """
-        data = self._read_piece(piece)
+        return self._matches(piece, self._read_piece(piece))
+
+    def write_piece_if_valid(self, piece: int, blocks: Sequence[bytes]) -> bool:
+        """Hash ``piece`` from ``blocks`` (its bytes in order) and write them only if they match.
+
+        The receive path's shortcut: a piece gathered in memory is checked
+        without reading it back, and a corrupt one never reaches the disk.
+        Raises ``ValueError`` if the blocks do not add up to the piece's size.
+        """
+        data = b"".join(blocks)
+        if len(data) != self.layout.piece_size(piece):
+            raise ValueError(
+                f"piece {piece} is {self.layout.piece_size(piece)} bytes, "
+                f"the blocks given hold {len(data)}"
+            )
+        if not self._matches(piece, data):
+            return False
+        self.write_block(piece, 0, data)
+        return True
+
+    def _matches(self, piece: int, data: bytes | bytearray) -> bool:
         torrent = self.torrent
         if torrent.version != "v2" and (
             v1_piece_hashes(data, len(data))[0] != torrent.piece_hash_v1(piece)
