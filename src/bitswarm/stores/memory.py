@@ -28,6 +28,8 @@ class MemoryStore:
 
     def __init__(self, peer_ttl: float, rng: random.Random | None = None) -> None:
         self.registry = Registry(peer_ttl, rng)
+        self.announce_values = self.registry.announce_values
+        """The announce from plain values, for a server's hot path: the registry's own method."""
 
     async def announce(self, announcement: Announcement, now: float) -> AnnounceResult:
         return self.registry.announce(announcement, now)
@@ -38,22 +40,6 @@ class MemoryStore:
     def announce_now(self, announcement: Announcement, now: float) -> AnnounceResult:
         """The announce without a coroutine, for servers that answer inline."""
         return self.registry.announce(announcement, now)
-
-    def announce_values(
-        self,
-        info_hash: bytes,
-        address: bytes,
-        peer_id: bytes,
-        seeder: bool,
-        event: int,
-        numwant: int,
-        same_family_only: bool,
-        now: float,
-    ) -> tuple[tuple[bytes, ...], int, int]:
-        """The announce from plain values, for a server's hot path (no message objects)."""
-        return self.registry.announce_values(
-            info_hash, address, peer_id, seeder, event, numwant, same_family_only, now
-        )
 
     def scrape_now(self, info_hashes: Sequence[bytes]) -> list[SwarmCounts]:
         """The scrape without a coroutine."""

@@ -42,6 +42,7 @@ import math
 import random
 from collections.abc import Iterable, Iterator
 from itertools import chain, islice
+from typing import TypeVar
 
 from bitswarm.core.tracker.compact import V6_SIZE
 from bitswarm.core.tracker.model import (
@@ -52,6 +53,7 @@ from bitswarm.core.tracker.model import (
     SwarmCounts,
 )
 
+_T = TypeVar("_T")
 _STOPPED = Event.STOPPED
 _COMPLETED = Event.COMPLETED
 
@@ -147,9 +149,11 @@ class Registry:
     def announce(self, announcement: Announcement, now: float) -> AnnounceResult:
         """Record (or, on ``stopped``, remove) the announcer, then pick its peers."""
         a = announcement
-        swarm, peers = self._announce(
+        before = self._swarms.get(a.info_hash)  # still counted if ``stopped`` empties it
+        peers, _, _ = self.announce_values(
             a.info_hash, a.address, a.peer_id, a.seeder, a.event, a.numwant, a.same_family_only, now
         )
+        swarm = self._swarms.get(a.info_hash, before)
         if swarm is None:
             return AnnounceResult((), SwarmCounts())
         if a.peer_ids_wanted:
@@ -174,32 +178,14 @@ class Registry:
         building no :class:`Announcement` and no :class:`AnnounceResult`;
         ``event`` is BEP 15's number (an :class:`Event` is one).
         """
-        swarm, peers = self._announce(
-            info_hash, address, peer_id, seeder, event, numwant, same_family_only, now
-        )
-        if swarm is None:
-            return (), 0, 0
-        return peers, swarm.seeders, len(swarm.peers) - swarm.seeders
-
-    def _announce(
-        self,
-        info_hash: bytes,
-        address: bytes,
-        peer_id: bytes,
-        seeder: bool,
-        event: int,
-        numwant: int,
-        same_family_only: bool,
-        now: float,
-    ) -> tuple[_Swarm | None, tuple[bytes, ...]]:
-        """The announcer's swarm after recording (or removing) it, and the peers it gets."""
         swarm = self._swarms.get(info_hash)
         if event == _STOPPED:
-            if swarm is not None:
-                swarm.remove(address)
-                if not swarm.peers:
-                    del self._swarms[info_hash]
-            return swarm, ()
+            if swarm is None:
+                return (), 0, 0
+            swarm.remove(address)
+            if not swarm.peers:
+                del self._swarms[info_hash]
+            return (), swarm.seeders, len(swarm.peers) - swarm.seeders
         if swarm is None:
             swarm = self._swarms[info_hash] = _Swarm()
         expiry = math.ceil(now + self.peer_ttl)
@@ -207,7 +193,8 @@ class Registry:
         previous = swarm.put(address, record)
         if event == _COMPLETED and not (previous is not None and previous & _SEEDER_FLAG):
             swarm.downloaded += 1
-        return swarm, self._pick(swarm, address, seeder, numwant, same_family_only, now)
+        peers = self._pick(swarm, address, seeder, numwant, same_family_only, now)
+        return peers, swarm.seeders, len(swarm.peers) - swarm.seeders
 
     def scrape(self, info_hashes: Iterable[bytes]) -> list[SwarmCounts]:
         """Counts for each info-hash, zeros for unknown ones."""
@@ -266,12 +253,8 @@ class Registry:
             others = len(peers) - 1  # all but the announcer, the newest and so the last
             start = self._rng.randrange(others)
             if not seeder or swarm.seeders == 1:  # nobody to skip
-                keys = peers.keys()
-                return tuple(
-                    islice(chain(islice(keys, start, others), islice(keys, start)), wanted)
-                )
-            items = peers.items()
-            walk = chain(islice(items, start, others), islice(items, start))
+                return tuple(islice(_rotated(peers.keys(), start, others), wanted))
+            walk = _rotated(peers.items(), start, others)
             leechers = (address for address, record in walk if not record & _SEEDER_FLAG)
             return tuple(islice(leechers, wanted))
         candidates = self._candidates(swarm, wanted)
@@ -296,8 +279,7 @@ class Registry:
         """Random peers: sampled from a snapshot in a large swarm, then a walk as a fallback."""
         peers = swarm.peers
         start = self._rng.randrange(len(peers))
-        items = peers.items()
-        walk = chain(islice(items, start, None), islice(items, start))
+        walk = _rotated(peers.items(), start, len(peers))
         if len(peers) <= SAMPLE_ABOVE:
             swarm.drop_snapshot()
             return walk
@@ -310,6 +292,11 @@ class Registry:
             record = swarm.peers.get(address)
             if record is not None:
                 yield address, record
+
+
+def _rotated(view: Iterable[_T], start: int, stop: int) -> Iterator[_T]:
+    """The first ``stop`` entries of ``view`` from ``start`` on, wrapping around once."""
+    return chain(islice(view, start, stop), islice(view, start))
 
 
 def _live_from(now: float) -> int:
