@@ -12,7 +12,8 @@ them out in order:
 * ``WriteBlock`` gathers the block with the rest of its piece in a
   :class:`~bitswarm.aio.piece_writer.PieceWriter`; ``VerifyPiece`` has the
   piece hashed and written there (one disk job) and reports back once it is
-  on disk; ``ReadBlock`` goes to the disk threads;
+  on disk; ``ReadBlock`` is answered by a
+  :class:`~bitswarm.aio.piece_reader.PieceReader`, which reads from disk by chunks;
 * ``PieceDone`` marks the piece for the resume data, ``Finished`` announces
   ``completed``; ``Stopped`` ends the torrent with its reason.
 
@@ -37,6 +38,7 @@ from typing import Any, Protocol
 from bitswarm.aio.announcer import Announcer, Totals
 from bitswarm.aio.peer_connection import Address, PeerConnection
 from bitswarm.aio.peer_dialer import PeerDialer
+from bitswarm.aio.piece_reader import PieceReader
 from bitswarm.aio.piece_writer import PieceDisk, PieceWriter
 from bitswarm.aio.ratelimit import Limiters
 from bitswarm.aio.torrent_status import TorrentStatus
@@ -129,6 +131,7 @@ class TorrentRunner:
             hold=self._hold_reading,
             failed=self._write_failed,
         )
+        self._reader = PieceReader(disk.read_block, swarm.geometry.piece_size)
         self._reads_waiting: dict[PeerKey, deque[Request]] = {}
         self._reading: dict[PeerKey, int] = {}
         """Bytes being read from disk for each peer."""
@@ -340,7 +343,7 @@ class TorrentRunner:
 
     async def _read(self, peer: PeerKey, request: Request) -> None:
         try:
-            data = await self.disk.read_block(request.index, request.begin, request.length)
+            data = await self._reader.read(request.index, request.begin, request.length)
         except StorageError as error:
             self._end(f"cannot read from disk: {error}")
             return
