@@ -24,11 +24,14 @@ start). When nothing needs skipping (the oldest record is alive, so all are;
 the announcer is the only seeder or a leecher; one address family or either
 wanted) the walk is pure ``islice`` over the keys, without a Python-level
 step per peer; that is the common case. A seeder in such a swarm only skips
-seeders, one bit test per peer. A large one is sampled at random positions of a snapshot
-of its keys, retaken once an eighth of the swarm has changed, so a pick costs
-O(numwant) whatever the swarm's size; peers that joined since the snapshot
-are handed out after the next one. Only if the draws do not find enough
-suitable peers (a seeder in a swarm of seeders) does the walk follow.
+seeders, one bit test per peer. When the announcer wants every suitable peer,
+they are handed out in stored order, with no random start to draw.
+
+A large swarm is sampled at random positions of a snapshot of its keys,
+retaken once an eighth of the swarm has changed, so a pick costs O(numwant)
+whatever the swarm's size; peers that joined since the snapshot are handed
+out after the next one. Only if the draws do not find enough suitable peers
+(a seeder in a swarm of seeders) does the walk follow.
 
 Nothing here reads a clock: callers pass ``now``. Expired peers are skipped at
 once and removed by :meth:`Registry.expire_swarm`, which callers spread over
@@ -251,8 +254,13 @@ class Registry:
         if len(peers) <= SAMPLE_ABOVE and swarm.uniform(family, live):
             swarm.drop_snapshot()
             others = len(peers) - 1  # all but the announcer, the newest and so the last
+            skip_seeders = seeder and swarm.seeders > 1
+            if others - skip_seeders * (swarm.seeders - 1) <= wanted:  # every suitable peer
+                if not skip_seeders:
+                    return tuple(islice(peers, others))
+                return tuple([p for p, record in peers.items() if not record & _SEEDER_FLAG])
             start = self._rng.randrange(others)
-            if not seeder or swarm.seeders == 1:  # nobody to skip
+            if not skip_seeders:
                 return tuple(islice(_rotated(peers.keys(), start, others), wanted))
             walk = _rotated(peers.items(), start, others)
             leechers = (address for address, record in walk if not record & _SEEDER_FLAG)
