@@ -17,7 +17,8 @@ them out in order:
 * ``PieceDone`` marks the piece for the resume data, ``Finished`` announces
   ``completed``; ``Stopped`` ends the torrent with its reason.
 
-The timer is one ``loop.call_at`` kept at ``swarm.get_timer()``. Around the
+The timer is one ``loop.call_at`` kept at ``swarm.get_timer()``, asked once
+a turn of the loop rather than after every message. Around the
 swarm the runner keeps what is I/O: which addresses to dial (learnt from the
 tracker through :class:`~bitswarm.aio.announcer.Announcer`, within an
 outgoing-connection limit), the disk queue (when too many bytes wait to be
@@ -137,6 +138,7 @@ class TorrentRunner:
         """Bytes being read from disk for each peer."""
         self._reading_held = False
         self._timer: asyncio.TimerHandle | None = None
+        self._timer_soon = False
         self._housekeeper: asyncio.Task[None] | None = None
         self._resume_dirty = False
         self._stopping = False
@@ -256,7 +258,9 @@ class TorrentRunner:
     def _drain(self) -> None:
         for action in self.swarm.actions():
             self._execute(action)
-        self._schedule_timer()
+        if not self._timer_soon:  # once a turn of the loop, not once a message
+            self._timer_soon = True
+            self._loop.call_soon(self._schedule_timer)
 
     def _execute(self, action: Action) -> None:
         match action:
@@ -299,6 +303,9 @@ class TorrentRunner:
             connection.close(reason)
 
     def _schedule_timer(self) -> None:
+        self._timer_soon = False
+        if self._stopping:
+            return
         deadline = self.swarm.get_timer()
         timer = self._timer
         if timer is not None and not timer.cancelled() and timer.when() == deadline:
