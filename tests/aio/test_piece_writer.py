@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bitswarm.aio.disk import DiskIO
 from bitswarm.aio.piece_writer import PieceWriter
@@ -185,3 +188,78 @@ async def test_a_write_that_fails_is_reported_and_raised(torrent: Torrent, tmp_p
         await writer.verify(0)
     assert [piece for piece, _ in recorder.failures] == [0]
     assert writer.queued == 0
+
+
+class MemoryDisk:
+    """Pieces of a known hash in a bytearray: what the writer leaves on disk, and when."""
+
+    def __init__(self, content: bytes, piece: int) -> None:
+        self.content = content
+        self.piece = piece
+        self.disk = bytearray(len(content))
+
+    def expected(self, index: int) -> bytes:
+        return self.content[index * self.piece : (index + 1) * self.piece]
+
+    async def write_block(self, piece: int, offset: int, data: bytes) -> None:
+        await asyncio.sleep(0)
+        at = piece * self.piece + offset
+        self.disk[at : at + len(data)] = data
+
+    async def write_piece_if_valid(self, piece: int, blocks: Sequence[bytes]) -> bool:
+        await asyncio.sleep(0)
+        data = b"".join(blocks)
+        if data != self.expected(piece):
+            return False
+        self.disk[piece * self.piece : piece * self.piece + len(data)] = data
+        return True
+
+    async def hash_piece(self, piece: int) -> bool:
+        return bytes(self.disk[piece * self.piece : (piece + 1) * self.piece]) == self.expected(
+            piece
+        )
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    max_buffered=st.integers(1, 6 * BLOCK),
+    corrupt=st.sets(st.integers(0, 5)),
+)
+def test_any_arrival_order_and_memory_bound_keeps_good_pieces_and_only_them(
+    seed: int, max_buffered: int, corrupt: set[int]
+) -> None:
+    rng = random.Random(seed)
+    pieces, piece = 6, 2 * BLOCK
+    disk = MemoryDisk(rng.randbytes(pieces * piece), piece)
+    arrivals = [(p, begin) for p in range(pieces) for begin in range(0, piece, BLOCK)]
+    rng.shuffle(arrivals)
+
+    async def run() -> dict[int, bool]:
+        writer = PieceWriter(
+            disk,
+            lambda _: piece,
+            max_buffered=max_buffered,
+            max_queued=1 << 30,
+            hold=lambda _: None,
+            failed=lambda *_: pytest.fail("no write fails here"),
+        )
+        seen: dict[int, int] = {}
+        verdicts: dict[int, bool] = {}
+        for p, begin in arrivals:
+            data = disk.content[p * piece + begin : p * piece + begin + BLOCK]
+            if p in corrupt and begin == 0:
+                data = bytes([data[0] ^ 0xFF]) + data[1:]
+            writer.add(p, begin, data)
+            assert writer.buffered <= max_buffered
+            seen[p] = seen.get(p, 0) + 1
+            if seen[p] == piece // BLOCK:
+                verdicts[p] = await writer.verify(p)
+        assert (writer.buffered, writer.queued) == (0, 0)
+        return verdicts
+
+    verdicts = asyncio.run(run())
+    assert verdicts == {p: p not in corrupt for p in range(pieces)}
+    for p in range(pieces):
+        if p not in corrupt:  # a good piece is on disk when verify answers
+            assert disk.disk[p * piece : (p + 1) * piece] == disk.expected(p)
