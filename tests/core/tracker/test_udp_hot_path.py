@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bitswarm.core.tracker.access import AccessList
-from bitswarm.core.tracker.connection_ids import ConnectionIds
+from bitswarm.core.tracker.connection_ids import MACS_REMEMBERED, ConnectionIds
 from bitswarm.core.tracker.policy import TrackerPolicy
 from bitswarm.core.tracker.rate_limit import RateLimiter
 from bitswarm.core.tracker.registry import Registry
@@ -152,3 +152,15 @@ def test_a_plain_announce_takes_the_hot_path_and_the_rest_do_not() -> None:
     assert inline(ConnectRequest(3).encode()) is None
     assert inline(announce(3), source=1) is None  # the id was issued to another address
     assert registry.stats().peers == 2
+
+
+def test_proven_connection_ids_are_bounded_and_change_no_answer() -> None:
+    ids, fresh = ConnectionIds(SECRET), ConnectionIds(SECRET)
+    address = SOURCES[0]
+    cid = ids.issue(address, 600)
+    for n in range(MACS_REMEMBERED + 10):  # a flood of proven sources empties the table once
+        source = n.to_bytes(4, "big")
+        assert ids.check(ids.issue(source, 600), source, 600)
+        assert len(ids._proven) <= MACS_REMEMBERED
+    for now in (600, 749.9, 750, 599.9, 700):  # the last two: the clock stepped back
+        assert ids.check(cid, address, now) == fresh.check(cid, address, now) == (600 <= now < 750)
