@@ -30,7 +30,8 @@ with ``failed(piece, error)``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Protocol
 
 from bitswarm.storage.errors import StorageError
@@ -110,13 +111,8 @@ class PieceWriter:
 
     async def _write_whole(self, piece: int, blocks: list[bytes], size: int) -> bool:
         self._queue(size)
-        try:
+        with self._handed_over(piece, size):
             return await self._disk.write_piece_if_valid(piece, blocks)
-        except StorageError as error:
-            self._failed(piece, str(error))
-            raise
-        finally:
-            self._unqueue(size)
 
     def _spill(self, piece: int) -> None:
         blocks = self._pieces.pop(piece)
@@ -131,13 +127,19 @@ class PieceWriter:
         return asyncio.get_running_loop().create_task(self._write(piece, offset, data))
 
     async def _write(self, piece: int, offset: int, data: bytes) -> None:
-        try:
+        with self._handed_over(piece, len(data)):
             await self._disk.write_block(piece, offset, data)
+
+    @contextmanager
+    def _handed_over(self, piece: int, size: int) -> Iterator[None]:
+        """Around a disk job of ``size`` queued bytes: report its failure, then unqueue them."""
+        try:
+            yield
         except StorageError as error:
             self._failed(piece, str(error))
             raise
         finally:
-            self._unqueue(len(data))
+            self._unqueue(size)
 
     def _queue(self, size: int) -> None:
         self.queued += size
