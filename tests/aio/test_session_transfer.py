@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from peer_fixtures import make_torrent, peer, same_tree, wait_for
 
+from bitswarm.aio.disk import DiskIO
 from bitswarm.aio.session import Session, SessionConfig
 from bitswarm.aio.torrent_open import default_state_dir, open_torrent
 from bitswarm.core.swarm.bitfield import Bitfield
@@ -30,6 +31,27 @@ async def test_a_leecher_gets_a_multi_file_torrent_byte_exact(tmp_path: Path) ->
             assert status.complete and status.verified == status.size
             assert status.downloaded >= torrent.total_size
         assert seeding.status().uploaded >= torrent.total_size
+    assert same_tree(seed_root / "content", leech_root / "content")
+
+
+async def test_a_leecher_short_of_memory_spills_blocks_to_disk_and_gets_every_byte(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hashed_from_disk: list[int] = []
+    hash_piece = DiskIO.hash_piece
+
+    async def counting(disk: DiskIO, piece: int) -> bool:
+        hashed_from_disk.append(piece)
+        return await hash_piece(disk, piece)
+
+    monkeypatch.setattr(DiskIO, "hash_piece", counting)
+    torrent, seed_root = make_torrent(tmp_path)
+    leech_root = tmp_path / "leech"
+    async with peer(torrent, seed_root) as (seed, _), peer(torrent, leech_root) as (_, leeching):
+        leeching._writer.max_buffered = 1  # every block goes to disk as it comes
+        leeching.add_peers([("127.0.0.1", seed.port)])
+        await wait_for(leeching.finished)
+    assert sorted(hashed_from_disk) == list(range(torrent.piece_count))
     assert same_tree(seed_root / "content", leech_root / "content")
 
 
