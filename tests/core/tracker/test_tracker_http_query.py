@@ -226,3 +226,9 @@ def test_escaped_names_and_values_decode_like_plain_ones() -> None:
     with pytest.raises(QueryError, match="offset 2") as raised:
         split_query(b"port=68%8")
     assert raised.value.parameter == "port"
+
+
+def test_bad_escape_in_a_nameless_parameter_still_names_the_place() -> None:
+    with pytest.raises(QueryError, match="malformed percent escape") as caught:
+        parse_announce(b"=%")
+    assert caught.value.parameter == "(a parameter with no name)"

@@ -95,7 +95,7 @@ def _unescape(part: bytes, name: bytes) -> bytes:
     """Percent-decode one name or value (holding a ``%``) of parameter ``name``."""
     bad = _BAD_ESCAPE.search(part)
     if bad:
-        shown = name.decode("latin-1")
+        shown = name.decode("latin-1") or "(a parameter with no name)"
         raise QueryError(f"malformed percent escape at offset {bad.start()}", shown)
     if 3 * part.count(b"%") == len(part):  # every byte escaped, as clients send info_hash
         return unhexlify(part.replace(b"%", b""))
