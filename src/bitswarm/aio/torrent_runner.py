@@ -9,22 +9,20 @@ them out in order:
 
 * ``Send`` is encoded onto the peer's connection; ``Disconnect`` and ``Ban``
   close it (a banned address is never taken back);
-* ``WriteBlock`` gathers the block with the rest of its piece in a
-  :class:`~bitswarm.aio.piece_writer.PieceWriter`; ``VerifyPiece`` has the
-  piece hashed and written there (one disk job) and reports back once it is
-  on disk; ``ReadBlock`` is answered by a
-  :class:`~bitswarm.aio.piece_reader.PieceReader`, which reads from disk by chunks;
+* ``WriteBlock`` and ``VerifyPiece`` go to :mod:`~bitswarm.aio.piece_writer`
+  (a piece is hashed and written in one disk job, reported once it is on disk),
+  ``ReadBlock`` to :mod:`~bitswarm.aio.piece_reader` (disk reads by chunks);
 * ``PieceDone`` marks the piece for the resume data, ``Finished`` announces
   ``completed``; ``Stopped`` ends the torrent with its reason.
 
-The timer is one ``loop.call_at`` kept at ``swarm.get_timer()``, asked once
-a turn of the loop rather than after every message. Around the
-swarm the runner keeps what is I/O: which addresses to dial (learnt from the
-tracker through :class:`~bitswarm.aio.announcer.Announcer`, within an
-outgoing-connection limit), the disk queue (when too many bytes wait to be
-written, every connection stops reading until half have gone), resume data
-saved every few seconds while it changes and once more on exit, and the
-figures the progress display shows.
+The timer is one ``loop.call_at`` kept at ``swarm.get_timer()``, asked once a
+turn of the loop rather than after every message. Around the swarm the runner
+keeps what is I/O: which addresses to dial (learnt from the tracker through
+:class:`~bitswarm.aio.announcer.Announcer`, within an outgoing-connection
+limit), the disk queue (when too many bytes wait to be written, every
+connection stops reading until half have gone), resume data saved every few
+seconds while it changes and once more on exit, and the figures the progress
+display shows.
 """
 
 from __future__ import annotations
@@ -211,7 +209,6 @@ class TorrentRunner:
 
     async def stop(self) -> None:
         """Close every peer, finish disk work, save resume data, announce ``stopped``."""
-
         self._stopping = True
         if self._timer is not None:
             self._timer.cancel()
@@ -228,7 +225,6 @@ class TorrentRunner:
 
     def add_peers(self, addresses: Sequence[Address]) -> None:
         """Addresses to dial (from a tracker, or given by the user)."""
-
         self.dialer.add(addresses)
         self._dial_more()
 
@@ -294,7 +290,6 @@ class TorrentRunner:
 
     def _end(self, reason: str) -> None:
         """Stop the torrent for good; the first reason is the one reported."""
-
         if self.ended.is_set():
             return
         self.error = reason
@@ -339,7 +334,6 @@ class TorrentRunner:
 
     def _read_ahead(self, peer: PeerKey) -> None:
         """Start the reads waiting for ``peer`` while little is on its way to it."""
-
         waiting, connection = self._reads_waiting.get(peer), self.connections.get(peer)
         while waiting and connection is not None:
             if connection.queued_bytes + self._reading.get(peer, 0) >= SEND_AHEAD:
