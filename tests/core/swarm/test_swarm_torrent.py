@@ -49,6 +49,8 @@ from bitswarm.core.wire.messages import (
 PIECES = 8
 PIECE_LENGTH = 2 * BLOCK_SIZE
 INFO_HASH = bytes(range(20))
+ALMOST_ALL = "11111101"
+"""A leecher lacking piece 6, outside the allowed-fast sets of 127.0.0.1 (7, 3, 0)."""
 
 
 def make(
@@ -120,15 +122,41 @@ def test_piece_summary_on_join(have: str, fast: bool, expected: list[Message]) -
 
 
 def test_allowed_fast_set_sent_when_address_known() -> None:
-    swarm, _ = make("11111111", allowed_fast_count=3)
+    swarm, _ = make(ALMOST_ALL, allowed_fast_count=3)
     swarm.peer_connected("p", handshake("p"), 0.0, address="127.0.0.1")
     allowed = sent(swarm.actions(), "p", AllowedFast)
     assert len(allowed) == 3
     assert len({m.index for m in allowed if isinstance(m, AllowedFast)}) == 3
 
 
+def test_a_seed_grants_no_allowed_fast_set() -> None:
+    """A seed's slots are better spent by the choker than on every newcomer's ten pieces."""
+
+    swarm, _ = make("11111111", allowed_fast_count=3)
+    swarm.peer_connected("p", handshake("p"), 0.0, address="127.0.0.1")
+    assert sent(swarm.actions(), "p", AllowedFast) == []
+    actions = feed(swarm, "p", HaveNone(), Request(7, 0, BLOCK_SIZE))
+    assert sent(actions, "p") == [RejectRequest(7, 0, BLOCK_SIZE)]
+
+
+def test_turning_seed_withdraws_the_allowed_fast_sets() -> None:
+    swarm, _ = make(ALMOST_ALL, allowed_fast_count=3)
+    swarm.peer_connected("p", handshake("p"), 0.0, address="127.0.0.1")
+    assert len(sent(swarm.actions(), "p", AllowedFast)) == 3
+    feed(swarm, "p", HaveNone())
+    swarm.peer_connected("s", handshake("s"), 0.0)
+    for request in sent(feed(swarm, "s", HaveAll(), Unchoke()), "s", Request):
+        assert isinstance(request, Request) and request.index == 6
+        feed(swarm, "s", Piece(request.index, request.begin, b"x" * request.length))
+    swarm.piece_verified(6, True, 1.0)
+    swarm.actions()
+    assert swarm.is_finished()
+    actions = feed(swarm, "p", Request(7, 0, BLOCK_SIZE), now=2.0)
+    assert sent(actions, "p") == [RejectRequest(7, 0, BLOCK_SIZE)]
+
+
 def test_choked_peer_may_request_allowed_fast_pieces() -> None:
-    swarm, _ = make("11111111", allowed_fast_count=1)
+    swarm, _ = make(ALMOST_ALL, allowed_fast_count=1)
     swarm.peer_connected("p", handshake("p"), 0.0, address="127.0.0.1")
     (allowed,) = sent(swarm.actions(), "p", AllowedFast)
     assert isinstance(allowed, AllowedFast)
@@ -362,7 +390,7 @@ def test_plain_cancel_forgets_the_request_without_an_answer() -> None:
 def test_choking_keeps_the_allowed_fast_requests() -> None:
     """BEP 6: a choke rejects every queued request but those for allowed-fast pieces."""
 
-    swarm, _ = make("11111111", allowed_fast_count=1)
+    swarm, _ = make(ALMOST_ALL, allowed_fast_count=1)
     swarm.peer_connected("p", handshake("p"), 0.0, address="127.0.0.1")
     (allowed,) = [m.index for m in sent(swarm.actions(), "p") if isinstance(m, AllowedFast)]
     other = (allowed + 1) % PIECES
@@ -535,7 +563,7 @@ def test_requests_resume_when_the_reject_back_off_ends() -> None:
 
 
 def test_allowed_fast_is_withdrawn_once_the_peer_has_pieces_to_trade() -> None:
-    swarm, _ = make("11111111", allowed_fast_count=2)
+    swarm, _ = make(ALMOST_ALL, allowed_fast_count=2)
     swarm.peer_connected("p", handshake("p"), 0.0, address="127.0.0.1")
     allowed = [
         m.index for m in sent(swarm.actions(), "p", AllowedFast) if isinstance(m, AllowedFast)

@@ -104,12 +104,13 @@ def test_mute_peer_times_out_and_its_blocks_go_elsewhere() -> None:
     assert leecher.finished_at is None
     (stats,) = [s for s in leecher.swarm.peer_stats(net.now) if s.key == "mute"]
     assert stats.snubbed
-    assert stats.outstanding == 1  # a snubbed peer gets one request at a time
+    assert stats.queue_depth == 1 >= stats.outstanding  # a snubbed peer gets one at a time
     net.run(lambda: leecher.finished_at is not None, limit=120)
 
     assert leecher.data() == data
-    # the first requests timed out (one more may be in flight as the download ends)
-    assert mute.received["Cancel"] >= mute.received["Request"] - 1 >= PipelineConfig().min_depth
+    # the first requests timed out; after them, one at a time (plus one endgame duplicate)
+    assert mute.received["Cancel"] >= PipelineConfig().min_depth
+    assert mute.received["Request"] - mute.received["Cancel"] <= 2
     assert mute.swarm.totals().uploaded == 0
 
 

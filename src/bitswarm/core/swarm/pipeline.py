@@ -198,8 +198,8 @@ class RequestPipeline:
     def expire(self, now: float) -> list[Request]:
         """Cancel and return every request that has timed out; the peer is snubbed if any."""
 
-        limit = now - self.timeout()
-        late = [r for r, sent_at in self._outstanding.items() if sent_at <= limit]
+        timeout = self.timeout()  # the sum deadline() names: ``now - timeout`` may round below
+        late = [r for r, sent_at in self._outstanding.items() if sent_at + timeout <= now]
         for request in late:
             self.cancel(request)
         if late:

@@ -33,7 +33,10 @@ who sent bad data.
 
 A peer's life: on connect we send our piece summary (BEP 6 ``have all`` /
 ``have none`` when both sides are fast, else a bitfield), and, given its
-address, its allowed-fast set. Its summary and ``have`` messages feed the
+address, its allowed-fast set, unless we are a seed: a seed serving every
+newcomer's ten pieces spreads its upload over many half-sent pieces that nobody
+can trade on, and its slots are the choker's to give (a seed withdraws the sets
+it granted as a leecher). Its summary and ``have`` messages feed the
 picker (a later summary replaces what it announced, as libtorrent takes
 aria2's); we send ``interested`` while it has a piece we lack. While it
 unchokes us (or for allowed-fast pieces) the pipeline keeps requests
@@ -75,6 +78,7 @@ from bitswarm.core.swarm.actions import (
 )
 from bitswarm.core.swarm.bitfield import Bitfield, BitfieldError
 from bitswarm.core.swarm.choker import Choker, ChokerConfig
+from bitswarm.core.swarm.deadlines import PeerDeadlines
 from bitswarm.core.swarm.download import Downloader
 from bitswarm.core.swarm.peer_state import PeerState, PeerStats
 from bitswarm.core.swarm.pieces import PeerKey, PieceGeometry
@@ -168,6 +172,7 @@ class TorrentSwarm:
         self._stopped = False
         self._now = now
         self._uploaded = 0
+        self._deadlines = PeerDeadlines(self._deadline_of)
 
     # -- driver interface ------------------------------------------------------------
 
@@ -191,6 +196,7 @@ class TorrentSwarm:
             return
         fast = bool(EXTENSIONS & handshake.reserved & Extensions.FAST)
         peer = self._peers[key] = PeerState(key, fast, now, self.config.pipeline)
+        self._deadlines.touch(key)
         self._picker.peers.join(key)
         have = self._have
         if fast and have.all():
@@ -199,7 +205,7 @@ class TorrentSwarm:
             self._send(peer, HaveNone())
         elif not have.none():
             self._send(peer, HaveBitfield(have.to_wire()))
-        if fast and address is not None and self.config.allowed_fast_count:
+        if fast and address is not None and self.config.allowed_fast_count and not have.all():
             count, info_hash = self.config.allowed_fast_count, handshake.info_hash
             for piece in allowed_fast_set(address, info_hash, self.geometry.piece_count, count):
                 peer.allowed_fast_out.add(piece)
@@ -211,6 +217,7 @@ class TorrentSwarm:
         if peer is None or self._stopped:
             return  # a message that crossed our Disconnect
         peer.last_heard = now
+        self._deadlines.touch(key)
         try:
             self._dispatch(peer, message, now)
         except ProtocolError as error:
@@ -256,14 +263,20 @@ class TorrentSwarm:
     def get_timer(self) -> float | None:
         if self._stopped:
             return None
-        config = self.config
-        times = [] if (choke := self._choker.get_timer()) is None else [choke]
-        for peer in self._peers.values():
-            times.append(peer.last_sent + config.keepalive_interval)
-            times.append(peer.last_heard + config.idle_timeout)
-            if (deadline := peer.pipeline.deadline()) is not None:
-                times.append(deadline)
+        times = [t for t in (self._choker.get_timer(), self._deadlines.earliest()) if t is not None]
         return min(times, default=None)
+
+    def _deadline_of(self, key: PeerKey) -> float | None:
+        """The peer's next keep-alive, idle time-out or request time-out (None once gone)."""
+
+        peer = self._peers.get(key)
+        if peer is None:
+            return None
+        config = self.config
+        keepalive = peer.last_sent + config.keepalive_interval
+        idle = peer.last_heard + config.idle_timeout
+        deadline = peer.pipeline.deadline()
+        return min(keepalive, idle) if deadline is None else min(keepalive, idle, deadline)
 
     def handle_timer(self, now: float) -> None:
         self._now = now
@@ -408,12 +421,12 @@ class TorrentSwarm:
         """What the peer has, or what we have, changed: interest, seeds meeting seeds, and
         the allowed-fast set, withdrawn once the peer has pieces to trade (BEP 6: "rejects
         requests for Allowed Fast messages whenever the requesting peer has more than k
-        pieces"), so the choker alone decides again."""
+        pieces"), so the choker alone decides again; a seed withdraws every set."""
 
         if self._have.all() and self._picker.peers.is_seed(peer.key):
             self._drop(peer, "both sides are seeds")
             return
-        if peer.piece_count > self.config.allowed_fast_count:
+        if peer.piece_count > self.config.allowed_fast_count or self._have.all():
             peer.allowed_fast_out.clear()
         interested = self._picker.is_interesting(peer.key)
         if interested != peer.am_interested:
@@ -466,6 +479,7 @@ class TorrentSwarm:
 
     def _send(self, peer: PeerState, message: Message) -> None:
         peer.last_sent = self._now
+        self._deadlines.touch(peer.key)
         self._actions.append(Send(peer.key, message))
 
     def _read(self, peer: PeerState, request: Request) -> None:
