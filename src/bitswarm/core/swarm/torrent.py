@@ -116,8 +116,11 @@ class SwarmConfig:
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     choker: ChokerConfig = field(default_factory=ChokerConfig)
     upload: UploadConfig = field(default_factory=UploadConfig)
-    allowed_fast_count: int = 10
-    """BEP 6's k: pieces a choked peer may still request (sent when its address is known)."""
+    allowed_fast_count: int = 0
+    """BEP 6's k: pieces a choked peer may still request (sent when its address is known).
+    None by default: in a flash crowd every peer serving ten pieces to every newcomer
+    spreads uploads over half-finished pieces nobody can trade on (``bitswarm sim``,
+    40 peers x 16 MiB: median 2.6 x T_min without, 3.9 with 10, 3.1 with 5)."""
     endgame_depth: int = 2
     """In endgame (every missing block asked for), requests kept outstanding per peer: each
     is a duplicate of someone else's, so only a peer about to fall idle gets one."""
