@@ -103,6 +103,11 @@ class PeerPieces:
 
         return Bitfield.full(self._piece_count) if peer in self._seeds else self._field(peer).copy()
 
+    def common(self, peer: PeerKey, pieces: Bitfield) -> Bitfield:
+        """The pieces of ``pieces`` that ``peer`` has (all of them for a seed), as a new field."""
+
+        return pieces.copy() if peer in self._seeds else self._field(peer) & pieces
+
     def has_any(self, peer: PeerKey, wanted: Bitfield) -> bool:
         """Whether ``peer`` has any piece of ``wanted``."""
 

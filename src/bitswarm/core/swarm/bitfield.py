@@ -164,6 +164,17 @@ class Bitfield:
 
         return int.from_bytes(self._bits, "big")
 
+    def __and__(self, other: Bitfield) -> Bitfield:
+        """The pieces set in both, a word at a time (what a peer has of what we want)."""
+
+        if self._length != other._length:
+            raise ValueError(f"bitfields of {self._length} and {other._length} pieces")
+        both = self.as_int() & other.as_int()
+        field = Bitfield(self._length)
+        field._bits[:] = both.to_bytes(len(self._bits), "big")
+        field._count = both.bit_count()
+        return field
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Bitfield):
             return NotImplemented

@@ -20,7 +20,7 @@ Key = tuple[int, int]
 class PieceOrder:
     """Pieces bucketed by :data:`Key` and ranked within a bucket."""
 
-    __slots__ = ("_buckets", "_piece_at", "_rank")
+    __slots__ = ("_buckets", "_keys", "_piece_at", "_rank")
 
     def __init__(self, piece_at: list[int]) -> None:
         """``piece_at[rank]`` is the piece of each rank: a permutation of the pieces."""
@@ -30,22 +30,29 @@ class PieceOrder:
         for rank, piece in enumerate(piece_at):
             self._rank[piece] = rank
         self._buckets: dict[Key, list[int]] = {}
+        self._keys: list[Key] = []
+        """The keys of the buckets, sorted."""
 
     def rank(self, piece: int) -> int:
         return self._rank[piece]
 
     def add(self, piece: int, key: Key) -> None:
-        insort(self._buckets.setdefault(key, []), self._rank[piece])
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = []
+            insort(self._keys, key)
+        insort(bucket, self._rank[piece])
 
     def remove(self, piece: int, key: Key) -> None:
         bucket = self._buckets[key]
         del bucket[bisect_left(bucket, self._rank[piece])]
         if not bucket:
             del self._buckets[key]
+            del self._keys[bisect_left(self._keys, key)]
 
     def __iter__(self) -> Iterator[tuple[Key, int, int]]:
         """``(key, rank, piece)`` in pick order."""
 
-        for key in sorted(self._buckets):
+        for key in self._keys:
             for rank in self._buckets[key]:
                 yield key, rank, self._piece_at[rank]

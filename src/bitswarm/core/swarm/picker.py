@@ -93,6 +93,8 @@ class PiecePicker:
         self._priority = [DEFAULT_PRIORITY] * count
         self._wanted = Bitfield.from_indices(count, self._have.missing())
         """Pieces we lack whose priority is above 0."""
+        self._untouched = self._wanted.copy()
+        """Wanted pieces not in download: the new pieces a pick may start."""
         self._availability = [0] * count
         """Peers that have each piece, seeds not counted (they count everywhere alike)."""
         self.peers = PeerPieces(count, self._count)
@@ -134,6 +136,7 @@ class PiecePicker:
             self._order.remove(piece, self._key(piece))
             self._free_blocks -= self._free_of(piece)
             self._wanted.clear(piece)
+            self._untouched.clear(piece)
 
     def _enter(self, piece: int) -> None:
         """Put ``piece`` back after its state changed (the inverse of :meth:`_leave`)."""
@@ -142,6 +145,8 @@ class PiecePicker:
             self._order.add(piece, self._key(piece))
             self._free_blocks += self._free_of(piece)
             self._wanted.set(piece)
+            if piece not in self._partials:
+                self._untouched.set(piece)
 
     # -- availability ------------------------------------------------------------
 
@@ -224,6 +229,7 @@ class PiecePicker:
         partial = self._partials.get(piece)
         if partial is None:
             partial = self._partials[piece] = PartialPiece(self.geometry.block_count(piece))
+            self._untouched.clear(piece)
         return partial
 
     def _ask(self, peer: PeerKey, piece: int, partial: PartialPiece, block: int) -> BlockRef:
@@ -251,18 +257,31 @@ class PiecePicker:
         return priority, 0 if partial else 1, availability, self._order.rank(piece)
 
     def _new(self, peer: PeerKey, only: Collection[int] | None) -> Iterator[_Candidate]:
+        """New pieces for ``peer`` in pick order, computed lazily.
+
+        A peer with few of the untouched pieces (a newcomer, in a flash crowd
+        nearly everyone) has them sorted directly, without reading the pieces it
+        lacks; one with many, a seed above all, finds its first ones early in
+        the order. Both yield the same sequence.
+        """
+
+        fresh: Collection[int]
         if only is not None:
-            yield from sorted(
-                (*self._sort_key(piece, partial=False), piece)
+            fresh = [
+                piece
                 for piece in only
                 if self._pickable(piece)
                 and piece not in self._partials
                 and self.peers.has(peer, piece)
-            )
-            return
-        for key, rank, piece in self._order:
-            if piece not in self._partials and self.peers.has(peer, piece):
-                yield key[0], 1, key[1], rank, piece
+            ]
+        else:
+            fresh = self.peers.common(peer, self._untouched)
+            if fresh.count() ** 2 >= self._untouched.count():  # dense: the walk stops soon
+                for key, rank, piece in self._order:
+                    if fresh[piece]:
+                        yield key[0], 1, key[1], rank, piece
+                return
+        yield from sorted((*self._sort_key(piece, partial=False), piece) for piece in fresh)
 
     def _endgame(self, peer: PeerKey, count: int, only: Collection[int] | None) -> list[BlockRef]:
         """Blocks other peers were asked for, fewest requesters first."""
@@ -294,6 +313,8 @@ class PiecePicker:
             self._free_blocks += 1
         if partial.untouched():
             del self._partials[block.piece]
+            if self._pickable(block.piece):
+                self._untouched.set(block.piece)
 
     def block_received(self, peer: PeerKey, block: BlockRef) -> Arrival:
         """Data for ``block`` arrived from ``peer``; write it only if ``wanted``."""
