@@ -92,6 +92,20 @@ def test_unrequested_answers_are_told_apart_from_late_ones() -> None:
     assert pipeline.answered(b, 1.0) is Answer.LATE
 
 
+def test_a_block_asked_for_and_cancelled_twice_may_be_answered_twice() -> None:
+    """Endgame asks for a block, cancels it, asks again and cancels again before the
+    peer's first answer arrives: both answers are late, a third is the peer's fault."""
+
+    pipeline = RequestPipeline(CONFIG)
+    (request,) = requests(1)
+    for _ in range(2):
+        pipeline.sent(request, 0.0)
+        assert pipeline.cancel(request)
+    assert pipeline.rejected(request, 1.0, choked=False) is Answer.LATE
+    assert pipeline.rejected(request, 1.0, choked=False) is Answer.LATE
+    assert pipeline.rejected(request, 1.0, choked=False) is Answer.UNREQUESTED
+
+
 def test_reject_while_unchoked_backs_off() -> None:
     pipeline = RequestPipeline(CONFIG)
     (request,) = requests(1)

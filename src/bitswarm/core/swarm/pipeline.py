@@ -25,7 +25,9 @@ re-issues it to other peers and cancels it here. The peer is then *snubbed*
 Answers: a block or a BEP 6 reject must match an outstanding request, or one
 we cancelled or lost to a choke (answers may cross our cancel on the wire);
 anything else is the peer's fault and :meth:`RequestPipeline.answered` says
-so. The set of such cancelled requests is bounded.
+so. The same block may be asked for and cancelled twice before the first
+answer arrives (endgame does that), so cancelled requests are counted, not
+merely remembered: each cancel excuses one late answer. Their table is bounded.
 """
 
 from __future__ import annotations
@@ -80,7 +82,8 @@ class RequestPipeline:
         self.config = config
         self._outstanding: dict[Request, float] = {}
         """Request -> when it was sent; insertion order is sending order."""
-        self._cancelled: dict[Request, None] = {}
+        self._cancelled: dict[Request, int] = {}
+        """Cancelled request -> answers it may still get (one per cancel)."""
         self.srtt: float | None = None
         """Smoothed round trip of a block, request to data (queueing at the peer included)."""
         self._ramp = config.min_depth
@@ -156,8 +159,12 @@ class RequestPipeline:
         return Answer.EXPECTED
 
     def _late(self, request: Request) -> Answer:
-        if request in self._cancelled:
-            del self._cancelled[request]
+        pending = self._cancelled.get(request)
+        if pending is not None:
+            if pending > 1:
+                self._cancelled[request] = pending - 1
+            else:
+                del self._cancelled[request]
             return Answer.LATE
         return Answer.UNREQUESTED
 
@@ -166,7 +173,7 @@ class RequestPipeline:
 
         if self._outstanding.pop(request, None) is None:
             return False
-        self._cancelled[request] = None
+        self._cancelled[request] = self._cancelled.get(request, 0) + 1
         if len(self._cancelled) > self.config.max_depth:
             del self._cancelled[next(iter(self._cancelled))]
         return True
