@@ -11,6 +11,7 @@ completes byte-exact.
 from __future__ import annotations
 
 import asyncio
+import logging
 import struct
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from peer_fixtures import make_torrent, peer, same_tree, wait_for
 from bitswarm.aio.session import Session
 from bitswarm.aio.torrent_runner import TorrentRunner
 from bitswarm.core.metainfo import Torrent
+from bitswarm.core.swarm.upload import UploadConfig
 from bitswarm.core.wire.messages import (
     HaveAll,
     HaveNone,
@@ -106,14 +108,22 @@ async def test_seed_drops_a_peer_requesting_outside_the_torrent(
     await honest_download(swarm, "leech")
 
 
-async def test_seed_survives_a_flood_of_requests(swarm: Swarm) -> None:
+async def test_seed_survives_a_flood_of_requests(
+    swarm: Swarm, caplog: pytest.LogCaptureFixture
+) -> None:
     raw = await opened(swarm)
-    count, length = swarm.torrent.piece_count, swarm.torrent.piece_length
-    flood = [Request(i % count, 0, BLOCK) for i in range(20 * count)]
-    assert length >= BLOCK
-    await raw.send(Interested(), *flood)
-    # The queue is bounded: the excess is refused, counted, and the peer dropped.
+    await raw.send(Interested())
+    assert isinstance(await raw.next_message(), Unchoke)
+    # Every request is valid and distinct (one byte each, inside the first pieces), and
+    # there are more of them than a peer may have queued: only the queue bound can object.
+    limit = UploadConfig().max_requests_in
+    flood = [Request(i // 1000, i % 1000, 1) for i in range(3 * limit)]
+    assert flood[-1].index < swarm.torrent.piece_count
+    caplog.set_level(logging.DEBUG, logger="bitswarm.aio.peer_connection")
+    await raw.send(*flood)
     assert await raw.closed_by_peer()
+    assert f"{HOSTILE}:" in caplog.text
+    assert f"more than {limit} requests queued" in caplog.text
     await honest_download(swarm, "leech")
 
 

@@ -218,6 +218,7 @@ class PeerConnection(asyncio.Protocol):
 
         if not self.close_reason:
             self.close_reason = reason
+            _log.debug("peer %s:%s: closed: %s", *self.address, reason)
         self._wire.close()
         if self._transport is not None:
             self._transport.close()

@@ -2,7 +2,7 @@
 
 Theory of operation
 -------------------
-A ``request`` is checked (a real piece, an aligned span of at most 16 KiB
+A ``request`` is checked (a real piece, a span of at most 16 KiB
 inside it: anything else is a protocol error that drops the peer), then
 answered in one of three ways:
 
