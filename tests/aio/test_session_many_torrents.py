@@ -9,10 +9,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import pytest
 from hostile_peer import RawPeer
 from peer_fixtures import same_tree, wait_for
 
-from bitswarm.aio.session import Session, SessionConfig
+from bitswarm import __version__
+from bitswarm.aio.session import Session, SessionConfig, peer_id_prefix
 from bitswarm.aio.torrent_open import default_state_dir, open_torrent
 from bitswarm.aio.torrent_runner import TorrentRunner
 from bitswarm.core.metainfo import Torrent
@@ -134,3 +136,24 @@ async def test_a_full_session_refuses_more_connections(tmp_path: Path) -> None:
         await again.send_handshake(torrents[1].info_hash)
         assert (await again.read_handshake()).info_hash == torrents[1].info_hash
         await again.close()
+
+
+def test_peer_ids_name_bitswarm_and_its_version_bep_20() -> None:
+    assert peer_id_prefix("0.1.0") == b"-BS0100-"
+    assert peer_id_prefix("1.2.3.4") == b"-BS1234-"
+    assert peer_id_prefix("2") == b"-BS2000-"
+    with pytest.raises(ValueError, match=r"10\.0"):
+        peer_id_prefix("10.0")
+
+
+async def test_each_session_handshakes_with_a_peer_id_of_its_own(tmp_path: Path) -> None:
+    (torrent, _) = two_torrents(tmp_path)
+    ids = []
+    for _ in range(2):
+        async with session_with([torrent], tmp_path / "seed") as (session, _runners):
+            raw = await RawPeer.dial(session.port, torrent.piece_count, local="127.0.0.2")
+            await raw.send_handshake(torrent.info_hash)
+            ids.append((await raw.read_handshake()).peer_id)
+            await raw.close()
+    assert all(len(i) == 20 and i.startswith(peer_id_prefix(__version__)) for i in ids)
+    assert ids[0] != ids[1]

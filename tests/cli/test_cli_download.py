@@ -138,6 +138,35 @@ def test_ctrl_c_while_seeding_a_complete_download_exits_0(tmp_path: Path) -> Non
     assert same_files(torrent, tmp_path / "seed", out)
 
 
+def test_a_seeding_download_stops_once_it_has_uploaded_its_ratio(tmp_path: Path) -> None:
+    torrent, torrent_file = make_content(tmp_path / "seed")
+    first, second = tmp_path / "first", tmp_path / "second"
+    with seeding(torrent_file, tmp_path / "seed") as port:
+        args = download(str(torrent_file), first, port, "--seed-ratio", "1")
+        first_port = int(args[args.index("--port") + 1])
+        sharer = spawn(*args)
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:  # complete, and still running to seed
+                saved = load_resume(default_state_dir(first), torrent)
+                if saved is not None and saved.verified().all():
+                    break
+                time.sleep(0.05)
+            assert sharer.poll() is None
+            # The second leecher knows only the first: every byte it gets, the first uploads.
+            taker = spawn(*download(str(torrent_file), second, first_port))
+            _, taker_err = taker.communicate(timeout=60)
+            assert taker.returncode == 0, taker_err
+            stdout, stderr = sharer.communicate(timeout=30)
+        finally:
+            sharer.kill()
+    assert sharer.returncode == 0, stderr
+    record = json.loads(stdout)
+    assert record["complete"] is True
+    assert record["uploaded"] >= torrent.total_size
+    assert same_files(torrent, tmp_path / "seed", second)
+
+
 def test_a_disk_that_fails_is_one_line_and_status_1(tmp_path: Path) -> None:
     _, torrent_file = make_content(tmp_path / "seed")
     out = tmp_path / "out"

@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 import aiohttp
 
+from bitswarm import __version__
 from bitswarm.aio.announcer import Announcer
 from bitswarm.aio.listener import Listener, listen
 from bitswarm.aio.ratelimit import Limiters, RateLimits
@@ -33,8 +34,18 @@ from bitswarm.core.metainfo import Torrent
 from bitswarm.core.swarm.bitfield import Bitfield
 from bitswarm.core.swarm.torrent import TorrentSwarm
 
-PEER_ID_PREFIX = b"-BS0100-"
-"""BEP 20's Azureus style: client code ``BS``, version 0.1.0.0."""
+
+def peer_id_prefix(version: str) -> bytes:
+    """BEP 20's Azureus style: ``-BS`` and four version digits, ``0.1.0`` -> ``-BS0100-``."""
+
+    digits = [int(part) for part in version.split(".")[:4]]
+    digits += [0] * (4 - len(digits))
+    if any(not 0 <= digit <= 9 for digit in digits):
+        raise ValueError(f"version {version} does not fit a BEP 20 peer id")
+    return b"-BS" + bytes(ord("0") + digit for digit in digits) + b"-"
+
+
+PEER_ID_PREFIX = peer_id_prefix(__version__)
 
 _T = TypeVar("_T")
 
