@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -33,6 +34,18 @@ def simulate(scenario: Scenario) -> tuple[Simulation, Report]:
     started = time.perf_counter()
     simulation.run()
     return simulation, make_report(simulation, time.perf_counter() - started)
+
+
+def _plotter() -> Callable[[Simulation, Report, Path], None]:
+    """The plot writer; matplotlib is an optional dependency, imported only for ``--plot``."""
+
+    try:
+        from bitswarm.sim.plots import write_plots
+    except ImportError as error:
+        raise UserError(
+            f"--plot needs matplotlib ({error}); install it with: pip install 'bitswarm[sim]'"
+        ) from None
+    return write_plots
 
 
 @click.command("sim")
@@ -124,11 +137,13 @@ def sim(
         raise UserError(str(error)) from None
     if time_limit is not None:
         plan = replace(plan, time_limit=time_limit)
+    write_plots = _plotter() if plot is not None else None  # before a long run, not after
     simulation, report = simulate(plan)
-    if plot is not None:
-        from bitswarm.sim.plots import write_plots  # matplotlib only when asked for
-
-        write_plots(simulation, report, plot)
+    if write_plots is not None and plot is not None:
+        try:
+            write_plots(simulation, report, plot)
+        except OSError as error:
+            raise UserError(f"cannot write {plot}: {error.strerror or error}") from None
     if as_json:
         print_json(report.to_json())
     else:

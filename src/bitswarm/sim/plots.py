@@ -15,7 +15,7 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from bitswarm.sim.report import Report, utilisation_series
+from bitswarm.sim.report import Report
 from bitswarm.sim.simulation import Simulation
 
 
@@ -44,7 +44,7 @@ def write_plots(simulation: Simulation, report: Report, path: Path) -> None:
     origin.set_xlabel("time (s)")
     origin.set_ylabel("copies of the file sent by the origin")
     used = origin.twinx()
-    series = utilisation_series(simulation)
+    series = report.utilisation_series
     used.plot(
         [t for t, _ in series], [u for _, u in series], color="tab:orange", alpha=0.6, label="swarm"
     )

@@ -4,10 +4,13 @@ Figures (Kumar and Ross, 2006, for the bound):
 
 * every downloader's completion time (finish minus arrival) over
   ``T_min = max(F/u_s, F/d_min, N*F/(u_s + sum u_i))``, as median, 95th
-  percentile and maximum ratios (1.0 would be the fluid optimum);
+  percentile and maximum ratios (1.0 would be the fluid optimum); a
+  downloader that never finished counts as infinitely late, so a run cut
+  short cannot look better than it was (its ratios come out ``inf``, and
+  ``null`` in JSON);
 * the origin's upload over ``F``: how many copies the publisher paid for;
 * the swarm's upload utilisation: payload sent over the upload capacity on
-  offer, over the whole run and per sample interval;
+  offer, over the whole run, by quarter of the run, and per sample interval;
 * the free riders' penalty: their median completion time over the
   contributors' (above 1 when tit-for-tat works);
 * the cost of the run itself: events executed, wall-clock seconds, events per second.
@@ -47,6 +50,10 @@ class Report:
     origin_upload_ratio: float
     utilisation: float
     """Payload uploaded over the capacity on offer, from the first arrival to the last finish."""
+    utilisation_by_quarter: tuple[float, ...]
+    """The same over each quarter of the run: a swarm should take over from the origin early."""
+    utilisation_series: tuple[tuple[float, float], ...]
+    """(time, utilisation) per sample interval."""
     free_rider_penalty: float | None
     """Median completion of free riders over that of contributors; ``None`` without free riders."""
     virtual_seconds: float
@@ -59,10 +66,7 @@ class Report:
     def to_json(self) -> dict[str, object]:
         """The report as JSON values (a figure that could not be computed is ``null``)."""
 
-        return {
-            name: None if isinstance(value, float) and not math.isfinite(value) else value
-            for name, value in asdict(self).items()
-        }
+        return {name: _json_value(value) for name, value in asdict(self).items()}
 
     def lines(self) -> list[str]:
         """The figures as plain ``name: value unit`` lines, goals beside them."""
@@ -79,6 +83,8 @@ class Report:
         for name in ("median_ratio", "p95_ratio", "max_ratio", "origin_upload_ratio"):
             lines.append(f"{name}: {getattr(self, name):.3f} x{goal(name)}")
         lines.append(f"utilisation: {self.utilisation:.3f}")
+        quarters = " ".join(f"{value:.3f}" for value in self.utilisation_by_quarter)
+        lines.append(f"utilisation_by_quarter: {quarters}")
         if self.free_rider_penalty is not None:
             lines.append(f"free_rider_penalty: {self.free_rider_penalty:.3f} x")
         lines += [
@@ -88,6 +94,16 @@ class Report:
             f"events_per_second: {self.events_per_second:.0f} events/s",
         ]
         return lines
+
+
+def _json_value(value: object) -> object:
+    """JSON has no ``inf`` or ``nan``: such a figure is ``null``, inside tuples too."""
+
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, tuple | list):
+        return [_json_value(item) for item in value]
+    return value
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -112,6 +128,21 @@ def utilisation_series(simulation: Simulation) -> list[tuple[float, float]]:
     return series
 
 
+def utilisation_by_quarter(simulation: Simulation) -> tuple[float, ...]:
+    """Payload uploaded over capacity offered in each quarter of the sampled run."""
+
+    samples = simulation.stats.samples
+    if len(samples) < 2:
+        return ()
+    start, end = samples[0].time, samples[-1].time
+    sent, offered = [0.0] * 4, [0.0] * 4
+    for before, after in itertools.pairwise(samples):
+        quarter = min(3, int(4 * (before.time - start) / (end - start))) if end > start else 0
+        sent[quarter] += after.uploaded - before.uploaded
+        offered[quarter] += before.capacity * (after.time - before.time)
+    return tuple(s / o if o > 0 else math.nan for s, o in zip(sent, offered, strict=True))
+
+
 def make_report(simulation: Simulation, wall_seconds: float) -> Report:
     scenario = simulation.scenario
     t_min = scenario.t_min()
@@ -121,7 +152,8 @@ def make_report(simulation: Simulation, wall_seconds: float) -> Report:
         for peer in downloaders
         if peer.finished_at is not None and peer.arrived_at is not None
     ]
-    ratios = sorted(time / t_min for time in times)
+    unfinished = [math.inf] * (len(downloaders) - len(times))
+    ratios = sorted([time / t_min for time in times] + unfinished)
 
     def median_time(free_riders: bool) -> float | None:
         chosen = [
@@ -154,6 +186,8 @@ def make_report(simulation: Simulation, wall_seconds: float) -> Report:
         min_ratio=ratios[0] if ratios else math.nan,
         origin_upload_ratio=simulation.stats.origin_uploaded / scenario.size,
         utilisation=simulation.stats.uploaded_total / offered if offered > 0 else math.nan,
+        utilisation_by_quarter=utilisation_by_quarter(simulation),
+        utilisation_series=tuple(utilisation_series(simulation)),
         free_rider_penalty=penalty,
         virtual_seconds=simulation.now,
         events=simulation.loop.events,
