@@ -50,6 +50,16 @@ def settings(bind: str, port: int, encryption: bool) -> dict[str, Any]:
     }
 
 
+def cap_loopback_too(session: Any, max_up: int) -> None:
+    """Cap the upload at ``max_up`` bytes/s for every peer: libtorrent's default peer class
+    filter puts loopback and LAN peers in a class no rate limit applies to."""
+
+    everyone = lt.ip_filter()
+    everyone.add_rule("0.0.0.0", "255.255.255.255", 1 << lt.session.global_peer_class_id)
+    session.set_peer_class_filter(everyone)
+    session.apply_settings({"upload_rate_limit": max_up})
+
+
 def emit(event: str, **fields: Any) -> None:
     sys.stdout.write(json.dumps({"event": event, **fields}) + "\n")
     sys.stdout.flush()
@@ -65,6 +75,7 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--seed-mode", action="store_true", help="trust the data, skip the check")
     parser.add_argument("--encryption", action="store_true", help="allow MSE/PE")
     parser.add_argument("--every", type=float, default=0.2)
+    parser.add_argument("--max-up", type=int, default=0, help="upload cap, bytes/s (0: none)")
     return parser.parse_args()
 
 
@@ -82,6 +93,8 @@ def main() -> None:
     # A dict is a settings_pack in the Python binding; flags 0: no default plugins (no PEX).
     pack = settings(arguments.bind, arguments.port, arguments.encryption)
     session = lt.session(pack, 0)  # type: ignore[call-overload]
+    if arguments.max_up:
+        cap_loopback_too(session, arguments.max_up)
     params = lt.add_torrent_params()
     params.ti = lt.torrent_info(arguments.torrent)
     params.save_path = arguments.save

@@ -145,10 +145,11 @@ class LibtorrentPeer(PeerProcess):
         port: int = 0,
         peers: Sequence[tuple[str, int]] = (),
         seed_mode: bool = False,
+        max_up: int = 0,
     ) -> None:
         super().__init__()
         self.argv = [sys.executable, str(LT_PEER), "--torrent", str(torrent), "--save", str(save)]
-        self.argv += ["--bind", bind, "--port", str(port)]
+        self.argv += ["--bind", bind, "--port", str(port), "--max-up", str(max_up)]
         self.argv += [arg for host, p in peers for arg in ("--peer", f"{host}:{p}")]
         if seed_mode:
             self.argv.append("--seed-mode")
@@ -282,6 +283,7 @@ class BitswarmPeer(ExitingPeer):
         bind: str = "127.0.0.1",
         peers: Sequence[tuple[str, int]] = (),
         profile: Path | None = None,
+        max_up: int = 0,
     ) -> None:
         super().__init__()
         self.folder = folder
@@ -289,11 +291,13 @@ class BitswarmPeer(ExitingPeer):
         self.port = free_port(bind)
         command = ["seed", str(torrent), str(folder)] if seed else ["download", str(torrent)]
         if not seed:
-            command += ["--output", str(folder), "--no-seed"]
+            command += ["--output", str(folder), "--no-seed", "--json"]
         profiler = ["-m", "cProfile", "-o", str(profile)] if profile is not None else []
         self.argv = [sys.executable, *profiler, "-m", "bitswarm", *command]
         self.argv += ["--port", str(self.port), "--bind", bind]
         self.argv += [arg for host, p in peers for arg in ("--peer", f"{host}:{p}")]
+        if max_up:
+            self.argv += ["--max-up", str(max_up)]
 
     def start(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -309,6 +313,12 @@ class BitswarmPeer(ExitingPeer):
                 stderr=subprocess.STDOUT,
                 env=environment,
             )
+
+    def record(self) -> dict[str, Any]:
+        """What a finished ``download`` reported (its ``--json`` object: uploaded, ...)."""
+        lines = self.log.read_text(errors="replace").splitlines()
+        found: dict[str, Any] = json.loads(next(li for li in reversed(lines) if li[:1] == "{"))
+        return found
 
     def stop(self) -> None:
         process = self.process

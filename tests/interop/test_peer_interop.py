@@ -35,6 +35,8 @@ pytestmark = [pytest.mark.interop, pytest.mark.netns]
 
 CONTENT = {**FOLDER, "f/big.bin": 3 * 1024 * 1024 + 17}
 THIRD_PARTIES = ["libtorrent", "aria2", "transmission"]
+SEED_CAP = 256 * 1024
+"""Bytes/s each seed of the mixed swarm uploads: the leechers must trade to finish sooner."""
 FINISH = 60.0
 """Seconds for a transfer: Transmission alone takes ~20 s (it rechokes every 10 s)."""
 
@@ -85,24 +87,29 @@ async def test_a_third_party_downloads_from_a_bitswarm_seed(tmp_path: Path, kind
     assert files_match(torrent, tmp_path / "seed", tmp_path / "leech", empty_files_made=made) == []
 
 
-async def test_a_mixed_swarm_completes(tmp_path: Path) -> None:
-    """A bitswarm and a libtorrent seed; a bitswarm and a libtorrent leecher."""
+async def test_a_mixed_swarm_completes_and_its_leechers_trade(tmp_path: Path) -> None:
+    """A bitswarm and a libtorrent seed, each capped to ``SEED_CAP``; a bitswarm and a
+    libtorrent leecher, which have to trade pieces to finish sooner than the seeds allow."""
     make_files(tmp_path / "seed" / "content", CONTENT)
     make_files(tmp_path / "lt-seed" / "content", CONTENT)
     async with http_tracker() as tracker:
         torrent, path = make_torrent(tmp_path, tracker)
         seeds = [
-            client("bitswarm", path, tmp_path / "seed", seed=True),
-            client("libtorrent", path, tmp_path / "lt-seed", seed=True),
+            BitswarmPeer(
+                path, tmp_path / "seed", seed=True, log=tmp_path / "seed.log", max_up=SEED_CAP
+            ),
+            LibtorrentPeer(path, tmp_path / "lt-seed", max_up=SEED_CAP),
         ]
-        leechers = [
-            client("bitswarm", path, tmp_path / "leech", seed=False),
-            client("libtorrent", path, tmp_path / "lt-leech", seed=False),
-        ]
+        bitswarm = BitswarmPeer(path, tmp_path / "leech", seed=False, log=tmp_path / "leech.log")
+        libtorrent = LibtorrentPeer(path, tmp_path / "lt-leech")
         async with running(seeds[0]), running(seeds[1]):
             await until(lambda: seeders_listed(tracker, 2), "the tracker to list both seeds")
-            async with running(leechers[0]), running(leechers[1]):
-                for leecher in leechers:
+            async with running(bitswarm), running(libtorrent):
+                for leecher in (bitswarm, libtorrent):
                     await until(leecher.complete, f"{leecher.name} to finish", timeout=FINISH)
+                traded = libtorrent.uploaded
     for copy in ("leech", "lt-leech"):
         assert files_match(torrent, tmp_path / "seed", tmp_path / copy) == []
+    # A seed downloads nothing, so each leecher's upload went to the other one.
+    assert bitswarm.record()["uploaded"] > 0, "the libtorrent leecher took nothing from bitswarm"
+    assert traded > 0, "the bitswarm leecher took nothing from the libtorrent leecher"
