@@ -16,7 +16,8 @@ for either). For each pairing it prints:
 * CPU seconds (user + system) per GiB of each side: the seed's over the
   transfer, the leecher's over its whole life;
 * peak RSS of each side (``VmHWM``, or ``ru_maxrss`` for a leecher that exits);
-* the ratio of MB/s to ``lt->lt`` of the same run.
+* the ratios of MB/s, of each side's CPU seconds and of each side's peak RSS
+  to ``lt->lt`` of the same run (above 1: faster, or more CPU and memory).
 
 Each pairing runs twice and the faster run is reported: these machines are noisy.
 
@@ -216,15 +217,17 @@ def run_transfers(size: int, profiles: Path | None) -> None:
         profile = None if profiles is None else profiles / f"{seed_kind}-{leech_kind}"
         runs = [transfer(seed_kind, leech_kind, size, profile) for _ in range(REPEATS)]
         result = results[name] = min(runs, key=lambda run: run.seconds)
-        rate = size / result.seconds / 1e6
-        reference = size / results["lt->lt"].seconds / 1e6
+        reference = results["lt->lt"]
         gib = size / GIB
+        rate = size / result.seconds / 1e6
         print(f"{name} rate: {rate:.0f} MB/s")
-        print(f"{name} rate vs lt->lt: {rate / reference:.2f} x")
-        print(f"{name} seed cpu: {result.seed.cpu / gib:.2f} s/GiB")
-        print(f"{name} leecher cpu: {result.leecher.cpu / gib:.2f} s/GiB")
-        print(f"{name} seed peak rss: {result.seed.peak_rss / 1e6:.0f} MB")
-        print(f"{name} leecher peak rss: {result.leecher.peak_rss / 1e6:.0f} MB")
+        print(f"{name} rate vs lt->lt: {reference.seconds / result.seconds:.2f} x")
+        for side in ("seed", "leecher"):
+            ours, theirs = getattr(result, side), getattr(reference, side)
+            print(f"{name} {side} cpu: {ours.cpu / gib:.2f} s/GiB")
+            print(f"{name} {side} cpu vs lt->lt: {ours.cpu / max(theirs.cpu, 1e-9):.2f} x")
+            print(f"{name} {side} peak rss: {ours.peak_rss / 1e6:.0f} MB")
+            print(f"{name} {side} peak rss vs lt->lt: {ours.peak_rss / theirs.peak_rss:.2f} x")
         sys.stdout.flush()
 
 
