@@ -32,6 +32,7 @@ from bitswarm.core.tracker.udp import (
     ScrapeResponse,
     decode_response,
 )
+from bitswarm_testing import missing
 
 
 @pytest.fixture
@@ -362,7 +363,22 @@ def require_ipv6_loopback() -> None:
         with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as probe:
             probe.bind(("::1", 0))
     except OSError:
-        pytest.skip("this machine has no IPv6 loopback")
+        missing("this machine has no IPv6 loopback")
+
+
+@pytest.mark.parametrize(
+    ("required", "outcome"), [("1", pytest.fail.Exception), ("", pytest.skip.Exception)]
+)
+def test_no_ipv6_loopback_fails_when_tools_are_required(
+    monkeypatch: pytest.MonkeyPatch, required: str, outcome: type[BaseException]
+) -> None:
+    def no_ipv6(self: socket.socket, address: object) -> None:
+        raise OSError(99, "Cannot assign requested address")
+
+    monkeypatch.setattr(socket.socket, "bind", no_ipv6)
+    monkeypatch.setenv("BITSWARM_REQUIRE_TOOLS", required)
+    with pytest.raises(outcome, match="this machine has no IPv6 loopback"):
+        require_ipv6_loopback()
 
 
 async def test_http_over_ipv6_fills_peers6(http: aiohttp.ClientSession) -> None:
