@@ -1,4 +1,4 @@
-"""Test support shared by every test folder: the network guard and third-party programs.
+"""Test support shared by every test folder: the network guard, and skips CI turns into failures.
 
 Imported by name (``from bitswarm_testing import ...``): a ``conftest`` module
 cannot be, because pytest loads every folder's conftest.py under that one name.
@@ -16,7 +16,7 @@ import ipaddress
 import os
 import shutil
 import socket
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -99,16 +99,20 @@ def _install_guard() -> None:
 _install_guard()
 
 
-def require_program(name: str) -> str:
-    """Path of a third-party program, or skip; under BITSWARM_REQUIRE_TOOLS a miss fails.
+def missing(reason: str, hint: str = "") -> NoReturn:
+    """Skip the test for ``reason`` (``hint``: how to fix it); fail it under BITSWARM_REQUIRE_TOOLS.
 
-    CI sets ``BITSWARM_REQUIRE_TOOLS=1`` so interop tests can never be skipped
-    there by an install step that silently went missing.
+    CI sets ``BITSWARM_REQUIRE_TOOLS=1`` so tests can never be skipped there by
+    an install step, a build step or a machine feature that silently went missing.
     """
+    if os.environ.get("BITSWARM_REQUIRE_TOOLS"):
+        pytest.fail(f"{reason}, and BITSWARM_REQUIRE_TOOLS is set", pytrace=False)
+    pytest.skip(f"{reason} ({hint})" if hint else reason)
+
+
+def require_program(name: str) -> str:
+    """Path of a third-party program, or :func:`missing`."""
     path = shutil.which(name)
     if path is None:
-        message = f"{name} is not installed"
-        if os.environ.get("BITSWARM_REQUIRE_TOOLS"):
-            pytest.fail(f"{message}, and BITSWARM_REQUIRE_TOOLS is set", pytrace=False)
-        pytest.skip(message)
+        missing(f"{name} is not installed")
     return path

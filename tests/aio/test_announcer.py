@@ -11,6 +11,7 @@ from bitswarm.aio.announcer import Announcer, Totals
 from bitswarm.aio.tracker_client import TrackerClient
 from bitswarm.aio.tracker_server import TrackerConfig, TrackerServer
 from bitswarm.core.tracker.policy import TrackerPolicy
+from warning_tracker import WarningTracker
 
 INFO_HASH = b"i" * 20
 
@@ -88,3 +89,16 @@ async def test_a_dead_tracker_is_reported_and_retried() -> None:
     assert "127.0.0.1:9" in (peer.announcer.last_error or "")
     assert peer.announcer.announces == 0
     await peer.close()
+
+
+async def test_each_distinct_tracker_warning_is_kept_once() -> None:
+    with WarningTracker("slow down", "ratio low", "slow down", "ratio low", "") as tracker:
+        peer = Peer(tracker.url, 6005, left=10)
+        peer.announcer.start()
+        async with asyncio.timeout(5):
+            while peer.announcer.announces < 5:
+                peer.announcer.want_peers()  # the tracker allows it at once (min interval 0)
+                await asyncio.sleep(0.01)
+        await peer.close()
+    assert tracker.sent[:5] == ["slow down", "ratio low", "slow down", "ratio low", ""]
+    assert peer.announcer.warnings == [(tracker.url, "slow down"), (tracker.url, "ratio low")]

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from urllib.parse import quote_from_bytes
 
 import pytest
+from tracker_helpers import AwaitedOnly
 
 from bitswarm.aio import tracker_http_lean
 from bitswarm.aio.tracker_answers import HttpAnswers
@@ -161,17 +162,6 @@ async def test_other_paths_and_methods_are_handed_to_aiohttp(
 async def test_a_store_that_must_be_awaited_is_served_through_aiohttp(
     server: TrackerServer, connection: Connection
 ) -> None:
-    class AwaitedOnly:
-        """The memory store's coroutines without its inline methods."""
-
-        def __init__(self, store: object) -> None:
-            self.store = store
-
-        def __getattr__(self, name: str) -> object:
-            if name.endswith("_now"):
-                raise AttributeError(name)
-            return getattr(self.store, name)
-
     assert server.context is not None
     server.context.store = AwaitedOnly(server.context.store)  # type: ignore[assignment]
     assert server.context.immediate_store() is None

@@ -6,10 +6,10 @@ import asyncio
 import random
 import socket
 from collections.abc import AsyncIterator, Sequence
-from urllib.parse import quote_from_bytes
 
 import aiohttp
 import pytest
+from tracker_helpers import HASH, TOKEN, announce_url, get_bencoded, started
 
 from bitswarm.aio.tracker_server import TrackerConfig, TrackerServer, open_store
 from bitswarm.aio.tracker_udp import packed_ip
@@ -22,7 +22,6 @@ from bitswarm.core.tracker.model import (
     StoreStats,
     SwarmCounts,
 )
-from bitswarm.core.tracker.policy import TrackerPolicy
 from bitswarm.core.tracker.udp import (
     AnnounceRequest,
     AnnounceResponse,
@@ -33,20 +32,7 @@ from bitswarm.core.tracker.udp import (
     ScrapeResponse,
     decode_response,
 )
-
-HASH = bytes(range(100, 120))
-TOKEN = "admin-token-for-tests"
-
-
-async def started(**changes: object) -> TrackerServer:
-    options: dict[str, object] = dict(
-        http=("127.0.0.1", 0), udp=("127.0.0.1", 0), policy=TrackerPolicy(interval=60),
-        admin_token=TOKEN,
-    )  # fmt: skip
-    options.update(changes)
-    server = TrackerServer(TrackerConfig(**options))  # type: ignore[arg-type]
-    await server.start()
-    return server
+from bitswarm_testing import missing
 
 
 @pytest.fixture
@@ -60,30 +46,6 @@ async def server() -> AsyncIterator[TrackerServer]:
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession() as session:
         yield session
-
-
-def announce_url(server: TrackerServer, peer: int, path: str = "/announce", **extra: str) -> str:
-    assert server.http_address is not None
-    host, port = server.http_address
-    params = {
-        "info_hash": quote_from_bytes(HASH, safe=""),
-        "peer_id": quote_from_bytes(peer.to_bytes(20, "big"), safe=""),
-        "port": str(7000 + peer), "uploaded": "0", "downloaded": "0", "left": "10",
-    }  # fmt: skip
-    params.update(extra)
-    query = "&".join(f"{k}={v}" for k, v in params.items())
-    host = f"[{host}]" if ":" in host else host
-    return f"http://{host}:{port}{path}?{query}"
-
-
-async def get_bencoded(
-    session: aiohttp.ClientSession, url: str, **kw: object
-) -> dict[bytes, object]:
-    async with session.get(url, **kw) as response:  # type: ignore[arg-type]
-        assert response.status == 200
-        body = decode(await response.read())
-    assert isinstance(body, dict)
-    return dict(body)
 
 
 async def test_http_peers_find_each_other(
@@ -401,7 +363,22 @@ def require_ipv6_loopback() -> None:
         with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as probe:
             probe.bind(("::1", 0))
     except OSError:
-        pytest.skip("this machine has no IPv6 loopback")
+        missing("this machine has no IPv6 loopback")
+
+
+@pytest.mark.parametrize(
+    ("required", "outcome"), [("1", pytest.fail.Exception), ("", pytest.skip.Exception)]
+)
+def test_no_ipv6_loopback_fails_when_tools_are_required(
+    monkeypatch: pytest.MonkeyPatch, required: str, outcome: type[BaseException]
+) -> None:
+    def no_ipv6(self: socket.socket, address: object) -> None:
+        raise OSError(99, "Cannot assign requested address")
+
+    monkeypatch.setattr(socket.socket, "bind", no_ipv6)
+    monkeypatch.setenv("BITSWARM_REQUIRE_TOOLS", required)
+    with pytest.raises(outcome, match="this machine has no IPv6 loopback"):
+        require_ipv6_loopback()
 
 
 async def test_http_over_ipv6_fills_peers6(http: aiohttp.ClientSession) -> None:

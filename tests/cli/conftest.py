@@ -5,10 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
-from bitswarm.cli.main import main
-from cli.helpers import ALBUM, Run, random_bytes
+from cli.helpers import ALBUM, Run, bitswarm, random_bytes
 
 
 @pytest.fixture
@@ -25,9 +23,4 @@ def album(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def run() -> Run:
     """The ``bitswarm`` command through click's runner, stderr kept apart."""
-    runner = CliRunner()
-
-    def invoke(*args: str) -> Result:
-        return runner.invoke(main, list(args), catch_exceptions=False)
-
-    return invoke
+    return bitswarm

@@ -5,13 +5,20 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-from click.testing import Result
+from click.testing import CliRunner, Result
+
+from bitswarm.cli.main import main
 
 Run = Callable[..., Result]
 """``run("info", "x.torrent")``: the ``bitswarm`` command through click's runner."""
 
 ALBUM = {"one.bin": 100_000, "two.bin": 37_000, "notes/three.txt": 5}
 """A small folder: three files, one in a subfolder, lengths that end mid-piece."""
+
+
+def bitswarm(*args: str) -> Result:
+    """Run the ``bitswarm`` command through click's runner, stderr kept apart."""
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
 def random_bytes(size: int, seed: int) -> bytes:

@@ -107,6 +107,9 @@ def test_symbolic_links_are_reported_and_left_out(album: Path, run: Run) -> None
         (["album", "--web-seed", "udp://127.0.0.1/"], "--web-seed: not a URL"),
         (["album/empty"], "at least one byte"),
         ([], "Missing argument 'PATH'"),
+        (["album", "--v1", "--v2"], "--v1 and --v2 conflict: choose one torrent format"),
+        (["album", "--hybrid", "--v2"], "--v2 and --hybrid conflict"),
+        (["album", "--v1", "--v2", "--hybrid"], "--v1 and --v2 and --hybrid conflict"),
     ],
 )
 def test_bad_input_is_one_line_and_status_2(

@@ -28,6 +28,7 @@ from bitswarm.core.metainfo import Torrent
 from bitswarm.storage.create import create_torrent
 from bitswarm.storage.resume import load_resume
 from cli.helpers import Run, assert_one_error_line
+from warning_tracker import WarningTracker
 
 SRC = Path(bitswarm.__file__).parents[1]
 KIB = 1024
@@ -50,12 +51,16 @@ def spawn(*args: str) -> subprocess.Popen[str]:
     )
 
 
-def make_content(root: Path, scale: int = 1) -> tuple[Torrent, Path]:
+def make_content(
+    root: Path, scale: int = 1, trackers: tuple[str, ...] = ()
+) -> tuple[Torrent, Path]:
     for index, (name, size) in enumerate(CONTENT.items()):
         path = root / "content" / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(os.urandom(size * scale) if index < 3 else bytes(size))
-    torrent = create_torrent(root / "content", version="v1", piece_length=32 * KIB)
+    torrent = create_torrent(
+        root / "content", version="v1", piece_length=32 * KIB, trackers=trackers
+    )
     (root / "t.torrent").write_bytes(torrent.to_bytes())
     return torrent, root / "t.torrent"
 
@@ -269,3 +274,17 @@ def test_one_line_errors(run: Run, tmp_path: Path) -> None:
         run("download", str(torrent_file), "-o", str(tmp_path / "o"), "--peer", "nowhere"),
         "--peer: expected HOST:PORT",
     )
+
+
+def test_a_tracker_warning_is_one_line_once(run: Run, tmp_path: Path) -> None:
+    with WarningTracker("ratio too low", "slow down", "ratio too low") as tracker:
+        _, torrent_file = make_content(tmp_path / "seed", trackers=(tracker.url,))
+        out = str(tmp_path / "out")
+        result = run("download", str(torrent_file), "-o", out, "--bind", "127.0.0.1",
+                     "--port", "0", "--give-up", "4")  # fmt: skip
+    assert result.exit_code == 1, result.output
+    assert len(tracker.sent) >= 3, tracker.sent  # a warning came twice
+    told = [line for line in result.stderr.splitlines() if " warns: " in line]
+    distinct = dict.fromkeys(tracker.sent)
+    assert told == [f"content: tracker {tracker.url} warns: {message}" for message in distinct]
+    assert len(told) == 2

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import io
+from dataclasses import replace
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from rich.console import Console
 
 from bitswarm.aio.torrent_status import TorrentStatus
 from bitswarm.cli.errors import UserError
 from bitswarm.cli.peer_session import parse_peer
-from bitswarm.cli.swarm_view import format_seconds, status_line
+from bitswarm.cli.swarm_view import format_seconds, live_view, status_line, warning_line
 
 
 def test_peer_addresses() -> None:
@@ -42,19 +47,22 @@ def test_durations() -> None:
     ]
 
 
+RUNNING = TorrentStatus(
+    name="x",
+    size=4 * 1024**2,
+    verified=1024**2,
+    uploaded=0,
+    downloaded=1024**2,
+    up_rate=0.0,
+    down_rate=1024**2,
+    peers=3,
+    complete=False,
+    error=None,
+)
+
+
 def test_status_line_says_progress_rates_peers_and_eta() -> None:
-    status = TorrentStatus(
-        name="x",
-        size=4 * 1024**2,
-        verified=1024**2,
-        uploaded=0,
-        downloaded=1024**2,
-        up_rate=0.0,
-        down_rate=1024**2,
-        peers=3,
-        complete=False,
-        error=None,
-    )
+    status = RUNNING
     assert status_line(status) == ("x:  25.0% of 4 MiB, down 1 MiB/s, up 0 B/s, 3 peers, ETA 3s")
     done = TorrentStatus(
         name="x",
@@ -69,3 +77,28 @@ def test_status_line_says_progress_rates_peers_and_eta() -> None:
         error=None,
     )
     assert status_line(done).endswith("0 peers, complete") and done.fraction == 1.0
+
+
+def test_a_tracker_warning_line_is_escaped_and_cut_to_one_line() -> None:
+    line = warning_line("x", "http://127.0.0.1:1/announce", "evil\x1b[2J\n" + "w" * 500)
+    assert line.startswith("x: tracker http://127.0.0.1:1/announce warns: evil\\x1b[2J\\x0aw")
+    assert "\x1b" not in line and "\n" not in line
+    assert line.endswith("w...") and len(line) < 300
+
+
+@pytest.mark.parametrize("terminal", [True, False])
+async def test_the_live_view_tells_each_tracker_warning_once(terminal: bool) -> None:
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=terminal, width=100, color_system=None)
+    warnings: list[tuple[str, str]] = [("http://127.0.0.1:1/announce", "slow down")]
+
+    def statuses() -> list[TorrentStatus]:
+        return [replace(RUNNING, tracker_warnings=tuple(warnings))]
+
+    async with live_view(statuses, console):
+        await asyncio.sleep(0.6)  # a few refreshes
+        warnings.append(("http://127.0.0.1:2/announce", "ratio low"))
+        await asyncio.sleep(0.6)
+    text = out.getvalue()
+    assert text.count("x: tracker http://127.0.0.1:1/announce warns: slow down\n") == 1
+    assert text.count("x: tracker http://127.0.0.1:2/announce warns: ratio low\n") == 1

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 from bitswarm.cli.describe import describe_magnet, safe, show_record
 from bitswarm.cli.progress import progress_bar
 from bitswarm.core.magnet import parse_magnet
+from bitswarm.storage.hashing import RUN_BYTES
+from cli.helpers import Run, random_bytes
 
 LINK = (
     "magnet:?xt=urn:btih:" + "ab" * 20 + "&dn=%5Bbold%5Dname"
@@ -48,6 +52,44 @@ def test_plain_progress_writes_a_line_per_tenth() -> None:
     assert lines[0] == "hashing: 0% (0 B of 1000 B)"
     assert lines[-1] == "hashing: 100% (1000 B of 1000 B)"
     assert len(lines) == 11
+
+
+def _plain(updates: list[tuple[int, int]]) -> list[str]:
+    out = io.StringIO()
+    with progress_bar("hashing", Console(file=out, force_terminal=False)) as update:
+        for done, total in updates:
+            update(done, total)
+    return out.getvalue().splitlines()
+
+
+def test_plain_progress_says_100_percent_once_and_last() -> None:
+    total = 10 * RUN_BYTES + 50 * 1024  # the tenth tenth is reached at 99.5%
+    runs = [(min(i * RUN_BYTES, total), total) for i in range(1, 12)]
+    lines = _plain([*runs, (total, total), (total + 1, total)])
+    assert [line for line in lines if "100%" in line] == ["hashing: 100% (10 MiB of 10 MiB)"]
+    assert lines[-1] == "hashing: 100% (10 MiB of 10 MiB)"
+    assert lines[-2] == "hashing: 89% (9 MiB of 10 MiB)"
+    assert len(lines) == 10
+
+
+def test_plain_progress_of_nothing_to_hash_is_one_line() -> None:
+    assert _plain([(0, 0), (0, 0)]) == ["hashing: 100% (0 B of 0 B)"]
+
+
+@pytest.mark.parametrize("command", ["create", "verify"])
+def test_create_and_verify_say_100_percent_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run: Run, command: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "big.bin").write_bytes(random_bytes(10 * RUN_BYTES + 50 * 1024, 5))
+    created = run("create", "big.bin")
+    assert created.exit_code == 0, created.output
+    result = created if command == "create" else run("verify", "big.bin.torrent", ".")
+    assert result.exit_code == 0, result.output
+    progress = result.stderr.splitlines()
+    assert sum("100%" in line for line in progress) == 1, progress
+    assert progress[-1].endswith(": 100% (10 MiB of 10 MiB)"), progress
+    assert not any(" 99% " in line for line in progress), progress
 
 
 def test_terminal_progress_draws_a_bar() -> None:

@@ -83,11 +83,27 @@ def test_starts_serves_and_stops_cleanly(
     assert line.rstrip().endswith(f"{event_loop_name()} loop")
     reply = announce(http_port)
     assert reply[b"interval"] == 60 and reply[b"incomplete"] == 1
+    assert reply[b"min interval"] == 30 and b"tracker id" not in reply
     assert udp_connect(udp_port).transaction_id == 5
     tracker_process.send_signal(stop)
     _, rest = tracker_process.communicate(timeout=20)
     assert tracker_process.returncode == 0
     assert "Traceback" not in rest
+
+
+def test_announce_replies_carry_the_tracker_id_and_min_interval() -> None:
+    process = spawn("--http", "127.0.0.1:0", "--udp", "off", "--interval", "120",
+                    "--min-interval", "45", "--tracker-id", "tracker-7")  # fmt: skip
+    try:
+        assert process.stderr is not None
+        found = re.search(r"http://127\.0\.0\.1:(\d+)/announce", process.stderr.readline())
+        assert found
+        reply = announce(int(found[1]))
+        assert (reply[b"interval"], reply[b"min interval"]) == (120, 45)
+        assert reply[b"tracker id"] == b"tracker-7"
+    finally:
+        process.kill()
+        process.wait()
 
 
 def free_port() -> int:
@@ -138,6 +154,8 @@ def test_bad_options_are_one_line_errors(run: Run) -> None:
     assert_one_error_line(result, "passkey")
     result = invoke("tracker", "--workers", "2", "--http", "127.0.0.1:0", "--udp", "off")
     assert_one_error_line(result, "fixed ports")
+    result = invoke("tracker", "--interval", "60", "--min-interval", "61")
+    assert_one_error_line(result, "--min-interval 61 is longer than --interval 60")
     usage = invoke("tracker", "--http", "nonsense")
     assert usage.exit_code == 2 and "HOST:PORT" in usage.stderr
 

@@ -8,7 +8,6 @@ cases skip when the accelerator was not built, except under
 from __future__ import annotations
 
 import itertools
-import os
 import resource
 import sys
 from collections import OrderedDict
@@ -20,14 +19,15 @@ from hypothesis import strategies as st
 
 from bitswarm.core import bencode
 from bitswarm.core.bencode import BencodeError, Codec, Value
+from bitswarm_testing import missing
 
 
 def _require_accelerator() -> Codec:
     if bencode.ACCELERATED is None:
-        message = "the C accelerator bitswarm.core._bencode is not built"
-        if os.environ.get("BITSWARM_REQUIRE_TOOLS"):
-            pytest.fail(f"{message}, and BITSWARM_REQUIRE_TOOLS is set", pytrace=False)
-        pytest.skip(f"{message} (python setup.py build_ext --inplace)")
+        missing(
+            "the C accelerator bitswarm.core._bencode is not built",
+            "python setup.py build_ext --inplace",
+        )
     return bencode.ACCELERATED
 
 

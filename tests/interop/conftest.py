@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
-
 import netns
 import pytest
+
+from bitswarm_testing import missing
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -21,9 +21,7 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
         return None
     reason = netns.unavailable()
     if reason is not None:
-        if os.environ.get("BITSWARM_REQUIRE_TOOLS"):
-            pytest.fail(f"{reason}, and BITSWARM_REQUIRE_TOOLS is set", pytrace=False)
-        pytest.skip(reason)
+        missing(reason)
     timeout = max(float(pyfuncitem.config.getini("timeout") or 300) - 15, 30)
     outcome, output = netns.run_test(pyfuncitem.nodeid, pyfuncitem.config.rootpath, timeout)
     if outcome == "skipped":

@@ -3,9 +3,9 @@
 For the same files and piece length, bitswarm and libtorrent (the PyPI wheel)
 must make v1, v2 and hybrid torrents with identical info-hashes: same file
 order, same BEP 47 pad files, same BEP 52 merkle roots. libtorrent must load
-bitswarm's torrents, piece layers included. And bitswarm's verify must accept
-the data of torrents made by libtorrent, mktorrent and transmission-create, and
-find a flipped byte in the right piece.
+bitswarm's torrents, piece layers included. And ``bitswarm verify`` must accept
+the data of torrents made by libtorrent, mktorrent and transmission-create
+(exit 0), and name the file and piece of a flipped byte (exit 1).
 
 libtorrent keeps a v1-only torrent's files in the order it is given them (its
 folder walk follows ``readdir``), so it is handed bitswarm's canonical order;
@@ -24,7 +24,7 @@ import pytest
 from bitswarm.core.metainfo import Torrent, Version, parse_torrent
 from bitswarm.core.metainfo.piece_size import auto_piece_length
 from bitswarm.storage.create import create_torrent
-from bitswarm.storage.verify import FileStatus, verify
+from cli.helpers import bitswarm
 from torrent_content import FOLDER, KIB, PIECE, flip_byte, make_files
 
 pytestmark = [pytest.mark.interop, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
@@ -119,18 +119,25 @@ def test_automatic_piece_length_is_libtorrents(size: int) -> None:
 
 
 def check_third_party(torrent_bytes: bytes, data_root: Path, damaged: Path) -> None:
-    """verify accepts the data, then finds a byte flipped in ``damaged`` in the right piece."""
+    """``bitswarm verify`` accepts the data, then names the file and piece of a flipped byte."""
     torrent = parse_torrent(torrent_bytes)
-    report = verify(torrent, data_root)
-    assert report.ok, [(f.path, f.status) for f in report.files if f.status != FileStatus.COMPLETE]
+    path = data_root / "third-party.torrent"
+    path.write_bytes(torrent_bytes)
+    result = bitswarm("verify", str(path), str(data_root))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-1].endswith(": all good"), result.stdout
     offset = 2 * PIECE + 9
     flip_byte(damaged, offset)
     entry = next(e for e in torrent.files if data_root.joinpath(*e.path) == damaged)
     expected = (entry.offset + offset) // torrent.piece_length
-    report = verify(torrent, data_root)
-    assert report.bad_pieces == (expected,)
-    status = next(f for f in report.files if f.disk_path == damaged)
-    assert (status.status, status.bad_pieces) == (FileStatus.DAMAGED, (expected,))
+    result = bitswarm("verify", str(path), str(data_root))
+    assert result.exit_code == 1, result.output
+    lines = result.stdout.splitlines()
+    named = "/".join(entry.path)
+    damaged_lines = [line for line in lines if line.startswith("damaged ")]
+    assert len(damaged_lines) == 1, lines
+    assert damaged_lines[0].endswith(f"  {named}  (bad pieces {expected})"), lines
+    assert lines[-1].endswith(" 1 bad, 0 missing: damaged"), lines
 
 
 @pytest.mark.parametrize("version", ["v1", "v2", "hybrid"])

@@ -11,7 +11,9 @@ When every tracker fails, :class:`Announcer` keeps trying with a back-off
 (5 s doubling to the tracker interval cap), and keeps the last reason so the
 command line can tell the user. The torrent may ask for peers early
 (:meth:`Announcer.want_peers`, e.g. when it has too few); the tracker's
-``min interval`` is honoured for that.
+``min interval`` is honoured for that. A tracker's ``warning message`` does
+not fail the announce; each distinct one is kept in
+:attr:`Announcer.warnings` for the user to see once.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ DEFAULT_MIN_INTERVAL = 30.0
 """Early announces (for more peers) come at most this often unless the tracker says."""
 STOP_TIMEOUT = 3.0
 """How long the ``stopped`` announce may delay shutting down."""
+MAX_WARNINGS = 16
+"""Distinct tracker warnings kept; a tracker that invents a new one each time is not heard."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +71,8 @@ class Announcer:
         """Announces a tracker answered."""
         self.last_error: str | None = None
         """Why the last announce failed, or ``None`` once one succeeds."""
+        self.warnings: list[tuple[str, str]] = []
+        """``(tracker, message)``: each distinct ``warning message``, as first sent."""
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run())
@@ -109,10 +115,17 @@ class Announcer:
         self.announces += 1
         self.last_error = None
         reply = result.reply
+        self._keep_warning(result.tracker, reply.warning)
         if reply.min_interval is not None:
             self._min_interval = float(reply.min_interval)
         self._on_peers(result.peers)
         return float(reply.interval)
+
+    def _keep_warning(self, tracker: str, warning: str | None) -> None:
+        if not warning or len(self.warnings) >= MAX_WARNINGS:
+            return
+        if all(known != warning for _, known in self.warnings):
+            self.warnings.append((tracker, warning))
 
     async def _run(self) -> None:
         retry = FIRST_RETRY

@@ -247,6 +247,7 @@ class TorrentRunner:
             peers=len(peers),
             complete=self.finished.is_set(),
             error=self.error,
+            tracker_warnings=tuple(self.announcer.warnings) if self.announcer else (),
         )
 
     # -- the swarm's actions ---------------------------------------------------------------

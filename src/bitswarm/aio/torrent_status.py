@@ -26,6 +26,8 @@ class TorrentStatus:
     peers: int
     complete: bool
     error: str | None
+    tracker_warnings: tuple[tuple[str, str], ...] = ()
+    """``(tracker URL, message)`` of each distinct warning its trackers sent, oldest first."""
 
     @property
     def fraction(self) -> float:

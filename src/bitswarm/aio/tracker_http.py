@@ -2,10 +2,13 @@
 
 Routes:
 
-- ``GET /announce`` and ``/announce/<passkey>``; ``GET /scrape`` and
-  ``/scrape/<passkey>``: bencoded replies, always with status 200. A malformed
-  request, a refusal and even a failing store answer ``failure reason``;
-  clients show that text to their users, while a 500 tells them nothing.
+- ``GET /announce``, ``/<passkey>/announce`` and ``/announce/<passkey>``;
+  ``GET /scrape``, ``/<passkey>/scrape`` and ``/scrape/<passkey>``. BEP 48
+  derives a scrape URL by replacing the last ``announce`` of the path with
+  ``scrape``, so ``/<passkey>/announce`` is the form whose clients can scrape.
+  Bencoded replies, always with status 200. A malformed request, a refusal
+  and even a failing store answer ``failure reason``; clients show that text
+  to their users, while a 500 tells them nothing.
 - ``GET /stats`` (JSON) and ``GET /metrics`` (Prometheus text).
 - ``/admin/...`` when an admin token is configured, with
   ``Authorization: Bearer <token>``: ``GET /admin/access``, ``PUT`` or
@@ -52,6 +55,8 @@ def create_app(
     app.router.add_get("/announce/{passkey}", tracker.announce)
     app.router.add_get("/scrape", tracker.scrape)
     app.router.add_get("/scrape/{passkey}", tracker.scrape)
+    app.router.add_get("/{passkey}/announce", tracker.announce)
+    app.router.add_get("/{passkey}/scrape", tracker.scrape)
     app.router.add_get("/stats", tracker.stats)
     app.router.add_get("/metrics", tracker.metrics)
     if admin_token:

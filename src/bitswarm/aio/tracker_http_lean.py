@@ -11,7 +11,8 @@ Theory of operation
 Every accepted connection starts with :class:`LeanHttpProtocol`. It buffers
 what arrives and reads complete request heads with
 :func:`~bitswarm.core.tracker.http_head.parse_head`. A plain ``GET`` of
-``/announce``, ``/scrape`` (or either with ``/<passkey>``), with no body,
+``/announce``, ``/scrape`` (or either with a passkey: ``/<passkey>/announce``
+and ``/<passkey>/scrape``, or ``/announce/<passkey>``), with no body,
 while the store answers inline (the memory store), is answered at once from
 :class:`~bitswarm.aio.tracker_answers.HttpAnswers`, the same code aiohttp's
 routes use, with a fixed, minimal response head. Pipelined requests are
@@ -42,7 +43,11 @@ from bitswarm.core.tracker.http_head import HeadError, RequestHead, parse_head
 KEEP_ALIVE_SECONDS = 75.0
 """Idle seconds before a persistent connection is closed (aiohttp's default too)."""
 
-_ROUTE = re.compile(rb"/(announce|scrape)(?:/([A-Za-z0-9_-]+))?")
+_ROUTES = (
+    re.compile(rb"/(?P<kind>announce|scrape)(?:/(?P<passkey>[A-Za-z0-9_-]+))?"),
+    re.compile(rb"/(?P<passkey>[A-Za-z0-9_-]+)/(?P<kind>announce|scrape)"),
+)
+"""The paths answered here, tried in aiohttp's order: ``/announce/<passkey>`` first."""
 _KINDS: dict[bytes, Kind] = {b"announce": "announces", b"scrape": "scrapes"}
 _REASONS = {
     400: "Bad Request",
@@ -152,14 +157,14 @@ class LeanHttpProtocol(asyncio.Protocol):
 
     def _tracker_request(self, head: RequestHead) -> TrackerRequest | None:
         """The announce or scrape this head asks for, or ``None`` if aiohttp should serve it."""
-        route = _ROUTE.fullmatch(head.path)
+        route = next(filter(None, (r.fullmatch(head.path) for r in _ROUTES)), None)
         if route is None or head.method != b"GET" or head.has_body:
             return None
-        passkey = route[2].decode() if route[2] else None
+        passkey = route["passkey"].decode() if route["passkey"] else None
         header = self.server.header
         forwarded = head.header(header) if header else None
         return TrackerRequest(
-            _KINDS[route[1]],
+            _KINDS[route["kind"]],
             head.query,
             passkey,
             self.peer_host,

@@ -51,6 +51,17 @@ def tracker_tiers(values: Sequence[str]) -> list[list[str]]:
     return tiers
 
 
+def torrent_format(*, v1: bool, v2: bool, hybrid: bool) -> Version:
+    """The format the flags ask for (v1 when none does); two different ones are a usage error."""
+    flags: tuple[tuple[Version, bool], ...] = (("v1", v1), ("v2", v2), ("hybrid", hybrid))
+    chosen = [version for version, given in flags if given]
+    if len(chosen) > 1:
+        named = " and ".join(f"--{version}" for version in chosen)
+        message = f"{named} conflict: choose one torrent format"
+        raise click.UsageError(message, click.get_current_context(silent=True))
+    return chosen[0] if chosen else "v1"
+
+
 def report_skipped(entry: Skipped) -> None:
     """Tell the user about a symbolic link or special file left out of the torrent."""
     print_line(stderr_console(), f"skipped {entry.disk_path}: {entry.reason}")
@@ -78,9 +89,9 @@ def write_new_file(path: str, data: bytes, *, force: bool) -> None:
 @click.option("--web-seed", "web_seeds", multiple=True, metavar="URL", help="Web seed (BEP 19).")
 @click.option("--private", is_flag=True, help="Private torrent: trackers only, no DHT or PEX.")
 @click.option("--piece-size", type=SizeParam(), help="Piece size, e.g. 256KiB (default: auto).")
-@click.option("--v1", "version", flag_value="v1", default=True, help="v1 torrent (default).")
-@click.option("--v2", "version", flag_value="v2", help="v2-only torrent (BEP 52).")
-@click.option("--hybrid", "version", flag_value="hybrid", help="v1 and v2 in one torrent.")
+@click.option("--v1", is_flag=True, help="v1 torrent (default).")
+@click.option("--v2", is_flag=True, help="v2-only torrent (BEP 52).")
+@click.option("--hybrid", is_flag=True, help="v1 and v2 in one torrent.")
 @click.option("--comment", help="Free-text comment.")
 @click.option("--source", help="Source tag (changes the info-hash; used by private trackers).")
 @click.option("-o", "--output", metavar="FILE", help="Where to write (default: NAME.torrent).")
@@ -91,7 +102,9 @@ def create(
     web_seeds: tuple[str, ...],
     private: bool,
     piece_size: int | None,
-    version: Version,
+    v1: bool,
+    v2: bool,
+    hybrid: bool,
     comment: str | None,
     source: str | None,
     output: str | None,
@@ -103,6 +116,7 @@ def create(
     aria2 1.36 know no v2: Transmission cannot open a hybrid torrent, and aria2
     takes its pad files for real files. Use --hybrid or --v2 for newer clients.
     """
+    version = torrent_format(v1=v1, v2=v2, hybrid=hybrid)
     tiers = tracker_tiers(trackers)
     seeds = [_url(url, WEB_SEED_SCHEMES, "--web-seed") for url in web_seeds]
     output = output or os.path.basename(os.path.abspath(path)) + ".torrent"

@@ -60,15 +60,34 @@ def progress_bar(description: str, console: Console) -> Iterator[ProgressCallbac
 
 
 def _plain_lines(description: str, console: Console) -> ProgressCallback:
+    """A line each time another tenth is done, and one ``100%`` line at the end.
+
+    A tenth reached within the last percent, or whose sizes read the same as
+    the whole (``10 MiB of 10 MiB`` at 99.5%), gets no line of its own: the
+    ``100%`` line follows at once and would say the same. Calls after the
+    end, or past the total, print nothing more.
+    """
     shown = -1
+    finished = False
+
+    def say(percent: int, done: int, total: int) -> None:
+        line = f"{description}: {percent}% ({format_size(done)} of {format_size(total)})"
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
 
     def update(done: int, total: int) -> None:
-        nonlocal shown
-        step = PLAIN_STEPS if total <= 0 else done * PLAIN_STEPS // total
-        if step > shown:
-            shown = step
-            percent = 100 if total <= 0 else done * 100 // total
-            line = f"{description}: {percent}% ({format_size(done)} of {format_size(total)})"
-            console.print(line, highlight=False, markup=False, soft_wrap=True)
+        nonlocal shown, finished
+        if finished:
+            return
+        if done >= total:
+            finished = True
+            say(100, max(total, 0), max(total, 0))
+            return
+        step = done * PLAIN_STEPS // total
+        if step <= shown:
+            return
+        shown = step
+        percent = done * 100 // total
+        if percent < 99 and format_size(done) != format_size(total):
+            say(percent, done, total)
 
     return update

@@ -5,7 +5,9 @@ the share verified, the download and upload rates, the connected peers and
 the time left. On a terminal that is one rich progress bar per torrent,
 redrawn a few times a second; piped, it is one plain line per torrent every
 few seconds (and one when it completes), which logs well and never floods.
-Everything goes to standard error, so standard output keeps the result.
+A tracker's ``warning message`` is one line of its own, above the bars, once
+per distinct message. Everything goes to standard error, so standard output
+keeps the result.
 """
 
 from __future__ import annotations
@@ -18,10 +20,13 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn
 
 from bitswarm.aio.torrent_status import TorrentStatus
+from bitswarm.cli.describe import safe
 from bitswarm.cli.units import format_size
 
 REFRESH = 0.25
 PLAIN_EVERY = 5.0
+WARNING_CHARS = 200
+"""A tracker's warning is cut to this many characters: it is one line, not a page."""
 
 
 def format_seconds(seconds: float | None) -> str:
@@ -44,13 +49,20 @@ def status_line(status: TorrentStatus) -> str:
     )
 
 
+def warning_line(name: str, tracker: str, message: str) -> str:
+    """``name: tracker URL warns: message``, escaped for a terminal and cut to one line."""
+    if len(message) > WARNING_CHARS:
+        message = message[: WARNING_CHARS - 3] + "..."
+    return f"{safe(name)}: tracker {safe(tracker)} warns: {safe(message)}"
+
+
 @contextlib.asynccontextmanager
 async def live_view(
     statuses: Callable[[], Sequence[TorrentStatus]], console: Console
 ) -> AsyncIterator[None]:
     """Show ``statuses()`` on ``console`` while the block runs, and once more at its end."""
 
-    show = _bars(console) if console.is_terminal else _plain(console)
+    show = _with_warnings(_bars(console) if console.is_terminal else _plain(console), console)
     task = asyncio.get_running_loop().create_task(_refresh(statuses, show))
     try:
         yield
@@ -68,6 +80,22 @@ async def _refresh(statuses: Callable[[], Sequence[TorrentStatus]], show: Show) 
     while True:
         show(statuses(), False)
         await asyncio.sleep(REFRESH)
+
+
+def _with_warnings(show: Show, console: Console) -> Show:
+    """``show``, after a line for each tracker warning not told before."""
+    told: set[str] = set()
+
+    def show_with_warnings(statuses: Sequence[TorrentStatus], last: bool) -> None:
+        for status in statuses:
+            for tracker, message in status.tracker_warnings:
+                line = warning_line(status.name, tracker, message)
+                if line not in told:
+                    told.add(line)
+                    console.print(line, highlight=False, markup=False, soft_wrap=True)
+        show(statuses, last)
+
+    return show_with_warnings
 
 
 def _bars(console: Console) -> Show:

@@ -2,7 +2,8 @@
 
 Open by default: any torrent, any client. ``--private`` serves only the
 passkeys and info-hashes given with ``--passkey``/``--allow`` or added at run
-time through the admin API (``--admin-token``). One line on stderr says where
+time through the admin API (``--admin-token``). ``--interval``,
+``--min-interval`` and ``--tracker-id`` fill in the announce replies. One line on stderr says where
 it listens; SIGINT or SIGTERM stops it cleanly.
 """
 
@@ -79,6 +80,17 @@ def _host_port(ctx: click.Context, param: click.Parameter, text: str) -> HostPor
     help="Seconds between a client's announces.",
 )
 @click.option(
+    "--min-interval",
+    type=click.IntRange(0, 86400),
+    metavar="S",
+    help="Seconds a client must wait between announces (default: half the interval).",
+)
+@click.option(
+    "--tracker-id",
+    metavar="TEXT",
+    help="Sent as 'tracker id' in HTTP announce replies; clients send it back (BEP 3).",
+)
+@click.option(
     "--secret",
     help="Key of the UDP connection ids; give all tracker "
     "processes behind one address the same (default: random).",
@@ -96,18 +108,27 @@ def _host_port(ctx: click.Context, param: click.Parameter, text: str) -> HostPor
 )
 def tracker(
     http: HostPort | None, udp: HostPort | None, store: str, workers: int, private: bool,
-    passkeys: tuple[str, ...], allowed: tuple[str, ...], interval: int, secret: str | None,
-    admin_token: str | None, client_address_header: str | None, allow_claimed_ip: bool,
+    passkeys: tuple[str, ...], allowed: tuple[str, ...], interval: int, min_interval: int | None,
+    tracker_id: str | None, secret: str | None, admin_token: str | None,
+    client_address_header: str | None, allow_claimed_ip: bool,
 ) -> None:  # fmt: skip
     """Run a BitTorrent tracker over HTTP and UDP."""
     if http is None and udp is None:
         raise UserError("both --http and --udp are off: nothing to serve")
     if store != "memory" and not store.startswith(REDIS_SCHEMES):
         raise UserError(f"--store must be 'memory' or a redis:// URL, not {store!r}")
+    if min_interval is not None and min_interval > interval:
+        raise UserError(f"--min-interval {min_interval} is longer than --interval {interval}")
+    policy = TrackerPolicy(
+        interval=interval,
+        min_interval=min_interval,
+        allow_claimed_ip=allow_claimed_ip,
+        tracker_id=(tracker_id or "").encode(),
+    )
     options: dict[str, object] = dict(
         http=http, udp=udp, store_url=store, private=private, passkeys=passkeys,
         allowed_info_hashes=tuple(_info_hash(text) for text in allowed),
-        policy=TrackerPolicy(interval=interval, allow_claimed_ip=allow_claimed_ip),
+        policy=policy,
         admin_token=admin_token, client_address_header=client_address_header,
     )  # fmt: skip
     if secret is not None:

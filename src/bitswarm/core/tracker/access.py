@@ -2,8 +2,9 @@
 
 An open tracker (the default) serves any torrent to anyone. A private one
 serves only torrents on its allow-list, and only to clients whose announce
-URL carries a registered passkey (``/announce/<passkey>`` over HTTP, the same
-path in BEP 41 URLData over UDP). Both lists change at run time through the
+URL carries a registered passkey (``/<passkey>/announce``, whose scrape URL is
+``/<passkey>/scrape`` by BEP 48's rule, or ``/announce/<passkey>``; over HTTP,
+or as the path in BEP 41 URLData over UDP). Both lists change at run time through the
 admin API; the checks are set lookups.
 """
 
