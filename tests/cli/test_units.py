@@ -47,7 +47,16 @@ def test_bad_rate_says_it_is_a_rate() -> None:
 
 
 @pytest.mark.parametrize(
-    ("size", "text"), [(0, "0 B"), (1023, "1023 B"), (1536, "1.5 KiB"), (64 * 1024**2, "64 MiB")]
+    ("size", "text"),
+    [
+        (0, "0 B"),
+        (1023, "1023 B"),
+        (1536, "1.5 KiB"),
+        (64 * 1024**2, "64 MiB"),
+        (1010 * 1024, "1010 KiB"),
+        (999 * 1024 + 600, "1000 KiB"),
+        (5000 * 1024**4, "5000 TiB"),
+    ],
 )
 def test_format_size(size: int, text: str) -> None:
     assert format_size(size) == text

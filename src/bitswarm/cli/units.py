@@ -55,10 +55,12 @@ def parse_rate(text: str) -> int:
 
 
 def format_size(size: float) -> str:
-    """``1536`` -> ``1.5 KiB``: binary prefixes, three significant figures."""
+    """``1536`` -> ``1.5 KiB``: binary prefixes, three significant figures (whole numbers
+    from 1000 up: ``1010 KiB``, never ``1.01e+03 KiB``)."""
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
         if abs(size) < 1024 or unit == "TiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.3g} {unit}"
+            whole = unit == "B" or abs(size) >= 999.5
+            return f"{size:.0f} {unit}" if whole else f"{size:.3g} {unit}"
         size /= 1024
     raise AssertionError("unreachable")
 
