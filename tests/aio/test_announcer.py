@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from types import SimpleNamespace
 
 import pytest
 
+from bitswarm.aio import announcer as announcer_module
 from bitswarm.aio.announcer import Announcer, Totals
-from bitswarm.aio.tracker_client import TrackerClient
+from bitswarm.aio.tracker_client import AnnounceFailed, TrackerClient
 from bitswarm.aio.tracker_server import TrackerConfig, TrackerServer
+from bitswarm.core.tracker.model import Event
 from bitswarm.core.tracker.policy import TrackerPolicy
 from warning_tracker import WarningTracker
 
@@ -102,3 +105,41 @@ async def test_each_distinct_tracker_warning_is_kept_once() -> None:
         await peer.close()
     assert tracker.sent[:5] == ["slow down", "ratio low", "slow down", "ratio low", ""]
     assert peer.announcer.warnings == [(tracker.url, "slow down"), (tracker.url, "ratio low")]
+
+
+class FlakyClient:
+    """A tracker client whose first ``failures`` announces fail; it records every event."""
+
+    def __init__(self, failures: int, on_failure: Callable[[], None] = lambda: None) -> None:
+        self.failures = failures
+        self.on_failure = on_failure
+        self.events: list[tuple[Event, bool]] = []
+
+    async def announce(self, *args: object) -> SimpleNamespace:
+        event = args[-1]
+        assert isinstance(event, Event)
+        if self.failures:
+            self.failures -= 1
+            self.events.append((event, False))
+            self.on_failure()
+            raise AnnounceFailed([("http://127.0.0.1:9/announce", "refused")])
+        self.events.append((event, True))
+        reply = SimpleNamespace(warning=None, min_interval=0, interval=60)
+        return SimpleNamespace(tracker="http://127.0.0.1:9/announce", reply=reply, peers=[])
+
+
+async def test_started_is_said_until_a_tracker_answers_then_completed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The download completes while the first announces fail: the tracker still hears
+    ``started`` first, then ``completed``, each once answered."""
+    monkeypatch.setattr(announcer_module, "FIRST_RETRY", 0.01)
+    client = FlakyClient(failures=2)
+    announcer = Announcer(client, INFO_HASH, b"p" * 20, 6006, lambda: Totals(0, 0, 0), list)
+    client.on_failure = announcer.completed
+    announcer.start()
+    await _until(lambda: announcer.announces == 2)
+    await announcer.stop()
+    said = [event for event, answered in client.events if answered]
+    assert [event for event, _ in client.events[:3]] == [Event.STARTED] * 3
+    assert said == [Event.STARTED, Event.COMPLETED, Event.STOPPED]

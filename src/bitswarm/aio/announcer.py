@@ -64,7 +64,8 @@ class Announcer:
         self._totals = totals
         self._on_peers = on_peers
         self._wake = asyncio.Event()
-        self._event = Event.STARTED
+        self._event = Event.NONE
+        """The event the next announce says once ``started`` has been answered."""
         self._min_interval = DEFAULT_MIN_INTERVAL
         self._task: asyncio.Task[None] | None = None
         self.announces = 0
@@ -128,17 +129,23 @@ class Announcer:
             self.warnings.append((tracker, warning))
 
     async def _run(self) -> None:
+        """Announce until cancelled. Until a tracker has answered, every try says ``started``
+        (BEP 3: the first announce must); an event that fails is said again on the next try,
+        and one asked for meanwhile (``completed``) waits for its own turn."""
+
         retry = FIRST_RETRY
         while True:
-            event, self._event = self._event, Event.NONE
             self._wake.clear()
+            event = self._event if self.announces else Event.STARTED
             try:
                 interval = await self._announce(event)
                 retry = FIRST_RETRY
+                if event is self._event:
+                    self._event = Event.NONE
+                elif self._event is not Event.NONE:
+                    continue  # asked for while ``started`` was being said: say it now
             except AnnounceFailed as error:
                 self.last_error = str(error)
-                if event is not Event.NONE and self._event is Event.NONE:
-                    self._event = event  # say it again on the next try
                 interval, retry = retry, min(retry * 2, MAX_RETRY)
             await self._sleep(interval)
 
