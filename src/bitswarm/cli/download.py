@@ -4,9 +4,13 @@ The torrent's trackers (and any ``--peer``) give the peers; every verified
 piece is written under OUTPUT and recorded in resume data in
 ``OUTPUT/.bitswarm/`` (with a copy of the torrent), so an interrupted
 download — Ctrl-C, a crash, a power cut — continues where it stopped
-without fetching verified pieces again. Exit status: 0 when the content is
-complete and verified (and seeding, if asked, has ended), 1 when it could
-not finish (no route to any peer, a disk that failed), 2 on bad input.
+without fetching verified pieces again. Resume data trusts a file whose size
+and mtime are unchanged; ``--recheck`` ignores it and hashes everything on
+disk, for data changed behind the peer's back with its mtime restored.
+
+Exit status: 0 when the content is complete and verified (and seeding, if
+asked, has ended), 1 when it could not finish (no route to any peer, a disk
+that failed), 2 on bad input.
 
 Magnet links need the metadata extension (BEP 9) to fetch the info
 dictionary from peers, which the peer does not speak yet; a magnet link
@@ -33,6 +37,7 @@ from bitswarm.cli.peer_session import (
     PeerOptions,
     gather_options,
     peer_options,
+    recheck_option,
     run_until,
     running_torrent,
 )
@@ -93,6 +98,7 @@ def _magnet_hash(magnet: Magnet) -> bytes:
     help="Seconds with no peer at all before failing.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object at the end.")
+@recheck_option
 @peer_options(download=True)
 def download(
     source: str,
@@ -101,6 +107,7 @@ def download(
     seed_ratio: float | None,
     give_up: float,
     as_json: bool,
+    recheck: bool,
     port: int,
     bind: str | None,
     max_up: int,
@@ -119,7 +126,7 @@ def download(
     record: dict[str, object] = {}
     seeding = seed or seed_ratio is not None
     try:
-        run(_download(torrent, output, options, seeding, seed_ratio, give_up, record))
+        run(_download(torrent, output, options, seeding, seed_ratio, give_up, recheck, record))
     except KeyboardInterrupt:
         if not record.get("complete"):
             raise UserError(
@@ -138,10 +145,12 @@ async def _download(
     seed: bool,
     seed_ratio: float | None,
     give_up: float,
+    recheck: bool,
     record: dict[str, object],
 ) -> None:
     """Download, then seed if asked; ``record`` holds the figures, even when interrupted."""
-    async with running_torrent(torrent, output, default_state_dir(output), options) as runner:
+    state_dir = default_state_dir(output)
+    async with running_torrent(torrent, output, state_dir, options, recheck=recheck) as runner:
         try:
             async with live_view(lambda: [runner.status()], stderr_console()):
                 await run_until(runner, runner.finished.is_set, give_up)
