@@ -38,8 +38,9 @@ from bitswarm.core.swarm.actions import (
     WriteBlock,
 )
 from bitswarm.core.swarm.bitfield import Bitfield
+from bitswarm.core.swarm.config import SwarmConfig
 from bitswarm.core.swarm.pieces import PieceGeometry
-from bitswarm.core.swarm.torrent import SwarmConfig, TorrentSwarm
+from bitswarm.core.swarm.torrent import TorrentSwarm
 from bitswarm.core.wire.errors import ProtocolError
 from bitswarm.core.wire.handshake import Extensions, Handshake
 from bitswarm.core.wire.parser import MessageParser

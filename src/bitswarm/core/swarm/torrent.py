@@ -63,7 +63,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from bitswarm.core.swarm.actions import (
@@ -77,14 +77,14 @@ from bitswarm.core.swarm.actions import (
     Stopped,
 )
 from bitswarm.core.swarm.bitfield import Bitfield, BitfieldError
-from bitswarm.core.swarm.choker import Choker, ChokerConfig
+from bitswarm.core.swarm.choker import Choker
+from bitswarm.core.swarm.config import SwarmConfig
 from bitswarm.core.swarm.deadlines import PeerDeadlines
 from bitswarm.core.swarm.download import Downloader
 from bitswarm.core.swarm.peer_state import PeerState, PeerStats
 from bitswarm.core.swarm.pieces import PeerKey, PieceGeometry
-from bitswarm.core.swarm.pipeline import PipelineConfig
 from bitswarm.core.swarm.smart_ban import Verdict
-from bitswarm.core.swarm.upload import Offence, UploadConfig, Uploader
+from bitswarm.core.swarm.upload import Offence, Uploader
 from bitswarm.core.wire.errors import ProtocolError
 from bitswarm.core.wire.fast import allowed_fast_set
 from bitswarm.core.wire.handshake import Extensions, Handshake
@@ -109,25 +109,6 @@ from bitswarm.core.wire.messages import (
 
 EXTENSIONS = Extensions.FAST
 """What our handshake announces: BEP 6, which this state machine speaks (BEP 10 it does not)."""
-
-
-@dataclass(frozen=True, slots=True)
-class SwarmConfig:
-    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
-    choker: ChokerConfig = field(default_factory=ChokerConfig)
-    upload: UploadConfig = field(default_factory=UploadConfig)
-    allowed_fast_count: int = 0
-    """BEP 6's k: pieces a choked peer may still request (sent when its address is known).
-    None by default: in a flash crowd every peer serving ten pieces to every newcomer
-    spreads uploads over half-finished pieces nobody can trade on (``bitswarm sim``,
-    40 peers x 16 MiB: median 2.6 x T_min without, 3.9 with 10, 3.1 with 5)."""
-    endgame_depth: int = 2
-    """In endgame (every missing block asked for), requests kept outstanding per peer: each
-    is a duplicate of someone else's, so only a peer about to fall idle gets one."""
-    max_strikes: int = 20
-    """Offences (unrequested blocks, requests beyond the queue, ...) before a peer is dropped."""
-    keepalive_interval: float = 120.0
-    idle_timeout: float = 180.0
 
 
 @dataclass(frozen=True, slots=True)
