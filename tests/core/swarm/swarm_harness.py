@@ -166,6 +166,11 @@ class MemorySwarm:
             event()
         raise AssertionError(f"not done within {steps} events")
 
+    def command(self, name: str, step: Callable[[TorrentSwarm], None]) -> None:
+        """Call node ``name``'s swarm now, as its application would, and carry out the actions."""
+
+        self._call(name, step)
+
     def all_finished(self) -> bool:
         return all(
             node.swarm.is_finished()
