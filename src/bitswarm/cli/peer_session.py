@@ -13,7 +13,7 @@ import asyncio
 import ipaddress
 import os
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,10 +127,14 @@ async def running_torrent(
     options: PeerOptions,
     *,
     recheck: bool = False,
+    file_priorities: Sequence[int] | None = None,
+    sequential: bool = False,
 ) -> AsyncIterator[TorrentRunner]:
     """A started session running ``torrent``; closed (resume saved) when the block ends.
 
-    ``recheck`` ignores the resume data and hashes every piece on disk.
+    ``recheck`` ignores the resume data and hashes every piece on disk;
+    ``file_priorities`` and ``sequential`` choose what to fetch and in which
+    order (:func:`~bitswarm.aio.torrent_open.open_torrent`).
     """
 
     session = Session(
@@ -144,7 +148,15 @@ async def running_torrent(
         raise UserError(str(error)) from error
     try:
         with progress_bar("checking", stderr_console()) as progress:
-            parts = await open_torrent(torrent, root, state_dir, recheck=recheck, progress=progress)
+            parts = await open_torrent(
+                torrent,
+                root,
+                state_dir,
+                recheck=recheck,
+                file_priorities=file_priorities,
+                sequential=sequential,
+                progress=progress,
+            )
         runner = session.add(parts)
         runner.add_peers(options.peers)
         yield runner
