@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import filecmp
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -32,13 +32,16 @@ async def peer(
     max_up: float = 0,
     max_down: float = 0,
     bind: str = "127.0.0.1",
+    file_priorities: Sequence[int] | None = None,
+    announce: bool = False,
 ) -> AsyncIterator[tuple[Session, TorrentRunner]]:
     """A session on loopback running ``torrent`` with its data under ``root``."""
     session = Session(SessionConfig(bind=bind, port=0, max_up=max_up, max_down=max_down))
     await session.start()
     try:
-        parts = await open_torrent(torrent, root, default_state_dir(root))
-        yield session, session.add(parts, announce=False)
+        state = default_state_dir(root)
+        parts = await open_torrent(torrent, root, state, file_priorities=file_priorities)
+        yield session, session.add(parts, announce=announce)
     finally:
         await session.close()
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from bitswarm.core.swarm.torrent import SwarmConfig
+from bitswarm.core.swarm.config import SwarmConfig
 from bitswarm.sim.report import Report, make_report
 from bitswarm.sim.scenarios import Scenario, build
 from bitswarm.sim.simulation import Simulation

@@ -158,6 +158,27 @@ def test_empty_files_appear_at_the_first_write_and_not_before(tmp_path: Path) ->
     assert not (top / "a.bin").exists()
 
 
+def test_skipped_files_are_not_created_unless_a_wanted_piece_holds_their_bytes(
+    tmp_path: Path,
+) -> None:
+    # v1, 32 KiB pieces: a.bin ends inside piece 3, with b/empty, b/small and b/zz's start
+    torrent = make_torrent(tmp_path, "v1")
+    index = {"/".join(e.path[1:]): i for i, e in enumerate(torrent.files)}
+    skipped = [index[name] for name in ("b/empty", "b/small", "b/zz", "d/long", "e")]
+    seed = PieceStore(torrent, tmp_path / "seed")
+    dl = PieceStore(torrent, tmp_path / "dl", skip=skipped)
+    for piece in range(4):  # the pieces of a.bin, the only file wanted
+        dl.write_block(piece, 0, seed.read_piece(piece))
+    got, want = tmp_path / "dl" / "top", tmp_path / "seed" / "top"
+    assert (got / "a.bin").read_bytes() == (want / "a.bin").read_bytes()
+    assert not (got / "b" / "empty").exists() and not (got / "e").exists()  # skipped, empty
+    assert not (got / "d" / "long").exists()  # skipped, and no wanted piece touches it
+    assert (got / "b" / "small").read_bytes() == (want / "b" / "small").read_bytes()
+    zz, shared = (got / "b" / "zz").read_bytes(), 4 * PIECE - torrent.files[index["b/zz"]].offset
+    assert zz[:shared] == (want / "b" / "zz").read_bytes()[:shared]
+    assert zz[shared:] == bytes(len(zz) - shared)  # only piece 3's bytes were written
+
+
 def test_pad_files_read_as_zeros_and_never_reach_the_disk(tmp_path: Path) -> None:
     torrent = make_torrent(tmp_path, "hybrid")
     pad = next(e for e in torrent.files if e.is_pad)

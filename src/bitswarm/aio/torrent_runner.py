@@ -12,8 +12,10 @@ them out in order:
 * ``WriteBlock`` and ``VerifyPiece`` go to :mod:`~bitswarm.aio.piece_writer`
   (a piece is hashed and written in one disk job, reported once it is on disk),
   ``ReadBlock`` to :mod:`~bitswarm.aio.piece_reader` (disk reads by chunks);
-* ``PieceDone`` marks the piece for the resume data, ``Finished`` announces
-  ``completed``; ``Stopped`` ends the torrent with its reason.
+* ``PieceDone`` marks the piece for the resume data, ``Finished`` sets
+  :attr:`TorrentRunner.finished` and announces ``completed`` if every piece is
+  had (a download that skips files is finished, not complete);
+  ``Stopped`` ends the torrent with its reason.
 
 The timer is one ``loop.call_at`` kept at ``swarm.get_timer()``, asked once a
 turn of the loop rather than after every message. Around the swarm the runner
@@ -142,12 +144,12 @@ class TorrentRunner:
         self._stopping = False
         self._resume_saved_at = self._loop.time()
         self.finished = asyncio.Event()
-        """Set when every wanted piece is verified (at once for a seed)."""
+        """Set when every wanted piece is verified (at once for a seed): the download is done."""
         self.error: str | None = None
         self.ended = asyncio.Event()
         """Set when the torrent stopped itself (``error`` says why)."""
         self.announcer = announcer(self)
-        if have.all():
+        if swarm.is_finished():
             self.finished.set()
 
     # -- PeerHost ------------------------------------------------------------------------
@@ -235,11 +237,10 @@ class TorrentRunner:
     def status(self) -> TorrentStatus:
         totals = self.swarm.totals()
         peers = self.swarm.peer_stats(self._loop.time())
-        size = self.swarm.geometry.total_length
         return TorrentStatus(
             name=self.torrent.name,
-            size=size,
-            verified=size - totals.left,
+            size=totals.wanted,
+            verified=totals.wanted - totals.wanted_left,
             uploaded=totals.uploaded,
             downloaded=totals.downloaded,
             up_rate=sum(peer.upload_rate for peer in peers),
@@ -284,7 +285,7 @@ class TorrentRunner:
             case Finished():
                 self.finished.set()
                 self._spawn(self._save())
-                if self.announcer is not None:
+                if self.announcer is not None and self.have.all():  # not with files skipped
                     self.announcer.completed()
             case Stopped(reason):
                 self._end(reason)

@@ -3,7 +3,10 @@
 A frozen snapshot, taken by :meth:`~bitswarm.aio.torrent_runner.TorrentRunner.status`
 from the torrent state machine's own counters (payload bytes, per-peer rate
 meters), so the progress bars, the demo's summary and the tracker's
-``uploaded``/``downloaded``/``left`` all read the same numbers.
+``uploaded``/``downloaded``/``left`` all read the same numbers. Progress and
+time left count the wanted pieces only: a download that skips files is
+complete when the files it wants are
+(:mod:`bitswarm.core.swarm.totals`).
 """
 
 from __future__ import annotations
@@ -17,14 +20,16 @@ class TorrentStatus:
 
     name: str
     size: int
+    """Bytes of the pieces the download wants: the whole torrent unless files are skipped."""
     verified: int
-    """Bytes of verified pieces."""
+    """Bytes of those pieces verified."""
     uploaded: int
     downloaded: int
     up_rate: float
     down_rate: float
     peers: int
     complete: bool
+    """Every wanted piece is verified."""
     error: str | None
     tracker_warnings: tuple[tuple[str, str], ...] = ()
     """``(tracker URL, message)`` of each distinct warning its trackers sent, oldest first."""

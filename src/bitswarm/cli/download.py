@@ -4,9 +4,18 @@ The torrent's trackers (and any ``--peer``) give the peers; every verified
 piece is written under OUTPUT and recorded in resume data in
 ``OUTPUT/.bitswarm/`` (with a copy of the torrent), so an interrupted
 download — Ctrl-C, a crash, a power cut — continues where it stopped
-without fetching verified pieces again. Exit status: 0 when the content is
-complete and verified (and seeding, if asked, has ended), 1 when it could
-not finish (no route to any peer, a disk that failed), 2 on bad input.
+without fetching verified pieces again. Resume data trusts a file whose size
+and mtime are unchanged; ``--recheck`` ignores it and hashes everything on
+disk, for data changed behind the peer's back with its mtime restored.
+
+Exit status: 0 when the content is complete and verified (and seeding, if
+asked, has ended), 1 when it could not finish (no route to any peer, a disk
+that failed), 2 on bad input.
+
+``--only PATTERN`` and ``--skip PATTERN`` choose files
+(:mod:`bitswarm.cli.file_selection`): the download is then complete, exit
+status 0, once the wanted files are, and its progress counts them alone.
+``--sequential`` fetches pieces in order.
 
 Magnet links need the metadata extension (BEP 9) to fetch the info
 dictionary from peers, which the peer does not speak yet; a magnet link
@@ -18,6 +27,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -27,12 +37,14 @@ from bitswarm.aio.torrent_open import default_state_dir
 from bitswarm.aio.torrent_runner import TorrentRunner
 from bitswarm.aio.torrent_status import TorrentStatus
 from bitswarm.cli.errors import EXIT_FAILED, UserError
+from bitswarm.cli.file_selection import file_priorities, files_record, selection_options
 from bitswarm.cli.loading import read_torrent, read_torrent_or_magnet
 from bitswarm.cli.peer_session import (
     DEFAULT_GIVE_UP,
     PeerOptions,
     gather_options,
     peer_options,
+    recheck_option,
     run_until,
     running_torrent,
 )
@@ -93,6 +105,8 @@ def _magnet_hash(magnet: Magnet) -> bytes:
     help="Seconds with no peer at all before failing.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object at the end.")
+@selection_options
+@recheck_option
 @peer_options(download=True)
 def download(
     source: str,
@@ -101,6 +115,10 @@ def download(
     seed_ratio: float | None,
     give_up: float,
     as_json: bool,
+    only: tuple[str, ...],
+    skip: tuple[str, ...],
+    sequential: bool,
+    recheck: bool,
     port: int,
     bind: str | None,
     max_up: int,
@@ -112,14 +130,21 @@ def download(
     state_dir = default_state_dir(output)
     torrent = resolve(source, state_dir)
     options = gather_options(port, bind, max_up, peers, max_down)
+    plan = _Plan(
+        seed or seed_ratio is not None,
+        seed_ratio,
+        give_up,
+        recheck,
+        file_priorities(torrent, only, skip),
+        sequential,
+    )
     output.mkdir(parents=True, exist_ok=True)
     state_dir.mkdir(exist_ok=True)
     _torrent_copy(state_dir, torrent.info_hash).write_bytes(torrent.to_bytes())
     started = time.monotonic()
     record: dict[str, object] = {}
-    seeding = seed or seed_ratio is not None
     try:
-        run(_download(torrent, output, options, seeding, seed_ratio, give_up, record))
+        run(_download(torrent, output, options, plan, record))
     except KeyboardInterrupt:
         if not record.get("complete"):
             raise UserError(
@@ -131,24 +156,46 @@ def download(
         click.echo(json.dumps(record, sort_keys=True))
 
 
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What the options ask of one download."""
+
+    seed: bool
+    seed_ratio: float | None
+    give_up: float
+    recheck: bool
+    file_priorities: list[int] | None
+    """One a file, 0 to skip it; ``None`` for every file."""
+    sequential: bool
+
+
 async def _download(
     torrent: Torrent,
     output: Path,
     options: PeerOptions,
-    seed: bool,
-    seed_ratio: float | None,
-    give_up: float,
+    plan: _Plan,
     record: dict[str, object],
 ) -> None:
     """Download, then seed if asked; ``record`` holds the figures, even when interrupted."""
-    async with running_torrent(torrent, output, default_state_dir(output), options) as runner:
+    async with running_torrent(
+        torrent,
+        output,
+        default_state_dir(output),
+        options,
+        recheck=plan.recheck,
+        file_priorities=plan.file_priorities,
+        sequential=plan.sequential,
+    ) as runner:
         try:
             async with live_view(lambda: [runner.status()], stderr_console()):
-                await run_until(runner, runner.finished.is_set, give_up)
-                if seed:
-                    await run_until(runner, lambda: _ratio_reached(runner, seed_ratio), None)
+                await run_until(runner, runner.finished.is_set, plan.give_up)
+                if plan.seed:
+                    ratio = plan.seed_ratio
+                    await run_until(runner, lambda: _ratio_reached(runner, ratio), None)
         finally:
             record.update(_record(runner.status()))
+            if plan.file_priorities is not None:
+                record["files"] = files_record(torrent, output, plan.file_priorities, runner.have)
 
 
 def _ratio_reached(runner: TorrentRunner, ratio: float | None) -> bool:

@@ -13,7 +13,7 @@ import asyncio
 import ipaddress
 import os
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,6 +104,15 @@ def peer_options(*, download: bool) -> Callable[[_F], _F]:
     return decorate
 
 
+recheck_option = click.option(
+    "--recheck",
+    is_flag=True,
+    help="Ignore the resume data: hash everything on disk again (finds damage that kept "
+    "file sizes and mtimes).",
+)
+"""``--recheck``, for both commands: a forced recheck (:func:`bitswarm.storage.resume.restore`)."""
+
+
 def gather_options(
     port: int, bind: str | None, max_up: int, peers: tuple[str, ...], max_down: int = 0
 ) -> PeerOptions:
@@ -112,9 +121,21 @@ def gather_options(
 
 @asynccontextmanager
 async def running_torrent(
-    torrent: Torrent, root: str | os.PathLike[str], state_dir: Path, options: PeerOptions
+    torrent: Torrent,
+    root: str | os.PathLike[str],
+    state_dir: Path,
+    options: PeerOptions,
+    *,
+    recheck: bool = False,
+    file_priorities: Sequence[int] | None = None,
+    sequential: bool = False,
 ) -> AsyncIterator[TorrentRunner]:
-    """A started session running ``torrent``; closed (resume saved) when the block ends."""
+    """A started session running ``torrent``; closed (resume saved) when the block ends.
+
+    ``recheck`` ignores the resume data and hashes every piece on disk;
+    ``file_priorities`` and ``sequential`` choose what to fetch and in which
+    order (:func:`~bitswarm.aio.torrent_open.open_torrent`).
+    """
 
     session = Session(
         SessionConfig(
@@ -127,7 +148,15 @@ async def running_torrent(
         raise UserError(str(error)) from error
     try:
         with progress_bar("checking", stderr_console()) as progress:
-            parts = await open_torrent(torrent, root, state_dir, progress=progress)
+            parts = await open_torrent(
+                torrent,
+                root,
+                state_dir,
+                recheck=recheck,
+                file_priorities=file_priorities,
+                sequential=sequential,
+                progress=progress,
+            )
         runner = session.add(parts)
         runner.add_peers(options.peers)
         yield runner

@@ -2,7 +2,8 @@
 
 DATA_PATH names the content or the folder holding it, as for ``verify``. The
 content is checked first — hashed, or trusted from the resume data in
-``<folder>/.bitswarm/`` when the files are unchanged since it was saved — and
+``<folder>/.bitswarm/`` when the files are unchanged since it was saved, unless
+``--recheck`` asks for every piece to be hashed — and
 must be complete: seeding a damaged copy would only spread damage. Then the
 torrent is announced to its trackers (and any ``--peer`` dialled) and its
 pieces are served until Ctrl-C, which ends it cleanly with exit status 0.
@@ -20,6 +21,7 @@ from bitswarm.cli.peer_session import (
     PeerOptions,
     gather_options,
     peer_options,
+    recheck_option,
     run_until,
     running_torrent,
 )
@@ -32,10 +34,12 @@ from bitswarm.core.metainfo import Torrent
 @click.command("seed")
 @click.argument("torrent_path", metavar="TORRENT")
 @click.argument("data_path")
+@recheck_option
 @peer_options(download=False)
 def seed(
     torrent_path: str,
     data_path: str,
+    recheck: bool,
     port: int,
     bind: str | None,
     max_up: int,
@@ -47,13 +51,14 @@ def seed(
     root = data_root(torrent, data_path)
     options = gather_options(port, bind, max_up, peers)
     try:
-        run(_seed(torrent, root, options))
+        run(_seed(torrent, root, options, recheck))
     except KeyboardInterrupt:
         click.echo("seed: stopped", err=True)
 
 
-async def _seed(torrent: Torrent, root: str, options: PeerOptions) -> None:
-    async with running_torrent(torrent, root, default_state_dir(root), options) as runner:
+async def _seed(torrent: Torrent, root: str, options: PeerOptions, recheck: bool) -> None:
+    state_dir = default_state_dir(root)
+    async with running_torrent(torrent, root, state_dir, options, recheck=recheck) as runner:
         if not runner.finished.is_set():
             have, total = runner.have.count(), torrent.piece_count
             raise UserError(

@@ -72,6 +72,11 @@ class Layout:
     def of(cls, torrent: Torrent) -> Layout:
         return cls(torrent.files, torrent.piece_length, aligned=torrent.version == "v2")
 
+    @property
+    def files(self) -> tuple[FileEntry, ...]:
+        """The torrent's files, in order, pad files included."""
+        return self._files
+
     def piece_size(self, piece: int) -> int:
         start = self._piece_start(piece)
         end = self.total_size

@@ -23,8 +23,8 @@ import math
 import random
 from dataclasses import dataclass, replace
 
+from bitswarm.core.swarm.config import SwarmConfig
 from bitswarm.core.swarm.pieces import BLOCK_SIZE
-from bitswarm.core.swarm.torrent import SwarmConfig
 
 SCENARIOS = ("flash", "poisson", "leave", "mixed", "freeriders", "superseed")
 SLOW_FACTOR = 5.0

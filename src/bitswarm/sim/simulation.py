@@ -4,7 +4,7 @@ Theory of operation
 -------------------
 Each peer of a :class:`~bitswarm.sim.scenarios.Scenario` is a
 :class:`SimPeer`: the stock core (:class:`~bitswarm.core.swarm.torrent.TorrentSwarm`
-with the default :class:`~bitswarm.core.swarm.torrent.SwarmConfig`), an
+with the default :class:`~bitswarm.core.swarm.config.SwarmConfig`), an
 :class:`~bitswarm.sim.links.Endpoint` and a virtual disk. The driver does for
 the core exactly what aio/'s torrent runner does with sockets: it calls the
 event methods, drains :meth:`TorrentSwarm.actions` after every call, and keeps

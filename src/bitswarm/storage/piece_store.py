@@ -15,6 +15,10 @@ What lands on disk is what a user expects to find, and nothing more:
 * The torrent's empty files are created at the first write too
   (:meth:`PieceStore.create_empty_files`), so a finished download is the whole
   file set.
+* Files the download skips (``skip``, from the file selection of
+  :mod:`bitswarm.core.selection`) are not created at all, empty ones included,
+  unless a wanted piece holds some of their bytes: then the first write creates
+  the file, sparse, and only those bytes are written.
 * BEP 47 pad files never touch the disk: writes to them are dropped and reads
   return zeros, which is what they hold by definition. BEP 47 symbolic links
   are not created: their targets come from a stranger.
@@ -31,7 +35,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -64,9 +68,12 @@ class PieceStore:
         torrent: Torrent,
         root: str | os.PathLike[str],
         *,
+        skip: Collection[int] = (),
         max_open_files: int = DEFAULT_OPEN_FILES,
     ) -> None:
         self.torrent = torrent
+        self.skipped = frozenset(skip)
+        """Indexes of the files the download skips: created only if a block is written there."""
         self.root = Path(root)
         self.layout = Layout.of(torrent)
         specs = {
@@ -83,13 +90,15 @@ class PieceStore:
         return self._handles.spec(file_index).disk_path
 
     def create_empty_files(self) -> None:
-        """Create the torrent's zero-length files (and their folders) if they are missing.
+        """Create the torrent's zero-length files (and their folders) if they are missing,
+        but for skipped ones.
 
         Done once by the first :meth:`write_block`; a caller may do it earlier.
         """
         for index, entry in enumerate(self.torrent.files):
-            if entry.length == 0 and not (entry.is_pad or entry.is_symlink):
-                self._handles.create(index)
+            if entry.length or entry.is_pad or entry.is_symlink or index in self.skipped:
+                continue
+            self._handles.create(index)
 
     def write_block(self, piece: int, offset: int, data: bytes | bytearray | memoryview) -> None:
         """Write ``data`` at ``offset`` within ``piece``, creating files as needed."""

@@ -38,8 +38,9 @@ from bitswarm.core.swarm.actions import (
     WriteBlock,
 )
 from bitswarm.core.swarm.bitfield import Bitfield
+from bitswarm.core.swarm.config import SwarmConfig
 from bitswarm.core.swarm.pieces import PieceGeometry
-from bitswarm.core.swarm.torrent import SwarmConfig, TorrentSwarm
+from bitswarm.core.swarm.torrent import TorrentSwarm
 from bitswarm.core.wire.errors import ProtocolError
 from bitswarm.core.wire.handshake import Extensions, Handshake
 from bitswarm.core.wire.parser import MessageParser
@@ -164,6 +165,11 @@ class MemorySwarm:
             self.now = max(self.now, when)
             event()
         raise AssertionError(f"not done within {steps} events")
+
+    def command(self, name: str, step: Callable[[TorrentSwarm], None]) -> None:
+        """Call node ``name``'s swarm now, as its application would, and carry out the actions."""
+
+        self._call(name, step)
 
     def all_finished(self) -> bool:
         return all(

@@ -1,15 +1,10 @@
-"""Piece and block geometry, and file priorities turned into piece priorities."""
+"""Piece and block geometry."""
 
 from __future__ import annotations
 
 import pytest
 
-from bitswarm.core.swarm.pieces import (
-    BLOCK_SIZE,
-    BlockRef,
-    PieceGeometry,
-    piece_priorities_from_files,
-)
+from bitswarm.core.swarm.pieces import BLOCK_SIZE, BlockRef, PieceGeometry
 
 
 def test_last_piece_and_last_block_are_short() -> None:
@@ -34,12 +29,3 @@ def test_small_pieces_are_one_short_block() -> None:
 def test_piece_length_above_a_block_must_be_whole_blocks() -> None:
     with pytest.raises(ValueError, match="multiple of 16384"):
         PieceGeometry(BLOCK_SIZE + 1, 10**6)
-
-
-def test_file_priorities_give_each_piece_its_highest_file() -> None:
-    # files: [0, 250) prio 0, [250, 250) empty prio 7, [250, 400) prio 1, [400, 1000) prio 0
-    assert piece_priorities_from_files([250, 0, 150, 600], [0, 7, 1, 0], 100) == [
-        0, 0, 1, 1, 0, 0, 0, 0, 0, 0,
-    ]  # fmt: skip
-    with pytest.raises(ValueError, match="2 file lengths but 1 file priorities"):
-        piece_priorities_from_files([1, 2], [4], 100)

@@ -21,9 +21,10 @@ from bitswarm.core.swarm.actions import (
 )
 from bitswarm.core.swarm.bitfield import Bitfield
 from bitswarm.core.swarm.choker import ChokerConfig
+from bitswarm.core.swarm.config import SwarmConfig
 from bitswarm.core.swarm.pieces import BLOCK_SIZE, PieceGeometry
 from bitswarm.core.swarm.pipeline import PipelineConfig
-from bitswarm.core.swarm.torrent import SwarmConfig, TorrentSwarm
+from bitswarm.core.swarm.torrent import TorrentSwarm
 from bitswarm.core.wire.handshake import Extensions, Handshake
 from bitswarm.core.wire.messages import (
     AllowedFast,

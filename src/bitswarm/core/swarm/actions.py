@@ -84,7 +84,13 @@ class PieceDone:
 
 @dataclass(frozen=True, slots=True)
 class Finished:
-    """Every wanted piece is verified: announce ``completed``, start seeding."""
+    """Every wanted piece is verified (libtorrent's *finished*): the download is done.
+
+    With every piece wanted (the default) the torrent is complete: announce
+    ``completed`` and seed. With files skipped it is not, and the tracker hears
+    no ``completed`` (BEP 3 means the whole torrent). Wanting more pieces later
+    makes the torrent unfinished again, and a later :class:`Finished` follows.
+    """
 
 
 @dataclass(frozen=True, slots=True)

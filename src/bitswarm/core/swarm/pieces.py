@@ -17,7 +17,7 @@ more; a failed hash puts every block of the piece back to FREE.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -77,31 +77,6 @@ class PieceGeometry:
         if self.block(ref.piece, index) != ref:
             raise ValueError(f"{ref} has the wrong length for its block")
         return index
-
-
-def piece_priorities_from_files(
-    file_lengths: Sequence[int], file_priorities: Sequence[int], piece_length: int
-) -> list[int]:
-    """Piece priorities from file priorities: each piece takes the highest file it touches.
-
-    A piece shared by a skipped file (0) and a wanted one must still be
-    downloaded, which is why the maximum, not the first file, decides.
-    """
-
-    if len(file_lengths) != len(file_priorities):
-        raise ValueError(
-            f"{len(file_lengths)} file lengths but {len(file_priorities)} file priorities"
-        )
-    total = sum(file_lengths)
-    priorities = [0] * -(-total // piece_length)
-    offset = 0
-    for length, priority in zip(file_lengths, file_priorities, strict=True):
-        if length:
-            first, last = offset // piece_length, (offset + length - 1) // piece_length
-            for piece in range(first, last + 1):
-                priorities[piece] = max(priorities[piece], priority)
-        offset += length
-    return priorities
 
 
 class BlockState(IntEnum):

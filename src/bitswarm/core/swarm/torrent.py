@@ -45,9 +45,10 @@ wrong-length blocks are waste and an offence; ``max_strikes`` offences drop
 the peer), written, and a piece whose blocks are all written is verified. A
 passed piece is announced with ``have`` to every peer; a failed one is
 downloaded again, and SmartBan's verdicts become :class:`Ban` actions. When
-every wanted piece has passed we emit :class:`Finished`; as a seed we stop
-being interested and drop peers that are seeds too. Protocol errors become a
-:class:`Disconnect` action, never an exception to the driver.
+every wanted piece (priority above 0) has passed we emit :class:`Finished` and
+stop being interested; as a seed (every piece passed) we also drop peers that
+are seeds too. Protocol errors become a :class:`Disconnect` action, never an
+exception to the driver.
 
 Choking runs every ``choker.round_interval`` from :meth:`get_timer`, and
 early when a choked peer turns interested while an upload slot is free, or
@@ -55,15 +56,16 @@ when an unchoked peer leaves.
 
 Beyond the design note's interface: ``peer_connected`` takes the peer's
 ``address`` (for its BEP 6 allowed-fast set), a failed write ends in a
-:class:`~bitswarm.core.swarm.actions.Stopped` action, and :meth:`totals` and
-:meth:`peer_stats` give the tracker and the session their byte counts and rates.
+:class:`~bitswarm.core.swarm.actions.Stopped` action, :meth:`set_priorities`
+and :meth:`set_sequential` change what is fetched, and in which order, at run
+time, and :meth:`totals` and :meth:`peer_stats` give the tracker and the
+session their byte counts and rates.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from bitswarm.core.swarm.actions import (
@@ -77,14 +79,15 @@ from bitswarm.core.swarm.actions import (
     Stopped,
 )
 from bitswarm.core.swarm.bitfield import Bitfield, BitfieldError
-from bitswarm.core.swarm.choker import Choker, ChokerConfig
+from bitswarm.core.swarm.choker import Choker
+from bitswarm.core.swarm.config import SwarmConfig
 from bitswarm.core.swarm.deadlines import PeerDeadlines
 from bitswarm.core.swarm.download import Downloader
 from bitswarm.core.swarm.peer_state import PeerState, PeerStats
 from bitswarm.core.swarm.pieces import PeerKey, PieceGeometry
-from bitswarm.core.swarm.pipeline import PipelineConfig
 from bitswarm.core.swarm.smart_ban import Verdict
-from bitswarm.core.swarm.upload import Offence, UploadConfig, Uploader
+from bitswarm.core.swarm.totals import TransferTotals, WantedPieces
+from bitswarm.core.swarm.upload import Offence, Uploader
 from bitswarm.core.wire.errors import ProtocolError
 from bitswarm.core.wire.fast import allowed_fast_set
 from bitswarm.core.wire.handshake import Extensions, Handshake
@@ -111,35 +114,6 @@ EXTENSIONS = Extensions.FAST
 """What our handshake announces: BEP 6, which this state machine speaks (BEP 10 it does not)."""
 
 
-@dataclass(frozen=True, slots=True)
-class SwarmConfig:
-    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
-    choker: ChokerConfig = field(default_factory=ChokerConfig)
-    upload: UploadConfig = field(default_factory=UploadConfig)
-    allowed_fast_count: int = 0
-    """BEP 6's k: pieces a choked peer may still request (sent when its address is known).
-    None by default: in a flash crowd every peer serving ten pieces to every newcomer
-    spreads uploads over half-finished pieces nobody can trade on (``bitswarm sim``,
-    40 peers x 16 MiB: median 2.6 x T_min without, 3.9 with 10, 3.1 with 5)."""
-    endgame_depth: int = 2
-    """In endgame (every missing block asked for), requests kept outstanding per peer: each
-    is a duplicate of someone else's, so only a peer about to fall idle gets one."""
-    max_strikes: int = 20
-    """Offences (unrequested blocks, requests beyond the queue, ...) before a peer is dropped."""
-    keepalive_interval: float = 120.0
-    idle_timeout: float = 180.0
-
-
-@dataclass(frozen=True, slots=True)
-class TransferTotals:
-    """Payload bytes for the tracker (``uploaded``, ``downloaded``, ``left``) and the session."""
-
-    downloaded: int
-    uploaded: int
-    wasted: int
-    left: int
-
-
 class TorrentSwarm:
     def __init__(
         self,
@@ -149,7 +123,7 @@ class TorrentSwarm:
         now: float,
         *,
         config: SwarmConfig | None = None,
-        priorities: list[int] | None = None,
+        priorities: Sequence[int] | None = None,
     ) -> None:
         self.geometry = geometry
         self.config = config or SwarmConfig()
@@ -166,8 +140,9 @@ class TorrentSwarm:
             endgame_depth=self.config.endgame_depth,
         )
         self._picker = self._downloader.picker
+        self._wanted = WantedPieces(geometry, self._picker)
         if priorities is not None:
-            self._picker.set_priorities(priorities)
+            self._wanted.set(priorities)
         self._choker = Choker(rng, self.config.choker)
         self._uploader = Uploader(geometry, self._have, self.config.upload, self._send, self._read)
         self._banned: set[PeerKey] = set()
@@ -263,6 +238,22 @@ class TorrentSwarm:
             self._actions.append(Stopped(f"writing piece {piece} failed: {error}"))
             self._peers.clear()
 
+    def set_priorities(self, priorities: Sequence[int], now: float) -> None:
+        """Piece priorities from now on (0 skips a piece): interest and requests follow, and
+        :class:`Finished` comes once the wanted pieces are verified (again)."""
+
+        self._now = now
+        self._wanted.set(priorities)
+        self._check_finished()
+        for peer in list(self._peers.values()):
+            self._pieces_changed(peer)
+        self._flush(now)
+
+    def set_sequential(self, sequential: bool) -> None:
+        """Fetch pieces in order (to play while downloading), or rarest first again."""
+
+        self._picker.sequential = sequential
+
     def get_timer(self) -> float | None:
         if self._stopped:
             return None
@@ -316,9 +307,10 @@ class TorrentSwarm:
         return [p.stats(now, is_seed=seeds.is_seed(p.key)) for p in self._peers.values()]
 
     def totals(self) -> TransferTotals:
-        left = sum(self.geometry.piece_size(piece) for piece in self._have.missing())
         downloader = self._downloader
-        return TransferTotals(downloader.downloaded, self._uploaded, downloader.wasted, left)
+        return self._wanted.totals(
+            self._have, downloader.downloaded, self._uploaded, downloader.wasted
+        )
 
     # -- messages ----------------------------------------------------------------------
 
@@ -413,12 +405,16 @@ class TorrentSwarm:
     def _piece_passed(self, piece: int) -> None:
         self._have.set(piece)
         self._actions.append(PieceDone(piece))
-        if not self._finished and self._picker.is_finished():
-            self._finished = True
-            self._actions.append(Finished())
+        self._check_finished()
         for peer in list(self._peers.values()):
             self._send(peer, Have(piece))
             self._pieces_changed(peer)
+
+    def _check_finished(self) -> None:
+        finished = self._picker.is_finished()
+        if finished and not self._finished:
+            self._actions.append(Finished())
+        self._finished = finished
 
     def _pieces_changed(self, peer: PeerState) -> None:
         """What the peer has, or what we have, changed: interest, seeds meeting seeds, and
