@@ -2,39 +2,24 @@
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import quote_from_bytes
 
 import pytest
 
-import bitswarm
 from bitswarm.aio.tracker_run import event_loop_name
 from bitswarm.core.bencode import decode
 from bitswarm.core.tracker.udp import ConnectRequest, ConnectResponse, decode_response
 from cli.helpers import Run, assert_one_error_line
+from tracker_processes import free_port, spawn
 
-SRC = Path(bitswarm.__file__).parents[1]
 START = re.compile(r"http://127\.0\.0\.1:(\d+)/announce udp://127\.0\.0\.1:(\d+)/announce")
-
-
-def spawn(*args: str) -> subprocess.Popen[str]:
-    env = {**os.environ, "PYTHONPATH": str(SRC)}
-    return subprocess.Popen(
-        [sys.executable, "-m", "bitswarm", "tracker", *args],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
 
 
 @pytest.fixture
@@ -90,15 +75,6 @@ def test_starts_serves_and_stops_cleanly(
     assert "Traceback" not in rest
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", port))  # the UDP port of the same number is free too
-    return port
-
-
 def test_workers_share_the_ports_and_stop_on_sigterm() -> None:
     port = free_port()
     where = f"127.0.0.1:{port}"
@@ -138,6 +114,9 @@ def test_bad_options_are_one_line_errors(run: Run) -> None:
     assert_one_error_line(result, "passkey")
     result = invoke("tracker", "--workers", "2", "--http", "127.0.0.1:0", "--udp", "off")
     assert_one_error_line(result, "fixed ports")
+    where = f"127.0.0.1:{free_port()}"
+    result = invoke("tracker", "--workers", "2", "--http", where, "--admin-token", "t")
+    assert_one_error_line(result, "--admin-token with --workers needs --store redis://")
     usage = invoke("tracker", "--http", "nonsense")
     assert usage.exit_code == 2 and "HOST:PORT" in usage.stderr
 

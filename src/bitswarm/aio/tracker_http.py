@@ -25,7 +25,7 @@ from the raw request line, since ``info_hash`` and ``peer_id`` are binary.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from aiohttp import web
@@ -33,6 +33,7 @@ from aiohttp import web
 from bitswarm.aio.tracker_answers import HttpAnswers, TrackerRequest
 from bitswarm.aio.tracker_context import TrackerContext
 from bitswarm.aio.tracker_metrics import Kind
+from bitswarm.aio.tracker_shared import SharedStateUnavailable, TrackerSync
 
 CONTEXT = web.AppKey("tracker_context", TrackerContext)
 _T = TypeVar("_T")
@@ -40,11 +41,12 @@ _T = TypeVar("_T")
 
 def create_app(
     context: TrackerContext,
+    sync: TrackerSync,
     *,
     client_address_header: str | None = None,
     admin_token: str | None = None,
 ) -> web.Application:
-    """The tracker's aiohttp application."""
+    """The tracker's aiohttp application; ``sync`` keeps its access lists (see there)."""
     app = web.Application()
     app[CONTEXT] = context
     tracker = _TrackerRoutes(context, client_address_header)
@@ -55,7 +57,7 @@ def create_app(
     app.router.add_get("/stats", tracker.stats)
     app.router.add_get("/metrics", tracker.metrics)
     if admin_token:
-        admin = _AdminRoutes(context, admin_token)
+        admin = _AdminRoutes(sync, admin_token)
         app.router.add_get("/admin/access", admin.access)
         app.router.add_route("*", "/admin/passkeys/{passkey}", admin.passkey)
         app.router.add_route("*", "/admin/torrents/{info_hash}", admin.torrent)
@@ -95,8 +97,8 @@ class _TrackerRoutes:
 
 
 class _AdminRoutes:
-    def __init__(self, context: TrackerContext, token: str) -> None:
-        self.context = context
+    def __init__(self, sync: TrackerSync, token: str) -> None:
+        self.sync = sync
         self.expected = f"Bearer {token}".encode()
 
     def _authorize(self, request: web.Request) -> None:
@@ -106,13 +108,17 @@ class _AdminRoutes:
 
     async def access(self, request: web.Request) -> web.Response:
         self._authorize(request)
-        return web.json_response(self.context.access.snapshot())
+        try:
+            return web.json_response(await self.sync.snapshot())
+        except SharedStateUnavailable as error:
+            raise web.HTTPServiceUnavailable(text=f"{error}\n") from None
 
     async def passkey(self, request: web.Request) -> web.Response:
         self._authorize(request)
-        passkey = request.match_info["passkey"]
-        access = self.context.access
-        return _change(request, lambda: access.add_passkey(passkey), access.remove_passkey, passkey)
+        sync = self.sync
+        return await _change(
+            request, sync.add_passkey, sync.remove_passkey, request.match_info["passkey"]
+        )
 
     async def torrent(self, request: web.Request) -> web.Response:
         self._authorize(request)
@@ -120,22 +126,29 @@ class _AdminRoutes:
             info_hash = bytes.fromhex(request.match_info["info_hash"])
         except ValueError:
             raise web.HTTPBadRequest(text="info-hash must be 40 hex digits\n") from None
-        access = self.context.access
-        return _change(request, lambda: access.allow(info_hash), access.disallow, info_hash)
+        return await _change(request, self.sync.allow, self.sync.disallow, info_hash)
 
 
-def _change(
-    request: web.Request, add: Callable[[], None], remove: Callable[[_T], bool], item: _T
+async def _change(
+    request: web.Request,
+    add: Callable[[_T], Awaitable[None]],
+    remove: Callable[[_T], Awaitable[bool]],
+    item: _T,
 ) -> web.Response:
-    """PUT adds, DELETE removes (404 if absent); anything else is 405."""
-    if request.method == "PUT":
-        try:
-            add()
-        except ValueError as error:
-            raise web.HTTPBadRequest(text=f"{error}\n") from None
-        return web.json_response({"ok": True})
-    if request.method == "DELETE":
-        if not remove(item):
+    """PUT adds, DELETE removes (404 if absent); anything else is 405.
+
+    With shared state, the change is stored before the answer, so a 200 means
+    every process of the tracker applies it within a second.
+    """
+    if request.method not in ("PUT", "DELETE"):
+        raise web.HTTPMethodNotAllowed(request.method, ["PUT", "DELETE"])
+    try:
+        if request.method == "PUT":
+            await add(item)
+        elif not await remove(item):
             raise web.HTTPNotFound(text="not on the list\n")
-        return web.json_response({"ok": True})
-    raise web.HTTPMethodNotAllowed(request.method, ["PUT", "DELETE"])
+    except ValueError as error:
+        raise web.HTTPBadRequest(text=f"{error}\n") from None
+    except SharedStateUnavailable as error:
+        raise web.HTTPServiceUnavailable(text=f"{error}\n") from None
+    return web.json_response({"ok": True})

@@ -6,8 +6,10 @@ only when asked for), builds the shared :class:`TrackerContext`, binds the
 HTTP server (the lean announce front of :mod:`.tracker_http_lean`, which hands
 other requests to the aiohttp application) and the UDP endpoint (optionally
 with ``SO_REUSEPORT``, so that
-several processes share the ports), and sweeps expired peers in the
-background. ``stop()`` undoes all of it in reverse order.
+several processes share the ports), keeps the access lists in step with
+the other processes of the tracker (:mod:`.tracker_shared`, when the store is
+shared), and sweeps expired peers in the background. ``stop()`` undoes all of
+it in reverse order.
 """
 
 from __future__ import annotations
@@ -26,13 +28,14 @@ from bitswarm.aio.tracker_answers import HttpAnswers
 from bitswarm.aio.tracker_context import TrackerContext
 from bitswarm.aio.tracker_http import create_app
 from bitswarm.aio.tracker_http_lean import LeanHttpServer
+from bitswarm.aio.tracker_shared import TrackerSync
 from bitswarm.aio.tracker_udp import UdpTrackerProtocol
 from bitswarm.core.tracker.access import PASSKEY, AccessList
 from bitswarm.core.tracker.connection_ids import ConnectionIds
 from bitswarm.core.tracker.policy import TrackerPolicy
 from bitswarm.core.tracker.rate_limit import RateLimiter
 from bitswarm.core.tracker.udp_server import UdpTracker
-from bitswarm.stores.base import PeerStore
+from bitswarm.stores.base import PeerStore, SharingStore
 from bitswarm.stores.memory import MemoryStore
 
 log = logging.getLogger(__name__)
@@ -98,6 +101,7 @@ class TrackerServer:
         self._http: tuple[asyncio.Server, LeanHttpServer] | None = None
         self._udp: tuple[asyncio.DatagramTransport, UdpTrackerProtocol] | None = None
         self._sweeper: asyncio.Task[None] | None = None
+        self._sync: TrackerSync | None = None
 
     async def __aenter__(self) -> TrackerServer:
         await self.start()
@@ -110,14 +114,13 @@ class TrackerServer:
         config = self.config
         store = await open_store(config.store_url, config.policy.peer_ttl)
         access = AccessList(private=config.private)
-        for passkey in config.passkeys:
-            access.add_passkey(passkey)
-        for info_hash in config.allowed_info_hashes:
-            access.allow(info_hash)
         context = self.context = TrackerContext(store, config.policy, access)
+        shared = store.shared_state() if isinstance(store, SharingStore) else None
+        sync = self._sync = TrackerSync(access, shared)
         try:
+            await sync.start(config.passkeys, config.allowed_info_hashes)
             if config.http is not None:
-                await self._start_http(context, config.http)
+                await self._start_http(context, sync, config.http)
             if config.udp is not None:
                 await self._start_udp(context, config.udp)
         except BaseException:
@@ -145,6 +148,9 @@ class TrackerServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if self._sync is not None:
+            await self._sync.stop()
+            self._sync = None
         if self.context is not None:
             await self.context.store.close()
             self.context = None
@@ -161,9 +167,12 @@ class TrackerServer:
         mode = "private" if self.config.private else "open"
         return f"tracker ({mode}, store {self.config.store_url}) on " + " ".join(parts)
 
-    async def _start_http(self, context: TrackerContext, where: HostPort) -> None:
+    async def _start_http(
+        self, context: TrackerContext, sync: TrackerSync, where: HostPort
+    ) -> None:
         app = create_app(
             context,
+            sync,
             client_address_header=self.config.client_address_header,
             admin_token=self.config.admin_token,
         )

@@ -2,7 +2,10 @@
 
 Open by default: any torrent, any client. ``--private`` serves only the
 passkeys and info-hashes given with ``--passkey``/``--allow`` or added at run
-time through the admin API (``--admin-token``). One line on stderr says where
+time through the admin API (``--admin-token``). With a Redis store the lists
+live in Redis, shared by every worker and host and kept across restarts; the
+memory store keeps them in the one process, so the admin API is refused with
+``--workers`` above 1 and the memory store. One line on stderr says where
 it listens; SIGINT or SIGTERM stops it cleanly.
 """
 
@@ -83,7 +86,11 @@ def _host_port(ctx: click.Context, param: click.Parameter, text: str) -> HostPor
     help="Key of the UDP connection ids; give all tracker "
     "processes behind one address the same (default: random).",
 )
-@click.option("--admin-token", help="Enable the admin API, guarded by this bearer token.")
+@click.option(
+    "--admin-token",
+    help="Enable the admin API, guarded by this bearer token "
+    "(with --workers, needs a redis:// store).",
+)
 @click.option(
     "--client-address-header",
     metavar="HEADER",
@@ -121,6 +128,11 @@ def tracker(
         return
     if any(where is not None and where[1] == 0 for where in (http, udp)):
         raise UserError("--workers needs fixed ports: port 0 would give each worker its own")
+    if admin_token and store == "memory":
+        raise UserError(
+            "--admin-token with --workers needs --store redis://...: with the memory store "
+            "each worker keeps its own access lists, and a change would reach only one"
+        )
     described = TrackerServer(config).describe()
     click.echo(f"bitswarm: {workers} workers, {described}, {event_loop_name()} loop", err=True)
     if store == "memory":
