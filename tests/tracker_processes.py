@@ -7,6 +7,7 @@ The child runs this checkout's sources (``PYTHONPATH``), talks only to
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -18,8 +19,11 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote_from_bytes
 
 import bitswarm
+from bitswarm.core.bencode import decode
 
 SRC = Path(bitswarm.__file__).parents[1]
 
@@ -47,12 +51,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_tracker(port: int, *args: str) -> Iterator[subprocess.Popen[str]]:
-    """A tracker on 127.0.0.1:``port`` (HTTP and UDP), once it answers; SIGTERM at the end."""
+def running_tracker(port: int, *args: str, workers: int = 1) -> Iterator[subprocess.Popen[str]]:
+    """A tracker on 127.0.0.1:``port`` (HTTP, UDP) once every worker answers; SIGTERM at the end."""
     where = f"127.0.0.1:{port}"
-    process = spawn("--http", where, "--udp", where, *args)
+    process = spawn("--http", where, "--udp", where, "--workers", str(workers), *args)
     try:
-        wait_until_serving(port, process)
+        wait_until_serving(port, process, workers)
         yield process
         process.send_signal(signal.SIGTERM)
         _, rest = process.communicate(timeout=20)
@@ -64,16 +68,45 @@ def running_tracker(port: int, *args: str) -> Iterator[subprocess.Popen[str]]:
             process.wait()
 
 
-def wait_until_serving(port: int, process: subprocess.Popen[str], seconds: float = 20) -> None:
-    """Return once ``/stats`` answers on ``port``; fail if the process exits first."""
+def announce_over_http(
+    port: int, peer: int, *, info_hash: bytes = b"\x01" * 20, path: str = "/announce"
+) -> dict[bytes, object]:
+    """The decoded reply to leecher ``peer``'s announce, on a connection of its own."""
+    query = (
+        f"info_hash={quote_from_bytes(info_hash, safe='')}"
+        f"&peer_id={quote_from_bytes(b'-BS0100-%012d' % peer, safe='')}"
+        f"&port={7000 + peer}&uploaded=0&downloaded=0&left=1"
+    )
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}?{query}", headers={"Connection": "close"}
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
+        reply = decode(response.read())
+    assert isinstance(reply, dict)
+    return dict(reply)
+
+
+def stats(port: int) -> dict[str, Any]:
+    """``/stats`` over a fresh connection (so with workers, from whichever the kernel picks)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/stats", timeout=5) as response:
+        document: dict[str, Any] = json.load(response)
+    return document
+
+
+def wait_until_serving(
+    port: int, process: subprocess.Popen[str], workers: int = 1, seconds: float = 20
+) -> None:
+    """Return once ``/stats`` has answered from each worker; fail if the process exits first."""
     deadline = time.monotonic() + seconds
+    seen: set[object] = set()
     while True:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/stats", timeout=5):
+            seen.add(stats(port).get("worker"))
+            if workers == 1 or seen >= set(range(workers)):
                 return
         except (OSError, urllib.error.URLError):
             if process.poll() is not None:
                 raise AssertionError(f"tracker exited: {process.communicate()[1]}") from None
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not every worker answered within {seconds} s: {seen}")
+        time.sleep(0.05)

@@ -27,7 +27,7 @@ from bitswarm.aio.tracker_shared import SYNC_PERIOD
 from bitswarm.core.bencode import decode
 from bitswarm.core.tracker.model import Event
 from bitswarm.stores.redis_shared import RedisSharedState
-from tracker_processes import free_port, running_tracker
+from tracker_processes import announce_over_http, free_port, running_tracker
 
 HASH = b"\x3c" * 20
 KEY = "passkey-0042"
@@ -168,20 +168,11 @@ async def test_malformed_entries_in_redis_are_skipped(redis_url: str) -> None:
         await client.aclose()
 
 
-def _announce_status(port: int, passkey: str) -> bytes | None:
-    query = (
-        f"info_hash={quote_from_bytes(HASH, safe='')}&peer_id=-BS0100-000000000009"
-        "&port=7009&uploaded=0&downloaded=0&left=5"
+def _announce_status(port: int, passkey: str) -> object:
+    """The ``failure reason`` of an announce with ``passkey``, or ``None`` if served."""
+    return announce_over_http(port, 9, info_hash=HASH, path=f"/announce/{passkey}").get(
+        b"failure reason"
     )
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/announce/{passkey}?{query}", headers={"Connection": "close"}
-    )
-    with urllib.request.urlopen(request, timeout=5) as response:
-        reply = decode(response.read())
-    assert isinstance(reply, dict)
-    reason = reply.get(b"failure reason")
-    assert reason is None or isinstance(reason, bytes)
-    return reason
 
 
 def _admin_put(port: int, path: str) -> int:
@@ -195,8 +186,8 @@ def _admin_put(port: int, path: str) -> int:
 
 def test_workers_of_one_tracker_agree_on_a_change(redis_url: str) -> None:
     port = free_port()
-    args = ("--workers", "2", "--store", redis_url, "--private", "--admin-token", TOKEN)
-    with running_tracker(port, *args, "--allow", HASH.hex()):
+    args = ("--store", redis_url, "--private", "--admin-token", TOKEN, "--allow", HASH.hex())
+    with running_tracker(port, *args, workers=2):
         assert _announce_status(port, KEY) == b"unknown passkey"
         assert _admin_put(port, f"passkeys/{KEY}") == 200
         # Fresh connections land on either worker (SO_REUSEPORT hashes each one):

@@ -6,7 +6,9 @@ Routes:
   ``/scrape/<passkey>``: bencoded replies, always with status 200. A malformed
   request, a refusal and even a failing store answer ``failure reason``;
   clients show that text to their users, while a 500 tells them nothing.
-- ``GET /stats`` (JSON) and ``GET /metrics`` (Prometheus text).
+- ``GET /stats`` (JSON) and ``GET /metrics`` (Prometheus text): the whole
+  tracker's figures, or one worker's when workers share nothing (see
+  :mod:`.tracker_metrics`).
 - ``/admin/...`` when an admin token is configured, with
   ``Authorization: Bearer <token>``: ``GET /admin/access``, ``PUT`` or
   ``DELETE /admin/passkeys/<passkey>`` and ``/admin/torrents/<info-hash hex>``.
@@ -32,7 +34,7 @@ from aiohttp import web
 
 from bitswarm.aio.tracker_answers import HttpAnswers, TrackerRequest
 from bitswarm.aio.tracker_context import TrackerContext
-from bitswarm.aio.tracker_metrics import Kind
+from bitswarm.aio.tracker_metrics import Figures, Kind
 from bitswarm.aio.tracker_shared import SharedStateUnavailable, TrackerSync
 
 CONTEXT = web.AppKey("tracker_context", TrackerContext)
@@ -49,7 +51,7 @@ def create_app(
     """The tracker's aiohttp application; ``sync`` keeps its access lists (see there)."""
     app = web.Application()
     app[CONTEXT] = context
-    tracker = _TrackerRoutes(context, client_address_header)
+    tracker = _TrackerRoutes(context, sync, client_address_header)
     app.router.add_get("/announce", tracker.announce)
     app.router.add_get("/announce/{passkey}", tracker.announce)
     app.router.add_get("/scrape", tracker.scrape)
@@ -65,8 +67,11 @@ def create_app(
 
 
 class _TrackerRoutes:
-    def __init__(self, context: TrackerContext, client_address_header: str | None) -> None:
+    def __init__(
+        self, context: TrackerContext, sync: TrackerSync, client_address_header: str | None
+    ) -> None:
         self.context = context
+        self.sync = sync
         self.answers = HttpAnswers(context, client_address_header)
 
     async def announce(self, request: web.Request) -> web.Response:
@@ -76,12 +81,20 @@ class _TrackerRoutes:
         return await self._bencoded(request, "scrapes")
 
     async def stats(self, request: web.Request) -> web.Response:
-        stats = await self.context.store.stats()
-        return web.json_response(self.context.metrics.as_json(stats))
+        return web.json_response((await self._figures()).as_json())
 
     async def metrics(self, request: web.Request) -> web.Response:
-        text = self.context.metrics.prometheus(await self.context.store.stats())
+        text = (await self._figures()).prometheus()
         return web.Response(text=text, content_type="text/plain", charset="utf-8")
+
+    async def _figures(self) -> Figures:
+        sync = self.sync
+        try:
+            requests = await sync.request_counts()
+        except SharedStateUnavailable as error:
+            raise web.HTTPServiceUnavailable(text=f"{error}\n") from None
+        stats = await self.context.store.stats()
+        return Figures(stats, requests, sync.worker, sync.per_worker)
 
     async def _bencoded(self, request: web.Request, kind: Kind) -> web.Response:
         header = self.answers.header

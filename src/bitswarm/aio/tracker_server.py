@@ -65,6 +65,8 @@ class TrackerConfig:
     connect_rate: float = 2.0
     """UDP connects per second allowed from one IP address, after a burst of ``connect_burst``."""
     connect_burst: float = 20.0
+    worker: int | None = None
+    """This process's number (from 0) when it is one of several workers of one tracker."""
 
     def __post_init__(self) -> None:
         for passkey in self.passkeys:
@@ -116,7 +118,7 @@ class TrackerServer:
         access = AccessList(private=config.private)
         context = self.context = TrackerContext(store, config.policy, access)
         shared = store.shared_state() if isinstance(store, SharingStore) else None
-        sync = self._sync = TrackerSync(access, shared)
+        sync = self._sync = TrackerSync(access, context.metrics, shared, worker=config.worker)
         try:
             await sync.start(config.passkeys, config.allowed_info_hashes)
             if config.http is not None:

@@ -2,7 +2,8 @@
 
 Every process checks announces against its own
 :class:`~bitswarm.core.tracker.access.AccessList`, a pair of sets in memory,
-so no announce waits for anything. What keeps the copies in agreement is a
+and counts requests in its own :class:`~bitswarm.aio.tracker_metrics.TrackerMetrics`,
+so no announce waits for anything. What makes the processes one tracker is a
 store's :class:`~bitswarm.stores.base.SharedState` (the Redis store has one):
 
 - at start, the lists given on the command line are added to the shared
@@ -11,10 +12,16 @@ store's :class:`~bitswarm.stores.base.SharedState` (the Redis store has one):
   local copy at once, so the process that took it honours it immediately;
 - every :data:`SYNC_PERIOD` seconds the process reads the lists' version
   (one small read) and reloads them only when it moved, so a change made
-  through any process or host applies everywhere within about a second.
+  through any process or host applies everywhere within about a second;
+- in the same beat it adds what its counters gained since the last time to
+  the shared counters (one batch, skipped when nothing was counted), and
+  ``/stats`` sends this process's unsent part and reads the totals in the
+  same round trip, so the figures are the whole tracker's, other
+  processes' last second aside.
 
-Without shared state (the memory store) the lists live only in this process:
-changes apply here and are lost at exit.
+Without shared state (the memory store) the lists and counters live only in
+this process: changes apply here and are lost at exit, and the figures of one
+of several workers are that worker's own (:attr:`TrackerSync.per_worker`).
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import contextlib
 import logging
 from collections.abc import Sequence
 
+from bitswarm.aio.tracker_metrics import KINDS, PROTOCOLS, Counts, TrackerMetrics
 from bitswarm.core.tracker.access import AccessKind, AccessList, check_info_hash, check_passkey
 from bitswarm.stores.base import SharedState
 
@@ -38,16 +46,34 @@ class SharedStateUnavailable(Exception):
 
 
 class TrackerSync:
-    """The access lists of one process, backed by ``shared`` when there is one."""
+    """The access lists and request counters of one process, backed by ``shared`` if any.
+
+    ``worker`` is this process's number when it is one of several workers.
+    """
 
     def __init__(
-        self, access: AccessList, shared: SharedState | None, *, period: float = SYNC_PERIOD
+        self,
+        access: AccessList,
+        metrics: TrackerMetrics,
+        shared: SharedState | None,
+        *,
+        worker: int | None = None,
+        period: float = SYNC_PERIOD,
     ) -> None:
         self.access = access
+        self.metrics = metrics
         self.shared = shared
+        self.worker = worker
         self.period = period
         self._version: int | None = None
+        self._sent: Counts = {}
+        self._sending = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
+
+    @property
+    def per_worker(self) -> bool:
+        """Whether the figures are this worker's alone (several workers, nothing shared)."""
+        return self.shared is None and self.worker is not None
 
     async def start(self, passkeys: Sequence[str], info_hashes: Sequence[bytes]) -> None:
         """Seed the lists with these entries, load the shared ones, and keep them in step."""
@@ -63,11 +89,25 @@ class TrackerSync:
         self._task = asyncio.create_task(self._follow())
 
     async def stop(self) -> None:
+        """Stop following, after sending the last counts (a store that is down loses them)."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+            try:
+                await self._send_counts()
+            except Exception:
+                log.warning("could not send the last request counts", exc_info=True)
+
+    async def request_counts(self) -> Counts:
+        """The request counters: the whole tracker's if shared (sent then read), else ours."""
+        if self.shared is None:
+            return self.metrics.counts()
+        try:
+            return await self._send_counts()
+        except Exception as error:
+            raise SharedStateUnavailable(f"cannot read the shared counters: {error}") from error
 
     async def add_passkey(self, passkey: str) -> None:
         """Accept ``passkey`` (:class:`ValueError` if it does not look like one)."""
@@ -111,12 +151,32 @@ class TrackerSync:
                 await self.step()
             except Exception:  # a store hiccup: keep serving the lists we have, try again
                 log.warning("could not follow the shared access lists", exc_info=True)
+            try:
+                if self.metrics.counts() != self._sent:  # counters only grow
+                    await self._send_counts()
+            except Exception:  # kept, and sent with the next batch
+                log.warning("could not send the request counts", exc_info=True)
 
     async def step(self) -> None:
         """One look at the shared state: reload the lists if their version moved."""
         assert self.shared is not None  # only followed when shared
         if await self.shared.access_version() != self._version:
             await self._reload()
+
+    async def _send_counts(self) -> Counts:
+        """Add what was counted since the last batch to the shared totals; the totals after."""
+        assert self.shared is not None
+        async with self._sending:  # one batch at a time, so nothing is sent twice
+            counted = self.metrics.counts()
+            sent = self._sent
+            deltas = {
+                f"{protocol}:{kind}": count - sent.get((protocol, kind), 0)
+                for (protocol, kind), count in counted.items()
+                if count != sent.get((protocol, kind), 0)
+            }
+            totals = await self.shared.add_requests(deltas)
+            self._sent = counted
+        return {(p, k): totals.get(f"{p}:{k}", 0) for p in PROTOCOLS for k in KINDS}
 
     async def _reload(self) -> None:
         assert self.shared is not None

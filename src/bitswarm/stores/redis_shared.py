@@ -5,18 +5,21 @@ Layout (``PREFIX`` as in :mod:`.redis_store`)::
     PREFIX:access:passkeys  set     the passkeys of a private tracker
     PREFIX:access:torrents  set     the allowed info-hashes, as hex
     PREFIX:access:version   string  bumped by every change of either set
+    PREFIX:requests         hash    'http:announces' ... -> requests answered
 
 A change is one Lua script, so a set and its version move together and the
 version moves only when a set really changed. A process polls the version
-(one ``GET``) and reloads both sets, in one ``MULTI``, only when it moved:
-nothing here runs per announce. Entries that are not a passkey or an
-info-hash (written by hand, say) are skipped with a warning, never served.
+(one ``GET``) and reloads both sets, in one ``MULTI``, only when it moved.
+Request counters arrive as one batch of increments per process and period,
+with the totals read back in the same round trip: nothing here runs per
+announce. Entries that are not a passkey or an info-hash (written by hand,
+say) are skipped with a warning, never served.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TypeVar
 
 import redis.asyncio as aioredis
@@ -45,6 +48,7 @@ class RedisSharedState:
             "torrents": f"{prefix}:access:torrents",
         }
         self._version = f"{prefix}:access:version"
+        self._requests = f"{prefix}:requests"
         self._change = redis.register_script(_CHANGE)
 
     async def change_access(self, kind: AccessKind, items: Sequence[str], add: bool) -> int:
@@ -64,6 +68,15 @@ class RedisSharedState:
             pipe.smembers(self._sets["torrents"])
             version, passkeys, torrents = await pipe.execute()
         return int(version or 0), _valid(passkeys, _passkey), _valid(torrents, _info_hash)
+
+    async def add_requests(self, deltas: Mapping[str, int]) -> dict[str, int]:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            for name, delta in deltas.items():
+                if delta:
+                    pipe.hincrby(self._requests, name, delta)
+            pipe.hgetall(self._requests)
+            replies = await pipe.execute()
+        return {name.decode(): int(total) for name, total in replies[-1].items()}
 
 
 def _passkey(entry: bytes) -> str:

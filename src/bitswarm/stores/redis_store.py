@@ -18,7 +18,8 @@ and, for the whole store, ``PREFIX:torrents`` (a set of info-hashes, walked by
 totals, so :meth:`RedisStore.stats` is one command). Those two global keys
 make the store a single-Redis (or single-primary) design, which is what a
 tracker needs: one Redis serves hundreds of thousands of commands a second.
-The access lists of a private tracker live beside them (:mod:`.redis_shared`).
+The access lists of a private tracker and the request counters live beside
+them (:mod:`.redis_shared`).
 
 Theory of operation
 -------------------
@@ -186,7 +187,7 @@ class RedisStore:
         self._shared = RedisSharedState(self._redis, prefix)
 
     def shared_state(self) -> RedisSharedState:
-        """The access lists kept beside the swarms (:mod:`.redis_shared`), on this client."""
+        """Access lists and request counters beside the swarms (:mod:`.redis_shared`)."""
         return self._shared
 
     def _keys(self, info_hash: bytes) -> list[str]:
