@@ -7,6 +7,7 @@ The child runs this checkout's sources (``PYTHONPATH``), talks only to
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
@@ -69,19 +70,27 @@ def running_tracker(port: int, *args: str, workers: int = 1) -> Iterator[subproc
 
 
 def announce_over_http(
-    port: int, peer: int, *, info_hash: bytes = b"\x01" * 20, path: str = "/announce"
+    port: int,
+    peer: int,
+    *,
+    info_hash: bytes = b"\x01" * 20,
+    path: str = "/announce",
+    source: str = "127.0.0.1",
 ) -> dict[bytes, object]:
-    """The decoded reply to leecher ``peer``'s announce, on a connection of its own."""
+    """The decoded reply to leecher ``peer``'s announce, on its own connection from ``source``."""
     query = (
         f"info_hash={quote_from_bytes(info_hash, safe='')}"
         f"&peer_id={quote_from_bytes(b'-BS0100-%012d' % peer, safe='')}"
         f"&port={7000 + peer}&uploaded=0&downloaded=0&left=1"
     )
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}{path}?{query}", headers={"Connection": "close"}
+    connection = http.client.HTTPConnection(
+        "127.0.0.1", port, timeout=5, source_address=(source, 0)
     )
-    with urllib.request.urlopen(request, timeout=5) as response:
-        reply = decode(response.read())
+    try:
+        connection.request("GET", f"{path}?{query}", headers={"Connection": "close"})
+        reply = decode(connection.getresponse().read())
+    finally:
+        connection.close()
     assert isinstance(reply, dict)
     return dict(reply)
 

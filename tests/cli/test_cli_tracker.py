@@ -107,6 +107,20 @@ def test_workers_with_the_memory_store_report_their_own_figures_labelled() -> No
     assert found and announces[int(found[1])] == int(found[2])
 
 
+def test_connections_over_the_per_address_bound_are_refused() -> None:
+    port = free_port()
+    with running_tracker(port, "--max-connections-per-address", "4"):
+        held = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(4)]
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as extra:
+                assert extra.recv(100).startswith(b"HTTP/1.1 503 Service Unavailable")
+            other = announce_over_http(port, 1, source="127.0.0.2")
+            assert other[b"incomplete"] == 1
+        finally:
+            for sock in held:
+                sock.close()
+
+
 def test_bad_options_are_one_line_errors(run: Run) -> None:
     invoke = run
     result = invoke("tracker", "--http", "off", "--udp", "off")

@@ -38,6 +38,8 @@ from bitswarm.aio.tracker_metrics import Figures, Kind
 from bitswarm.aio.tracker_shared import SharedStateUnavailable, TrackerSync
 
 CONTEXT = web.AppKey("tracker_context", TrackerContext)
+MAX_BODY_BYTES = 4096
+"""Largest request body read: no route of the tracker takes one."""
 _T = TypeVar("_T")
 
 
@@ -49,7 +51,7 @@ def create_app(
     admin_token: str | None = None,
 ) -> web.Application:
     """The tracker's aiohttp application; ``sync`` keeps its access lists (see there)."""
-    app = web.Application()
+    app = web.Application(client_max_size=MAX_BODY_BYTES)
     app[CONTEXT] = context
     tracker = _TrackerRoutes(context, sync, client_address_header)
     app.router.add_get("/announce", tracker.announce)

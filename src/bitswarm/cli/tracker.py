@@ -15,6 +15,7 @@ import re
 
 import click
 
+from bitswarm.aio.tracker_http_limits import MAX_CONNECTIONS, MAX_PER_ADDRESS
 from bitswarm.aio.tracker_run import event_loop_name, serve, serve_workers
 from bitswarm.aio.tracker_server import REDIS_SCHEMES, HostPort, TrackerConfig, TrackerServer
 from bitswarm.cli.errors import UserError
@@ -97,6 +98,19 @@ def _host_port(ctx: click.Context, param: click.Parameter, text: str) -> HostPor
     help="Take the client's address from this header (behind a reverse proxy).",
 )
 @click.option(
+    "--max-connections",
+    type=click.IntRange(1),
+    default=MAX_CONNECTIONS,
+    show_default=True,
+    help="Open HTTP connections per process, at most (capped by the open-file limit).",
+)
+@click.option(
+    "--max-connections-per-address",
+    type=click.IntRange(0),
+    help=f"Open HTTP connections from one client address, at most; 0 for no bound "
+    f"[default: {MAX_PER_ADDRESS}, none with --client-address-header].",
+)
+@click.option(
     "--allow-claimed-ip",
     is_flag=True,
     help="Honour the address a client claims with ip= (trusted networks only).",
@@ -104,7 +118,8 @@ def _host_port(ctx: click.Context, param: click.Parameter, text: str) -> HostPor
 def tracker(
     http: HostPort | None, udp: HostPort | None, store: str, workers: int, private: bool,
     passkeys: tuple[str, ...], allowed: tuple[str, ...], interval: int, secret: str | None,
-    admin_token: str | None, client_address_header: str | None, allow_claimed_ip: bool,
+    admin_token: str | None, client_address_header: str | None, max_connections: int,
+    max_connections_per_address: int | None, allow_claimed_ip: bool,
 ) -> None:  # fmt: skip
     """Run a BitTorrent tracker over HTTP and UDP."""
     if http is None and udp is None:
@@ -116,6 +131,8 @@ def tracker(
         allowed_info_hashes=tuple(_info_hash(text) for text in allowed),
         policy=TrackerPolicy(interval=interval, allow_claimed_ip=allow_claimed_ip),
         admin_token=admin_token, client_address_header=client_address_header,
+        max_connections=max_connections,
+        max_connections_per_address=max_connections_per_address,
     )  # fmt: skip
     if secret is not None:
         options["secret"] = secret.encode()
