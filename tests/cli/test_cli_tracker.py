@@ -2,39 +2,22 @@
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
-from urllib.parse import quote_from_bytes
 
 import pytest
 
-import bitswarm
 from bitswarm.aio.tracker_run import event_loop_name
-from bitswarm.core.bencode import decode
 from bitswarm.core.tracker.udp import ConnectRequest, ConnectResponse, decode_response
 from cli.helpers import Run, assert_one_error_line
+from tracker_processes import announce_over_http, free_port, running_tracker, spawn, stats
 
-SRC = Path(bitswarm.__file__).parents[1]
 START = re.compile(r"http://127\.0\.0\.1:(\d+)/announce udp://127\.0\.0\.1:(\d+)/announce")
-
-
-def spawn(*args: str) -> subprocess.Popen[str]:
-    env = {**os.environ, "PYTHONPATH": str(SRC)}
-    return subprocess.Popen(
-        [sys.executable, "-m", "bitswarm", "tracker", *args],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
 
 
 @pytest.fixture
@@ -44,21 +27,6 @@ def tracker_process() -> Iterator[subprocess.Popen[str]]:
     if process.poll() is None:
         process.kill()
         process.wait()
-
-
-def announce(http_port: int) -> dict[bytes, object]:
-    query = "&".join(
-        [
-            "info_hash=" + quote_from_bytes(b"\x01" * 20, safe=""),
-            "peer_id=" + quote_from_bytes(b"-BS0001-" + b"\xff" * 12, safe=""),
-            "port=6881&uploaded=0&downloaded=0&left=1",
-        ]
-    )
-    url = f"http://127.0.0.1:{http_port}/announce?{query}"
-    with urllib.request.urlopen(url, timeout=10) as response:
-        body = decode(response.read())
-    assert isinstance(body, dict)
-    return dict(body)
 
 
 def udp_connect(udp_port: int) -> ConnectResponse:
@@ -81,7 +49,7 @@ def test_starts_serves_and_stops_cleanly(
     http_port, udp_port = int(found[1]), int(found[2])
     assert "open" in line and "store memory" in line
     assert line.rstrip().endswith(f"{event_loop_name()} loop")
-    reply = announce(http_port)
+    reply = announce_over_http(http_port, 1)
     assert reply[b"interval"] == 60 and reply[b"incomplete"] == 1
     assert reply[b"min interval"] == 30 and b"tracker id" not in reply
     assert udp_connect(udp_port).transaction_id == 5
@@ -98,21 +66,12 @@ def test_announce_replies_carry_the_tracker_id_and_min_interval() -> None:
         assert process.stderr is not None
         found = re.search(r"http://127\.0\.0\.1:(\d+)/announce", process.stderr.readline())
         assert found
-        reply = announce(int(found[1]))
+        reply = announce_over_http(int(found[1]), 1)
         assert (reply[b"interval"], reply[b"min interval"]) == (120, 45)
         assert reply[b"tracker id"] == b"tracker-7"
     finally:
         process.kill()
         process.wait()
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", port))  # the UDP port of the same number is free too
-    return port
 
 
 def test_workers_share_the_ports_and_stop_on_sigterm() -> None:
@@ -127,11 +86,11 @@ def test_workers_share_the_ports_and_stop_on_sigterm() -> None:
         assert "do not share swarms" in process.stderr.readline()
         for _ in range(100):  # the children bind after the parent's lines
             try:
-                announce(port)
+                announce_over_http(port, 1)
                 break
             except OSError:
                 time.sleep(0.1)
-        assert announce(port)[b"interval"] == 1800
+        assert announce_over_http(port, 1)[b"interval"] == 1800
         assert udp_connect(port).transaction_id == 5
         process.send_signal(signal.SIGTERM)
         process.communicate(timeout=20)
@@ -140,6 +99,42 @@ def test_workers_share_the_ports_and_stop_on_sigterm() -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_workers_with_the_memory_store_report_their_own_figures_labelled() -> None:
+    port = free_port()
+    with running_tracker(port, workers=2):
+        for peer in range(20):  # fresh connections, spread over both workers
+            announce_over_http(port, peer)
+        announces: dict[int, int] = {}
+        deadline = time.monotonic() + 10
+        while len(announces) < 2:  # /stats from each worker (wait_until_serving saw both)
+            assert time.monotonic() < deadline, f"only workers {set(announces)} answered"
+            document = stats(port)
+            assert document["scope"] == "worker"
+            assert document["leechers"] == document["requests"]["http"]["announces"]
+            announces[document["worker"]] = document["requests"]["http"]["announces"]
+        assert sum(announces.values()) == 20
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+            text = response.read().decode()
+    samples = [line for line in text.splitlines() if not line.startswith("#")]
+    assert samples and all(re.search(r'worker="[01]"', line) for line in samples)
+    found = re.search(r'announces_total\{protocol="http",worker="([01])"\} (\d+)', text)
+    assert found and announces[int(found[1])] == int(found[2])
+
+
+def test_connections_over_the_per_address_bound_are_refused() -> None:
+    port = free_port()
+    with running_tracker(port, "--max-connections-per-address", "4"):
+        held = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(4)]
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as extra:
+                assert extra.recv(100).startswith(b"HTTP/1.1 503 Service Unavailable")
+            other = announce_over_http(port, 1, source="127.0.0.2")
+            assert other[b"incomplete"] == 1
+        finally:
+            for sock in held:
+                sock.close()
 
 
 def test_bad_options_are_one_line_errors(run: Run) -> None:
@@ -156,6 +151,9 @@ def test_bad_options_are_one_line_errors(run: Run) -> None:
     assert_one_error_line(result, "fixed ports")
     result = invoke("tracker", "--interval", "60", "--min-interval", "61")
     assert_one_error_line(result, "--min-interval 61 is longer than --interval 60")
+    where = f"127.0.0.1:{free_port()}"
+    result = invoke("tracker", "--workers", "2", "--http", where, "--admin-token", "t")
+    assert_one_error_line(result, "--admin-token with --workers needs --store redis://")
     usage = invoke("tracker", "--http", "nonsense")
     assert usage.exit_code == 2 and "HOST:PORT" in usage.stderr
 

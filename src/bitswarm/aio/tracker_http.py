@@ -9,7 +9,9 @@ Routes:
   Bencoded replies, always with status 200. A malformed request, a refusal
   and even a failing store answer ``failure reason``; clients show that text
   to their users, while a 500 tells them nothing.
-- ``GET /stats`` (JSON) and ``GET /metrics`` (Prometheus text).
+- ``GET /stats`` (JSON) and ``GET /metrics`` (Prometheus text): the whole
+  tracker's figures, or one worker's when workers share nothing (see
+  :mod:`.tracker_metrics`).
 - ``/admin/...`` when an admin token is configured, with
   ``Authorization: Bearer <token>``: ``GET /admin/access``, ``PUT`` or
   ``DELETE /admin/passkeys/<passkey>`` and ``/admin/torrents/<info-hash hex>``.
@@ -28,29 +30,33 @@ from the raw request line, since ``info_hash`` and ``peer_id`` are binary.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from aiohttp import web
 
 from bitswarm.aio.tracker_answers import HttpAnswers, TrackerRequest
 from bitswarm.aio.tracker_context import TrackerContext
-from bitswarm.aio.tracker_metrics import Kind
+from bitswarm.aio.tracker_metrics import Figures, Kind
+from bitswarm.aio.tracker_shared import SharedStateUnavailable, TrackerSync
 
 CONTEXT = web.AppKey("tracker_context", TrackerContext)
+MAX_BODY_BYTES = 4096
+"""Largest request body read: no route of the tracker takes one."""
 _T = TypeVar("_T")
 
 
 def create_app(
     context: TrackerContext,
+    sync: TrackerSync,
     *,
     client_address_header: str | None = None,
     admin_token: str | None = None,
 ) -> web.Application:
-    """The tracker's aiohttp application."""
-    app = web.Application()
+    """The tracker's aiohttp application; ``sync`` keeps its access lists (see there)."""
+    app = web.Application(client_max_size=MAX_BODY_BYTES)
     app[CONTEXT] = context
-    tracker = _TrackerRoutes(context, client_address_header)
+    tracker = _TrackerRoutes(context, sync, client_address_header)
     app.router.add_get("/announce", tracker.announce)
     app.router.add_get("/announce/{passkey}", tracker.announce)
     app.router.add_get("/scrape", tracker.scrape)
@@ -60,7 +66,7 @@ def create_app(
     app.router.add_get("/stats", tracker.stats)
     app.router.add_get("/metrics", tracker.metrics)
     if admin_token:
-        admin = _AdminRoutes(context, admin_token)
+        admin = _AdminRoutes(sync, admin_token)
         app.router.add_get("/admin/access", admin.access)
         app.router.add_route("*", "/admin/passkeys/{passkey}", admin.passkey)
         app.router.add_route("*", "/admin/torrents/{info_hash}", admin.torrent)
@@ -68,8 +74,11 @@ def create_app(
 
 
 class _TrackerRoutes:
-    def __init__(self, context: TrackerContext, client_address_header: str | None) -> None:
+    def __init__(
+        self, context: TrackerContext, sync: TrackerSync, client_address_header: str | None
+    ) -> None:
         self.context = context
+        self.sync = sync
         self.answers = HttpAnswers(context, client_address_header)
 
     async def announce(self, request: web.Request) -> web.Response:
@@ -79,12 +88,20 @@ class _TrackerRoutes:
         return await self._bencoded(request, "scrapes")
 
     async def stats(self, request: web.Request) -> web.Response:
-        stats = await self.context.store.stats()
-        return web.json_response(self.context.metrics.as_json(stats))
+        return web.json_response((await self._figures()).as_json())
 
     async def metrics(self, request: web.Request) -> web.Response:
-        text = self.context.metrics.prometheus(await self.context.store.stats())
+        text = (await self._figures()).prometheus()
         return web.Response(text=text, content_type="text/plain", charset="utf-8")
+
+    async def _figures(self) -> Figures:
+        sync = self.sync
+        try:
+            requests = await sync.request_counts()
+        except SharedStateUnavailable as error:
+            raise web.HTTPServiceUnavailable(text=f"{error}\n") from None
+        stats = await self.context.store.stats()
+        return Figures(stats, requests, sync.worker, sync.per_worker)
 
     async def _bencoded(self, request: web.Request, kind: Kind) -> web.Response:
         header = self.answers.header
@@ -100,8 +117,8 @@ class _TrackerRoutes:
 
 
 class _AdminRoutes:
-    def __init__(self, context: TrackerContext, token: str) -> None:
-        self.context = context
+    def __init__(self, sync: TrackerSync, token: str) -> None:
+        self.sync = sync
         self.expected = f"Bearer {token}".encode()
 
     def _authorize(self, request: web.Request) -> None:
@@ -111,13 +128,17 @@ class _AdminRoutes:
 
     async def access(self, request: web.Request) -> web.Response:
         self._authorize(request)
-        return web.json_response(self.context.access.snapshot())
+        try:
+            return web.json_response(await self.sync.snapshot())
+        except SharedStateUnavailable as error:
+            raise web.HTTPServiceUnavailable(text=f"{error}\n") from None
 
     async def passkey(self, request: web.Request) -> web.Response:
         self._authorize(request)
-        passkey = request.match_info["passkey"]
-        access = self.context.access
-        return _change(request, lambda: access.add_passkey(passkey), access.remove_passkey, passkey)
+        sync = self.sync
+        return await _change(
+            request, sync.add_passkey, sync.remove_passkey, request.match_info["passkey"]
+        )
 
     async def torrent(self, request: web.Request) -> web.Response:
         self._authorize(request)
@@ -125,22 +146,29 @@ class _AdminRoutes:
             info_hash = bytes.fromhex(request.match_info["info_hash"])
         except ValueError:
             raise web.HTTPBadRequest(text="info-hash must be 40 hex digits\n") from None
-        access = self.context.access
-        return _change(request, lambda: access.allow(info_hash), access.disallow, info_hash)
+        return await _change(request, self.sync.allow, self.sync.disallow, info_hash)
 
 
-def _change(
-    request: web.Request, add: Callable[[], None], remove: Callable[[_T], bool], item: _T
+async def _change(
+    request: web.Request,
+    add: Callable[[_T], Awaitable[None]],
+    remove: Callable[[_T], Awaitable[bool]],
+    item: _T,
 ) -> web.Response:
-    """PUT adds, DELETE removes (404 if absent); anything else is 405."""
-    if request.method == "PUT":
-        try:
-            add()
-        except ValueError as error:
-            raise web.HTTPBadRequest(text=f"{error}\n") from None
-        return web.json_response({"ok": True})
-    if request.method == "DELETE":
-        if not remove(item):
+    """PUT adds, DELETE removes (404 if absent); anything else is 405.
+
+    With shared state, the change is stored before the answer, so a 200 means
+    every process of the tracker applies it within a second.
+    """
+    if request.method not in ("PUT", "DELETE"):
+        raise web.HTTPMethodNotAllowed(request.method, ["PUT", "DELETE"])
+    try:
+        if request.method == "PUT":
+            await add(item)
+        elif not await remove(item):
             raise web.HTTPNotFound(text="not on the list\n")
-        return web.json_response({"ok": True})
-    raise web.HTTPMethodNotAllowed(request.method, ["PUT", "DELETE"])
+    except ValueError as error:
+        raise web.HTTPBadRequest(text=f"{error}\n") from None
+    except SharedStateUnavailable as error:
+        raise web.HTTPServiceUnavailable(text=f"{error}\n") from None
+    return web.json_response({"ok": True})

@@ -26,7 +26,10 @@ A malformed head gets a precise ``400`` (or ``431`` for an oversized head,
 ``505`` for another HTTP version) with the reason as text, and the connection
 closes. Reading pauses while the socket's send buffer is full, so a client
 that pipelines without reading cannot grow the server's memory, and an idle
-connection closes after :data:`KEEP_ALIVE_SECONDS`.
+connection closes after :data:`KEEP_ALIVE_SECONDS`. Connections over the
+bounds of :class:`~bitswarm.aio.tracker_http_limits.ConnectionLimits` (in
+total, per client address) are answered ``503`` and closed as they arrive;
+the bounds go on counting a connection once aiohttp serves it.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from collections.abc import Callable
 from typing import cast
 
 from bitswarm.aio.tracker_answers import HttpAnswers, TrackerRequest
+from bitswarm.aio.tracker_http_limits import REFUSAL, ConnectionLimits, CountedProtocol
 from bitswarm.aio.tracker_metrics import Kind
 from bitswarm.core.tracker.http_head import HeadError, RequestHead, parse_head
 
@@ -64,11 +68,14 @@ class LeanHttpServer:
         answers: HttpAnswers,
         fallback: Callable[[], asyncio.Protocol],
         client_address_header: str | None = None,
+        limits: ConnectionLimits | None = None,
     ) -> None:
         self.answers = answers
         self.fallback = fallback
         self.header = client_address_header.lower().encode() if client_address_header else None
+        self.limits = limits or ConnectionLimits()
         self.connections: set[LeanHttpProtocol] = set()
+        """The connections this front serves itself (not those handed to aiohttp)."""
 
     def __call__(self) -> LeanHttpProtocol:
         return LeanHttpProtocol(self)
@@ -90,16 +97,26 @@ class LeanHttpProtocol(asyncio.Protocol):
         self._loop = asyncio.get_running_loop()
         self._active_at = self._loop.time()
         self._idle: asyncio.TimerHandle | None = None
+        self._counted = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.Transport, transport)
         peer = transport.get_extra_info("peername")
         self.peer_host = str(peer[0]) if peer else None
+        if not self.server.limits.admit(self.peer_host):
+            refused = cast(asyncio.Transport, transport)
+            refused.write(REFUSAL)
+            refused.close()
+            return
+        self._counted = True
+        self.transport = cast(asyncio.Transport, transport)
         self.server.connections.add(self)
         self._idle = self._loop.call_later(KEEP_ALIVE_SECONDS, self._close_if_idle)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._forget()
+        if self._counted:
+            self._counted = False
+            self.server.limits.release(self.peer_host)
 
     def data_received(self, data: bytes) -> None:
         self._buffer += data
@@ -177,7 +194,8 @@ class LeanHttpProtocol(asyncio.Protocol):
         self._forget()
         if transport is None:
             return
-        handler = self.server.fallback()
+        self._counted = False  # still counted until it closes, released by the wrapper
+        handler = CountedProtocol(self.server.fallback(), self.server.limits, self.peer_host)
         transport.set_protocol(handler)
         handler.connection_made(transport)
         if self._buffer:

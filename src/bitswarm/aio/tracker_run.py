@@ -6,7 +6,9 @@ the HTTP site closes, the store is closed). :func:`serve_workers` forks that
 ``workers`` times, every child binding the same ports with ``SO_REUSEPORT`` so
 the kernel spreads clients over them, and passes the parent's signals on to
 the children. The children share the connection-id secret, so a UDP client
-may land on any of them; they share swarms only through a shared store.
+may land on any of them; they share swarms, access lists and request counters
+only through a shared store. Each knows its number (``worker``), which
+``/stats`` shows.
 """
 
 from __future__ import annotations
@@ -46,12 +48,11 @@ async def _serve(config: TrackerConfig, on_start: Callable[[TrackerServer], None
 
 def serve_workers(config: TrackerConfig, workers: int) -> int:
     """Fork ``workers`` processes serving ``config``; wait for all; the worst exit status."""
-    shared = replace(config, reuse_port=True)
     children: list[int] = []
-    for _ in range(workers):
+    for number in range(workers):
         pid = os.fork()
         if pid == 0:
-            _child(shared)
+            _child(replace(config, reuse_port=True, worker=number))
         children.append(pid)
 
     def forward(number: int, _frame: object) -> None:

@@ -6,8 +6,10 @@ only when asked for), builds the shared :class:`TrackerContext`, binds the
 HTTP server (the lean announce front of :mod:`.tracker_http_lean`, which hands
 other requests to the aiohttp application) and the UDP endpoint (optionally
 with ``SO_REUSEPORT``, so that
-several processes share the ports), and sweeps expired peers in the
-background. ``stop()`` undoes all of it in reverse order.
+several processes share the ports), keeps the access lists in step with
+the other processes of the tracker (:mod:`.tracker_shared`, when the store is
+shared), and sweeps expired peers in the background. ``stop()`` undoes all of
+it in reverse order.
 """
 
 from __future__ import annotations
@@ -25,14 +27,17 @@ from aiohttp import web
 from bitswarm.aio.tracker_answers import HttpAnswers
 from bitswarm.aio.tracker_context import TrackerContext
 from bitswarm.aio.tracker_http import create_app
-from bitswarm.aio.tracker_http_lean import LeanHttpServer
+from bitswarm.aio.tracker_http_lean import KEEP_ALIVE_SECONDS, LeanHttpServer
+from bitswarm.aio.tracker_http_limits import MAX_CONNECTIONS, MAX_PER_ADDRESS, ConnectionLimits
+from bitswarm.aio.tracker_shared import TrackerSync
 from bitswarm.aio.tracker_udp import UdpTrackerProtocol
 from bitswarm.core.tracker.access import PASSKEY, AccessList
 from bitswarm.core.tracker.connection_ids import ConnectionIds
+from bitswarm.core.tracker.http_head import MAX_HEAD_BYTES, MAX_HEADERS
 from bitswarm.core.tracker.policy import TrackerPolicy
 from bitswarm.core.tracker.rate_limit import RateLimiter
 from bitswarm.core.tracker.udp_server import UdpTracker
-from bitswarm.stores.base import PeerStore
+from bitswarm.stores.base import PeerStore, SharingStore
 from bitswarm.stores.memory import MemoryStore
 
 log = logging.getLogger(__name__)
@@ -62,6 +67,14 @@ class TrackerConfig:
     connect_rate: float = 2.0
     """UDP connects per second allowed from one IP address, after a burst of ``connect_burst``."""
     connect_burst: float = 20.0
+    max_connections: int = MAX_CONNECTIONS
+    """Open HTTP connections at most (never more than the open-file limit allows)."""
+    max_connections_per_address: int | None = None
+    """Open HTTP connections from one address at most; 0 for no bound; ``None`` for the
+    default: :data:`~bitswarm.aio.tracker_http_limits.MAX_PER_ADDRESS`, or no bound
+    behind a reverse proxy (``client_address_header``), where all come from the proxy."""
+    worker: int | None = None
+    """This process's number (from 0) when it is one of several workers of one tracker."""
 
     def __post_init__(self) -> None:
         for passkey in self.passkeys:
@@ -69,6 +82,17 @@ class TrackerConfig:
                 raise ValueError(f"a passkey is 8 to 64 of A-Z a-z 0-9 _ -, not {passkey!r}")
         if not self.secret:
             raise ValueError("the connection-id secret must not be empty")
+        if self.max_connections < 1:
+            raise ValueError(f"max_connections must be at least 1, not {self.max_connections}")
+        if (self.max_connections_per_address or 0) < 0:
+            raise ValueError("max_connections_per_address must be 0 (no bound) or more")
+
+    def connection_limits(self) -> ConnectionLimits:
+        """The HTTP connection bounds this configuration asks for."""
+        per_address = self.max_connections_per_address
+        if per_address is None:
+            per_address = 0 if self.client_address_header else MAX_PER_ADDRESS
+        return ConnectionLimits(self.max_connections, per_address)
 
 
 async def open_store(url: str, peer_ttl: float) -> PeerStore:
@@ -98,6 +122,7 @@ class TrackerServer:
         self._http: tuple[asyncio.Server, LeanHttpServer] | None = None
         self._udp: tuple[asyncio.DatagramTransport, UdpTrackerProtocol] | None = None
         self._sweeper: asyncio.Task[None] | None = None
+        self._sync: TrackerSync | None = None
 
     async def __aenter__(self) -> TrackerServer:
         await self.start()
@@ -110,14 +135,13 @@ class TrackerServer:
         config = self.config
         store = await open_store(config.store_url, config.policy.peer_ttl)
         access = AccessList(private=config.private)
-        for passkey in config.passkeys:
-            access.add_passkey(passkey)
-        for info_hash in config.allowed_info_hashes:
-            access.allow(info_hash)
         context = self.context = TrackerContext(store, config.policy, access)
+        shared = store.shared_state() if isinstance(store, SharingStore) else None
+        sync = self._sync = TrackerSync(access, context.metrics, shared, worker=config.worker)
         try:
+            await sync.start(config.passkeys, config.allowed_info_hashes)
             if config.http is not None:
-                await self._start_http(context, config.http)
+                await self._start_http(context, sync, config.http)
             if config.udp is not None:
                 await self._start_udp(context, config.udp)
         except BaseException:
@@ -145,6 +169,9 @@ class TrackerServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if self._sync is not None:
+            await self._sync.stop()
+            self._sync = None
         if self.context is not None:
             await self.context.store.close()
             self.context = None
@@ -161,18 +188,30 @@ class TrackerServer:
         mode = "private" if self.config.private else "open"
         return f"tracker ({mode}, store {self.config.store_url}) on " + " ".join(parts)
 
-    async def _start_http(self, context: TrackerContext, where: HostPort) -> None:
+    async def _start_http(
+        self, context: TrackerContext, sync: TrackerSync, where: HostPort
+    ) -> None:
         app = create_app(
             context,
+            sync,
             client_address_header=self.config.client_address_header,
             admin_token=self.config.admin_token,
         )
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(
+            app,
+            access_log=None,
+            handle_signals=False,
+            keepalive_timeout=KEEP_ALIVE_SECONDS,  # the same bounds as the lean front's
+            max_line_size=MAX_HEAD_BYTES,
+            max_field_size=MAX_HEAD_BYTES,
+            max_headers=MAX_HEADERS,
+        )
         await self._runner.setup()
         header = self.config.client_address_header
         fallback = self._runner.server
         assert fallback is not None  # set up just above
-        lean = LeanHttpServer(HttpAnswers(context, header), fallback, header)
+        limits = self.config.connection_limits()
+        lean = LeanHttpServer(HttpAnswers(context, header), fallback, header, limits)
         server = await asyncio.get_running_loop().create_server(
             lean, where[0], where[1], reuse_port=self.config.reuse_port or None
         )

@@ -2,8 +2,11 @@
 
 Open by default: any torrent, any client. ``--private`` serves only the
 passkeys and info-hashes given with ``--passkey``/``--allow`` or added at run
-time through the admin API (``--admin-token``). ``--interval``,
-``--min-interval`` and ``--tracker-id`` fill in the announce replies. One line on stderr says where
+time through the admin API (``--admin-token``). With a Redis store the lists
+live in Redis, shared by every worker and host and kept across restarts; the
+memory store keeps them in the one process, so the admin API is refused with
+``--workers`` above 1 and the memory store. ``--interval``, ``--min-interval``
+and ``--tracker-id`` fill in the announce replies. One line on stderr says where
 it listens; SIGINT or SIGTERM stops it cleanly.
 """
 
@@ -13,6 +16,7 @@ import re
 
 import click
 
+from bitswarm.aio.tracker_http_limits import MAX_CONNECTIONS, MAX_PER_ADDRESS
 from bitswarm.aio.tracker_run import event_loop_name, serve, serve_workers
 from bitswarm.aio.tracker_server import REDIS_SCHEMES, HostPort, TrackerConfig, TrackerServer
 from bitswarm.cli.errors import UserError
@@ -95,11 +99,28 @@ def _host_port(ctx: click.Context, param: click.Parameter, text: str) -> HostPor
     help="Key of the UDP connection ids; give all tracker "
     "processes behind one address the same (default: random).",
 )
-@click.option("--admin-token", help="Enable the admin API, guarded by this bearer token.")
+@click.option(
+    "--admin-token",
+    help="Enable the admin API, guarded by this bearer token "
+    "(with --workers, needs a redis:// store).",
+)
 @click.option(
     "--client-address-header",
     metavar="HEADER",
     help="Take the client's address from this header (behind a reverse proxy).",
+)
+@click.option(
+    "--max-connections",
+    type=click.IntRange(1),
+    default=MAX_CONNECTIONS,
+    show_default=True,
+    help="Open HTTP connections per process, at most (capped by the open-file limit).",
+)
+@click.option(
+    "--max-connections-per-address",
+    type=click.IntRange(0),
+    help=f"Open HTTP connections from one client address, at most; 0 for no bound "
+    f"[default: {MAX_PER_ADDRESS}, none with --client-address-header].",
 )
 @click.option(
     "--allow-claimed-ip",
@@ -110,7 +131,8 @@ def tracker(
     http: HostPort | None, udp: HostPort | None, store: str, workers: int, private: bool,
     passkeys: tuple[str, ...], allowed: tuple[str, ...], interval: int, min_interval: int | None,
     tracker_id: str | None, secret: str | None, admin_token: str | None,
-    client_address_header: str | None, allow_claimed_ip: bool,
+    client_address_header: str | None, max_connections: int,
+    max_connections_per_address: int | None, allow_claimed_ip: bool,
 ) -> None:  # fmt: skip
     """Run a BitTorrent tracker over HTTP and UDP."""
     if http is None and udp is None:
@@ -130,6 +152,8 @@ def tracker(
         allowed_info_hashes=tuple(_info_hash(text) for text in allowed),
         policy=policy,
         admin_token=admin_token, client_address_header=client_address_header,
+        max_connections=max_connections,
+        max_connections_per_address=max_connections_per_address,
     )  # fmt: skip
     if secret is not None:
         options["secret"] = secret.encode()
@@ -142,6 +166,11 @@ def tracker(
         return
     if any(where is not None and where[1] == 0 for where in (http, udp)):
         raise UserError("--workers needs fixed ports: port 0 would give each worker its own")
+    if admin_token and store == "memory":
+        raise UserError(
+            "--admin-token with --workers needs --store redis://...: with the memory store "
+            "each worker keeps its own access lists, and a change would reach only one"
+        )
     described = TrackerServer(config).describe()
     click.echo(f"bitswarm: {workers} workers, {described}, {event_loop_name()} loop", err=True)
     if store == "memory":

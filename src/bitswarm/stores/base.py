@@ -26,13 +26,17 @@ Contract of :meth:`PeerStore.announce`:
 A store that holds its swarms in this process can also offer the same
 announce and scrape as plain methods (:class:`ImmediateStore`); the UDP
 server then answers inside its datagram callback, with no task per request.
+A store that several processes share offers :class:`SharedState` too
+(:class:`SharingStore`): the access lists of a private tracker and the
+request counters, kept where every process sees them and a restart finds them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
+from bitswarm.core.tracker.access import AccessKind
 from bitswarm.core.tracker.model import Announcement, AnnounceResult, StoreStats, SwarmCounts
 
 
@@ -88,4 +92,40 @@ class ImmediateStore(Protocol):
 
         As :meth:`~bitswarm.core.tracker.registry.Registry.announce_values`.
         """
+        ...
+
+
+@runtime_checkable
+class SharedState(Protocol):
+    """What the processes of one tracker share besides swarms: access lists, request counters.
+
+    Every change of the lists bumps a version number, so a process learns that
+    its copy is stale from one cheap read (:meth:`access_version`) and only
+    then reloads the lists (:meth:`load_access`). Request counters are added
+    in batches (:meth:`add_requests`), never one call per request.
+    """
+
+    async def change_access(self, kind: AccessKind, items: Sequence[str], add: bool) -> int:
+        """Add or remove passkeys or info-hashes (hex); how many entries changed."""
+        ...
+
+    async def access_version(self) -> int:
+        """A number that changes whenever either list does."""
+        ...
+
+    async def load_access(self) -> tuple[int, set[str], set[bytes]]:
+        """The version, the passkeys and the allowed info-hashes, read together."""
+        ...
+
+    async def add_requests(self, deltas: Mapping[str, int]) -> dict[str, int]:
+        """Add to the tracker-wide counters (``'http:announces'``...); every total after."""
+        ...
+
+
+@runtime_checkable
+class SharingStore(Protocol):
+    """A store that several tracker processes share, with the rest of their state."""
+
+    def shared_state(self) -> SharedState:
+        """The access lists and request counters kept beside the swarms."""
         ...

@@ -18,6 +18,8 @@ and, for the whole store, ``PREFIX:torrents`` (a set of info-hashes, walked by
 totals, so :meth:`RedisStore.stats` is one command). Those two global keys
 make the store a single-Redis (or single-primary) design, which is what a
 tracker needs: one Redis serves hundreds of thousands of commands a second.
+The access lists of a private tracker and the request counters live beside
+them (:mod:`.redis_shared`).
 
 Theory of operation
 -------------------
@@ -51,6 +53,7 @@ from bitswarm.core.tracker.model import (
     SwarmCounts,
 )
 from bitswarm.stores.redis_batch import ScriptBatcher
+from bitswarm.stores.redis_shared import RedisSharedState
 
 _SWEEP = """
 local now = tonumber(ARGV[2])
@@ -181,6 +184,11 @@ class RedisStore:
         self._expire = self._redis.register_script(_EXPIRE)
         self._torrents = f"{prefix}:torrents"
         self._stats = f"{prefix}:stats"
+        self._shared = RedisSharedState(self._redis, prefix)
+
+    def shared_state(self) -> RedisSharedState:
+        """Access lists and request counters beside the swarms (:mod:`.redis_shared`)."""
+        return self._shared
 
     def _keys(self, info_hash: bytes) -> list[str]:
         base = f"{self._prefix}:{{{info_hash.hex()}}}"
