@@ -8,13 +8,16 @@ under test to core 1, so "one worker each" holds even for opentracker, whose
 UDP side runs several threads. Figures, each as ``name: value unit``:
 
 * the generator's own ceiling, against responders that answer instantly
-  (UDP: ``udp_echo.c``, compiled for the run, since a Python responder would
-  be slower than opentracker; HTTP: a Python keep-alive responder);
-* UDP (BEP 15) and HTTP (BEP 3, keep-alive; opentracker closes after every
-  answer, so it is reconnected each time, as its real clients do) announces
-  per second with p50 and p99 latency, for bitswarm (``bitswarm tracker``,
-  memory store, one process) and opentracker (Debian's, whitelist holding
-  every torrent), and bitswarm/opentracker ratios from the same run;
+  (``udp_echo.c`` and ``http_echo.c``, compiled for the run, since a Python
+  responder would be slower than opentracker);
+* UDP (BEP 15) and HTTP (BEP 3) announces per second with p50 and p99
+  latency, for bitswarm (``bitswarm tracker``, memory store, one process) and
+  opentracker (Debian's, whitelist holding every torrent), and
+  bitswarm/opentracker ratios from the same run. HTTP is measured like for
+  like with a new connection per announce, as most clients announce
+  (``http_close_*``; opentracker closes after every answer anyway), and
+  for bitswarm also over kept-alive connections (``http_bitswarm``), which
+  it serves and opentracker does not;
 * the Redis store's UDP throughput with 1 and 2 tracker processes sharing the
   port (SO_REUSEPORT) and one redis-server, these left free to use both cores;
 * bytes per stored peer in the memory store at one million peers over
@@ -54,7 +57,6 @@ from bitswarm.core.tracker.registry import Registry
 from tracker_load import (
     LoadResult,
     Target,
-    http_echo,
     info_hash,
     run_http_load,
     run_udp_load,
@@ -123,32 +125,13 @@ def process(command: list[str], cpus: set[int] | None) -> Iterator[subprocess.Po
             child.wait()
 
 
-def _pinned(serve: Callable[[int], None], port: int) -> None:
-    pin(SERVER_CPUS)
-    serve(port)
-
-
 @contextlib.contextmanager
-def http_responder() -> Iterator[int]:
-    port = free_port()
-    context = multiprocessing.get_context("fork")
-    child = context.Process(target=_pinned, args=(http_echo, port), daemon=True)
-    child.start()
-    time.sleep(0.3)
-    try:
-        yield port
-    finally:
-        child.terminate()
-        child.join()
-
-
-@contextlib.contextmanager
-def udp_responder() -> Iterator[int]:
-    """``udp_echo.c``, compiled for the run."""
+def responder(name: str) -> Iterator[int]:
+    """``udp_echo.c`` or ``http_echo.c``, compiled for the run: instant answers."""
     port = free_port()
     with tempfile.TemporaryDirectory() as folder:
-        binary = Path(folder) / "udp_echo"
-        subprocess.run(["cc", "-O2", "-o", str(binary), str(BENCH / "udp_echo.c")], check=True)
+        binary = Path(folder) / name
+        subprocess.run(["cc", "-O2", "-o", str(binary), str(BENCH / f"{name}.c")], check=True)
         with process([str(binary), str(port)], SERVER_CPUS):
             time.sleep(0.3)
             yield port
@@ -258,26 +241,36 @@ def main() -> int:
         return best(run_udp_load, ("127.0.0.1", port), SOURCES, WINDOW)
 
     def http(port: int) -> LoadResult:
+        return best(run_http_load, ("127.0.0.1", port), HTTP_CONNECTIONS, False)
+
+    def http_close(port: int) -> LoadResult:
         target: Target = ("127.0.0.1", port)
-        return best(run_http_load, target, HTTP_CONNECTIONS)
+        return best(run_http_load, target, HTTP_CONNECTIONS, True)
 
     print(f"cores: {os.cpu_count()} count")
     print(f"bitswarm_event_loop: {event_loop_name()}")
     print(f"torrents: {args.torrents} count")
     print(f"peers: {SOURCES * 8192} count")
-    protocols: dict[str, Callable[[int], LoadResult]] = {"udp": udp, "http": http}
-    chosen = [name for name in protocols if name in parts]
+    loads: dict[str, Callable[[int], LoadResult]] = {
+        "udp": udp,
+        "http_close": http_close,
+        "http": http,
+    }
+    chosen = [name for name in loads if name.split("_")[0] in parts]
     with contextlib.ExitStack() as ceilings:
         for name in chosen:
-            responder = udp_responder() if name == "udp" else http_responder()
-            report(f"{name}_generator_ceiling", protocols[name](ceilings.enter_context(responder)))
+            echo = responder("udp_echo" if name == "udp" else "http_echo")
+            report(f"{name}_generator_ceiling", loads[name](ceilings.enter_context(echo)))
     if chosen:
         with bitswarm_tracker("memory", 1, SERVER_CPUS) as port:
-            ours = {name: report(f"{name}_bitswarm", protocols[name](port)) for name in chosen}
+            ours = {name: report(f"{name}_bitswarm", loads[name](port)) for name in chosen}
+        compared = [name for name in chosen if name != "http"]  # opentracker never keeps alive
         with opentracker(args.torrents) as port:
-            theirs = {name: report(f"{name}_opentracker", protocols[name](port)) for name in chosen}
-        for name in chosen:
+            theirs = {name: report(f"{name}_opentracker", loads[name](port)) for name in compared}
+        for name in compared:
             ratio(f"{name}_bitswarm_vs_opentracker", ours[name], theirs[name])
+        if "http" in chosen:
+            ratio("http_keepalive_bitswarm_vs_opentracker", ours["http"], theirs["http_close"])
     if "redis" in parts:
         rates = []
         for workers in (1, 2):

@@ -8,12 +8,15 @@ the bottleneck:
   clients), one BEP 15 connect each, then announce packets built in advance
   with the transaction id as their index; a closed loop keeps ``window``
   requests in flight per socket and times each by its transaction id.
-* HTTP: ``connections`` keep-alive connections, each with one request in
-  flight; a server that closes after every answer (opentracker does) is
-  reconnected and the request sent again, its clock still running.
+* HTTP: ``connections`` connections, each with one request in flight. Kept
+  alive, or, with ``close_each``, a new connection for every announce, as most
+  real clients make (the request says ``Connection: close`` and the generator
+  connects again once the answer is in, its clock running from the connect).
+  A kept-alive connection that the server closes anyway is reconnected and
+  its request sent again, its clock still running.
 
-The HTTP responder answers instantly with a fixed reply (the UDP one is
-``bench/udp_echo.c``); measured against them, a generator shows its own ceiling.
+Measured against responders that answer instantly (``bench/udp_echo.c`` and
+``bench/http_echo.c``), a generator shows its own ceiling.
 """
 
 from __future__ import annotations
@@ -183,28 +186,35 @@ class _UdpState:
                 result.latencies.append(now - sent_at[index])
 
 
-def http_requests(target: Target, count: int, torrents: int) -> list[bytes]:
-    """Prebuilt keep-alive GET announces, built by the client's own URL code."""
+def http_requests(target: Target, count: int, torrents: int, *, close: bool) -> list[bytes]:
+    """Prebuilt GET announces, built by the client's own URL code."""
     base = f"http://{target[0]}:{target[1]}/announce"
+    persistence = "Connection: close\r\n" if close else ""
     requests = []
     for index in range(count):
         url = urlsplit(announce_url(base, _params(index, 0, torrents)))
-        head = f"GET {url.path}?{url.query} HTTP/1.1\r\nHost: {target[0]}\r\n\r\n"
+        head = f"GET {url.path}?{url.query} HTTP/1.1\r\nHost: {target[0]}\r\n{persistence}\r\n"
         requests.append(head.encode())
     return requests
 
 
 def run_http_load(
-    target: Target, connections: int, torrents: int, warmup: float, duration: float
+    target: Target,
+    connections: int,
+    close_each: bool,
+    torrents: int,
+    warmup: float,
+    duration: float,
 ) -> LoadResult:
-    """Announce over HTTP on ``connections`` connections, one request in flight on each."""
-    requests = http_requests(target, PACKETS_PER_SOCKET, torrents)
+    """Announce over HTTP on ``connections`` connections, one request in flight on each;
+    with ``close_each``, every announce on a connection of its own."""
+    requests = http_requests(target, PACKETS_PER_SOCKET, torrents, close=close_each)
     selector = selectors.DefaultSelector()
     result = LoadResult()
     start = time.perf_counter()
     measure_from, end = start + warmup, start + warmup + duration
     for number in range(connections):
-        _HttpConnection(selector, target, requests, number).send_next(start)
+        _HttpConnection(selector, target, requests, number, close_each).send_next(start)
     now = start
     while now < end:
         for key, _ in selector.select(timeout=0.05):
@@ -217,14 +227,29 @@ def run_http_load(
 
 
 class _HttpConnection:
-    __slots__ = ("buffer", "next", "requests", "selector", "sent_at", "sock", "target")
+    __slots__ = (
+        "buffer",
+        "close_each",
+        "next",
+        "requests",
+        "selector",
+        "sent_at",
+        "sock",
+        "target",
+    )
 
     def __init__(
-        self, selector: selectors.BaseSelector, target: Target, requests: list[bytes], first: int
+        self,
+        selector: selectors.BaseSelector,
+        target: Target,
+        requests: list[bytes],
+        first: int,
+        close_each: bool,
     ) -> None:
         self.selector = selector
         self.target = target
         self.requests = requests
+        self.close_each = close_each
         self.next = first
         self.sent_at = 0.0
         self.buffer = b""
@@ -240,6 +265,8 @@ class _HttpConnection:
     def send_next(self, now: float) -> None:
         self.next = (self.next + 1) % len(self.requests)
         self.sent_at = now
+        if self.close_each:
+            self._reconnect()
         self._send()
 
     def _send(self) -> None:
@@ -248,11 +275,14 @@ class _HttpConnection:
         except OSError:  # closed by the server after its last answer
             self._reopen()
 
-    def _reopen(self) -> None:
+    def _reconnect(self) -> None:
         self.selector.unregister(self.sock)
         self.sock.close()
         self.buffer = b""
         self.sock = self._open()
+
+    def _reopen(self) -> None:
+        self._reconnect()
         self._send()
 
     def readable(self, result: LoadResult, measure_from: float) -> None:
@@ -281,36 +311,3 @@ class _HttpConnection:
             result.answers += 1
             result.latencies.append(now - self.sent_at)
         self.send_next(now)
-
-
-def http_echo(port: int) -> None:
-    """Answer every HTTP request at once with a fixed peerless reply, keeping alive (forever)."""
-    body = b"d8:completei0e10:incompletei0e8:intervali1800e5:peers0:e"
-    reply = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
-    listener = socket.create_server(("127.0.0.1", port), backlog=512)
-    selector = selectors.DefaultSelector()
-    selector.register(listener, selectors.EVENT_READ, None)
-    buffers: dict[socket.socket, bytes] = {}
-    while True:
-        for key, _ in selector.select():
-            if key.data is None:
-                client, _ = listener.accept()
-                client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                selector.register(client, selectors.EVENT_READ, client)
-                buffers[client] = b""
-                continue
-            client = key.data
-            try:
-                data = client.recv(65536)
-            except ConnectionResetError:
-                data = b""
-            if not data:
-                selector.unregister(client)
-                client.close()
-                del buffers[client]
-                continue
-            pending = buffers[client] + data
-            answers = pending.count(b"\r\n\r\n")
-            buffers[client] = pending[pending.rfind(b"\r\n\r\n") + 4 :] if answers else pending
-            if answers:
-                client.sendall(reply * answers)
