@@ -66,3 +66,19 @@ def test_a_pattern_that_matches_no_file_is_a_usage_error(run: Run, tmp_path: Pat
         "--only/--skip: the selection leaves no file to download",
     )
     assert not out.exists()  # refused before anything was made
+
+
+def test_a_selection_of_only_an_empty_file_creates_it(tmp_path: Path) -> None:
+    """Nothing to fetch: the download is complete at once, and the empty file exists."""
+    _, torrent_file = make_content(tmp_path / "seed")
+    out = tmp_path / "out"
+    with seeding(torrent_file, tmp_path / "seed") as port:
+        child = spawn(*download(str(torrent_file), out, port, "--only", "sub/empty"))
+        stdout, stderr = child.communicate(timeout=60)
+    assert child.returncode == 0, stderr
+    record = json.loads(stdout)
+    assert record["complete"] is True and record["downloaded"] == 0
+    files = {entry["path"]: (entry["wanted"], entry["complete"]) for entry in record["files"]}
+    assert files["content/sub/empty"] == (True, True)
+    assert (out / "content" / "sub" / "empty").stat().st_size == 0
+    assert not (out / "content" / "a.bin").exists()

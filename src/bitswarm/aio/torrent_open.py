@@ -91,6 +91,8 @@ async def open_torrent(
     swarm = TorrentSwarm(geometry, have, rng or random.Random(), loop.time(), priorities=priorities)
     if sequential:
         swarm.set_sequential(True)
+    if swarm.is_finished():  # nothing to write, so no write makes the empty files: make them
+        await asyncio.to_thread(store.create_empty_files)
 
     def save(verified: Bitfield) -> None:
         store.flush()
