@@ -7,17 +7,32 @@ Errors are one line on stderr; ``--debug`` shows the traceback instead.
 
 from __future__ import annotations
 
+import importlib
 import sys
 from typing import Any
 
 import click
 
 from bitswarm import __version__
+from bitswarm.cli.commands import COMMANDS
 from bitswarm.cli.errors import UserError
 
 
 class _Group(click.Group):
-    """Turns any exception that escapes a subcommand, usage errors included, into one line."""
+    """Turns any exception that escapes a subcommand, usage errors included, into one line;
+    loads each subcommand's module when the subcommand is asked for."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [*COMMANDS, *super().list_commands(ctx)]
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        where = COMMANDS.get(name)
+        if where is None:
+            return super().get_command(ctx, name)
+        module, _, attribute = where.partition(":")
+        command = getattr(importlib.import_module(module), attribute)
+        assert isinstance(command, click.Command), where
+        return command
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -52,13 +67,3 @@ def _describe(error: Exception) -> str:
 def main(ctx: click.Context, debug: bool) -> None:
     """bitswarm: make and check torrents, run trackers, download and seed."""
     ctx.ensure_object(dict)["debug"] = debug
-
-
-def _register() -> None:
-    from bitswarm.cli import commands
-
-    for command in commands.ALL:
-        main.add_command(command)
-
-
-_register()

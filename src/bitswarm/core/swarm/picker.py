@@ -217,7 +217,7 @@ class PiecePicker:
             return picked
         for *_, piece in heapq.merge(self._partial_candidates(peer, only), self._new(peer, only)):
             partial = self._partial(piece)
-            for block in partial.free_blocks()[: count - len(picked)]:
+            for block in partial.free_blocks(count - len(picked)):
                 picked.append(self._ask(peer, piece, partial, block))
             if len(picked) == count:
                 return picked

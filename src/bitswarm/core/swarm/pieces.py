@@ -72,9 +72,10 @@ class PieceGeometry:
         """The index of ``ref`` within its piece; :class:`ValueError` if it is not a block."""
 
         index, misaligned = divmod(ref.begin, BLOCK_SIZE)
-        if misaligned or ref.begin < 0 or index >= self.block_count(ref.piece):
+        size = self.piece_size(ref.piece)
+        if misaligned or not 0 <= ref.begin < size:
             raise ValueError(f"{ref} does not start a block of piece {ref.piece}")
-        if self.block(ref.piece, index) != ref:
+        if ref.length != min(BLOCK_SIZE, size - ref.begin):
             raise ValueError(f"{ref} has the wrong length for its block")
         return index
 
@@ -108,8 +109,17 @@ class PartialPiece:
     def complete(self) -> bool:
         return self.finished == len(self.states)
 
-    def free_blocks(self) -> list[int]:
-        return [i for i, state in enumerate(self.states) if state == BlockState.FREE]
+    def free_blocks(self, limit: int | None = None) -> list[int]:
+        """The FREE blocks in order, the first ``limit`` of them (all by default); found by
+        ``bytearray.find``, since a pick wants a few of a piece's many blocks."""
+
+        states, found = self.states, list[int]()
+        wanted = self.free if limit is None else min(limit, self.free)
+        at = states.find(BlockState.FREE)
+        while at >= 0 and len(found) < wanted:
+            found.append(at)
+            at = states.find(BlockState.FREE, at + 1)
+        return found
 
     def request(self, block: int, peer: PeerKey) -> None:
         if self.states[block] == BlockState.FREE:

@@ -39,6 +39,9 @@ from enum import Enum
 from bitswarm.core.swarm.pieces import BLOCK_SIZE
 from bitswarm.core.wire.messages import Request
 
+REFILL_FRACTION = 4
+"""Past slow start, new requests go out once ``1/REFILL_FRACTION`` of the depth is free."""
+
 
 @dataclass(frozen=True, slots=True)
 class PipelineConfig:
@@ -118,13 +121,22 @@ class RequestPipeline:
         return math.ceil(rate * self.config.target_latency / BLOCK_SIZE)
 
     def room(self, rate: float, now: float) -> int:
-        """How many new requests to send now; slow start ends once the rate leads."""
+        """How many new requests to send now; slow start ends once the rate leads.
+
+        Past slow start the queue is topped up in batches: nothing until a quarter of
+        the depth is free, then all of it. The peer still has three quarters of
+        ``target_latency`` queued, and one pick of many blocks costs far less than
+        many picks of one (a fast peer answers thousands of blocks a second)."""
 
         if self.slow_start and self._by_rate(rate) >= self._ramp:
             self.slow_start = False
         if now < self.hold_until:
             return 0
-        return max(0, self.depth(rate) - len(self._outstanding))
+        depth = self.depth(rate)
+        room = depth - len(self._outstanding)
+        if room <= 0 or (not self.slow_start and REFILL_FRACTION * room < depth):
+            return 0
+        return room
 
     # -- requests and answers -----------------------------------------------------------
 
