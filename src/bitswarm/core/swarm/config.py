@@ -26,7 +26,8 @@ class SwarmConfig:
     40 peers x 16 MiB: median 2.6 x T_min without, 3.9 with 10, 3.1 with 5)."""
     endgame_depth: int = 2
     """In endgame (every missing block asked for), requests kept outstanding per peer: each
-    is a duplicate of someone else's, so only a peer about to fall idle gets one."""
+    is a duplicate of someone else's, so only a peer about to fall idle gets one. Counted
+    in 16 KiB blocks, as every block count of the settings (see core/swarm/pieces.py)."""
     max_strikes: int = 20
     """Offences (unrequested blocks, requests beyond the queue, ...) before a peer is dropped."""
     keepalive_interval: float = 120.0

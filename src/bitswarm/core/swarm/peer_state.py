@@ -64,7 +64,15 @@ class PeerState:
         "wasted",
     )
 
-    def __init__(self, key: PeerKey, fast: bool, now: float, pipeline: PipelineConfig) -> None:
+    def __init__(
+        self,
+        key: PeerKey,
+        fast: bool,
+        now: float,
+        pipeline: PipelineConfig,
+        *,
+        wire_blocks: int = 1,
+    ) -> None:
         self.key = key
         self.fast = fast
         """Both handshakes set the BEP 6 bit."""
@@ -78,7 +86,7 @@ class PeerState:
         """Pieces we serve the peer while we choke it."""
         self.requests_in: dict[Request, bool] = {}
         """The peer's requests not yet answered, oldest first -> whether a read is under way."""
-        self.pipeline = RequestPipeline(pipeline)
+        self.pipeline = RequestPipeline(pipeline, wire_blocks=wire_blocks)
         self.down = RateMeter(now)
         """Payload bytes received (blocks we asked for and could use or not)."""
         self.up = RateMeter(now)

@@ -13,6 +13,16 @@ one piece being downloaded, block by block, through the states of
 
 A failed request puts its block back to FREE once no peer is asked for it any
 more; a failed hash puts every block of the piece back to FREE.
+
+The block size is the geometry's, :data:`BLOCK_SIZE` unless told otherwise,
+and every real peer keeps it (the wire parser allows no larger block). Only
+the simulator's fast path takes a coarser one: each of its blocks stands for
+a train of ``wire_blocks`` 16 KiB blocks moved as one message, so a swarm
+costs that many times fewer events. Settings that count blocks
+(:class:`~bitswarm.core.swarm.pipeline.PipelineConfig`'s depths, the
+upload queue, endgame's duplicates) count 16 KiB blocks, the unit a real
+peer has, and :meth:`PieceGeometry.blocks` turns them into the geometry's,
+so a coarse swarm keeps about as many bytes in flight as a real one.
 """
 
 from __future__ import annotations
@@ -38,21 +48,34 @@ class BlockRef:
 
 
 class PieceGeometry:
-    """Piece and block sizes for ``total_length`` bytes cut into ``piece_length`` pieces."""
+    """Piece and block sizes for ``total_length`` bytes cut into ``piece_length`` pieces,
+    moved in blocks of ``block_size`` (a multiple of :data:`BLOCK_SIZE`; see the module
+    docstring for why anything but the default exists)."""
 
-    __slots__ = ("piece_count", "piece_length", "total_length")
+    __slots__ = ("block_size", "piece_count", "piece_length", "total_length", "wire_blocks")
 
-    def __init__(self, piece_length: int, total_length: int) -> None:
-        if piece_length <= 0 or (piece_length % BLOCK_SIZE and piece_length > BLOCK_SIZE):
+    def __init__(self, piece_length: int, total_length: int, block_size: int = BLOCK_SIZE) -> None:
+        if block_size <= 0 or block_size % BLOCK_SIZE:
+            raise ValueError(f"block size {block_size} must be a positive multiple of {BLOCK_SIZE}")
+        if piece_length <= 0 or (piece_length % block_size and piece_length > block_size):
             raise ValueError(
                 f"piece length {piece_length} must be positive and, above one block, "
-                f"a multiple of {BLOCK_SIZE}"
+                f"a multiple of {block_size}"
             )
         if total_length < 0:
             raise ValueError(f"total length must not be negative, got {total_length}")
         self.piece_length = piece_length
         self.total_length = total_length
         self.piece_count = -(-total_length // piece_length)
+        self.block_size = block_size
+        self.wire_blocks = block_size // BLOCK_SIZE
+        """16 KiB blocks one block stands for: 1 unless the simulator coarsened it."""
+
+    def blocks(self, count: int) -> int:
+        """``count`` 16 KiB blocks (the unit settings count in) in this geometry's blocks,
+        rounded up: a setting above zero stays above zero."""
+
+        return -(-count // self.wire_blocks)
 
     def piece_size(self, piece: int) -> int:
         if not 0 <= piece < self.piece_count:
@@ -62,20 +85,22 @@ class PieceGeometry:
         return self.piece_length
 
     def block_count(self, piece: int) -> int:
-        return -(-self.piece_size(piece) // BLOCK_SIZE)
+        return -(-self.piece_size(piece) // self.block_size)
 
     def block(self, piece: int, block: int) -> BlockRef:
-        begin = block * BLOCK_SIZE
-        return BlockRef(piece, begin, min(BLOCK_SIZE, self.piece_size(piece) - begin))
+        size = self.block_size
+        begin = block * size
+        return BlockRef(piece, begin, min(size, self.piece_size(piece) - begin))
 
     def block_index(self, ref: BlockRef) -> int:
         """The index of ``ref`` within its piece; :class:`ValueError` if it is not a block."""
 
-        index, misaligned = divmod(ref.begin, BLOCK_SIZE)
+        block_size = self.block_size
+        index, misaligned = divmod(ref.begin, block_size)
         size = self.piece_size(ref.piece)
         if misaligned or not 0 <= ref.begin < size:
             raise ValueError(f"{ref} does not start a block of piece {ref.piece}")
-        if ref.length != min(BLOCK_SIZE, size - ref.begin):
+        if ref.length != min(block_size, size - ref.begin):
             raise ValueError(f"{ref} has the wrong length for its block")
         return index
 

@@ -16,6 +16,13 @@ leaves it when the rate-derived depth catches up, when a block's round trip
 exceeds the target (the peer's queue, not the link, sets the pace), or
 at the first sign of trouble (a reject or a time-out).
 
+The depths and the ramp count 16 KiB blocks whatever the geometry's block
+(``wire_blocks`` of them a request, more than one only on the simulator's
+coarse fast path, see :mod:`~bitswarm.core.swarm.pieces`): the depth in
+requests is the depth in 16 KiB blocks divided by ``wire_blocks``, rounded
+up, and a block received grows the ramp by ``wire_blocks``, so a coarse
+pipeline keeps as many bytes asked for as a real one.
+
 Time-outs: peers serve requests in order, so only the oldest can be late. A
 request older than ``clamp(4 * smoothed round trip, timeout_min, timeout_max)``
 (``timeout_initial`` before the first sample) has timed out: the caller
@@ -73,6 +80,7 @@ class RequestPipeline:
         "_cancelled",
         "_outstanding",
         "_ramp",
+        "_wire_blocks",
         "config",
         "hold_until",
         "last_block_at",
@@ -81,8 +89,10 @@ class RequestPipeline:
         "srtt",
     )
 
-    def __init__(self, config: PipelineConfig) -> None:
+    def __init__(self, config: PipelineConfig, *, wire_blocks: int = 1) -> None:
         self.config = config
+        self._wire_blocks = wire_blocks
+        """16 KiB blocks a request asks for (see the module docstring)."""
         self._outstanding: dict[Request, float] = {}
         """Request -> when it was sent; insertion order is sending order."""
         self._cancelled: dict[Request, int] = {}
@@ -115,9 +125,12 @@ class RequestPipeline:
             return 1
         by_rate = self._by_rate(rate)
         wanted = max(by_rate, self._ramp) if self.slow_start else by_rate
-        return max(config.min_depth, min(config.max_depth, wanted))
+        blocks = max(config.min_depth, min(config.max_depth, wanted))
+        return -(-blocks // self._wire_blocks)
 
     def _by_rate(self, rate: float) -> int:
+        """The depth the rate deserves, in 16 KiB blocks."""
+
         return math.ceil(rate * self.config.target_latency / BLOCK_SIZE)
 
     def room(self, rate: float, now: float) -> int:
@@ -156,8 +169,8 @@ class RequestPipeline:
         if self.slow_start:
             if sample > self.config.target_latency:  # the queue is deep enough
                 self.slow_start = False
-            elif len(self._outstanding) + 1 >= self._ramp:  # grow only a depth in use
-                self._ramp = min(self.config.max_depth, self._ramp + 1)
+            elif (len(self._outstanding) + 1) * self._wire_blocks >= self._ramp:  # a depth in use
+                self._ramp = min(self.config.max_depth, self._ramp + self._wire_blocks)
         return Answer.EXPECTED
 
     def rejected(self, request: Request, now: float, *, choked: bool) -> Answer:

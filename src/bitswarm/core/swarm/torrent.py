@@ -137,7 +137,7 @@ class TorrentSwarm:
             self._peers,
             self._send,
             self._actions.append,
-            endgame_depth=self.config.endgame_depth,
+            endgame_depth=geometry.blocks(self.config.endgame_depth),
         )
         self._picker = self._downloader.picker
         self._wanted = WantedPieces(geometry, self._picker)
@@ -173,7 +173,8 @@ class TorrentSwarm:
             self._actions.append(Disconnect(key, "stopped" if self._stopped else "banned"))
             return
         fast = bool(EXTENSIONS & handshake.reserved & Extensions.FAST)
-        peer = self._peers[key] = PeerState(key, fast, now, self.config.pipeline)
+        pipeline, wire_blocks = self.config.pipeline, self.geometry.wire_blocks
+        peer = self._peers[key] = PeerState(key, fast, now, pipeline, wire_blocks=wire_blocks)
         self._deadlines.touch(key)
         self._picker.peers.join(key)
         have = self._have

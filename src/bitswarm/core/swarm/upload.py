@@ -2,8 +2,9 @@
 
 Theory of operation
 -------------------
-A ``request`` is checked (a real piece, a span of at most 16 KiB
-inside it: anything else is a protocol error that drops the peer), then
+A ``request`` is checked (a real piece, a span of at most one block of the
+geometry inside it, 16 KiB for every real peer: anything else is a protocol
+error that drops the peer), then
 answered in one of three ways:
 
 * queued, when we have the piece and serve the peer now (unchoked, or the
@@ -31,13 +32,15 @@ from dataclasses import dataclass
 
 from bitswarm.core.swarm.bitfield import Bitfield
 from bitswarm.core.swarm.peer_state import PeerState
-from bitswarm.core.swarm.pieces import BLOCK_SIZE, PieceGeometry
+from bitswarm.core.swarm.pieces import PieceGeometry
 from bitswarm.core.wire.errors import ProtocolError
 from bitswarm.core.wire.messages import Cancel, Message, Piece, RejectRequest, Request
 
 
 @dataclass(frozen=True, slots=True)
 class UploadConfig:
+    """Counts of 16 KiB blocks; a coarser geometry (the simulator's) divides them."""
+
     max_requests_in: int = 500
     """Queued requests per peer; more are rejected and counted as offences."""
     reads_per_peer: int = 16
@@ -62,7 +65,8 @@ class Uploader:
         self._geometry = geometry
         self._have = have
         """The torrent's own bitfield (shared, not copied): what we can serve."""
-        self._config = config
+        self._max_requests = geometry.blocks(config.max_requests_in)
+        self._max_reads = geometry.blocks(config.reads_per_peer)
         self._send = send
         self._read = read
 
@@ -78,9 +82,9 @@ class Uploader:
         if not self._have[request.index]:
             self._reject(peer, request)
             raise Offence(f"request for piece {request.index}, which we never announced")
-        if len(peer.requests_in) >= self._config.max_requests_in:
+        if len(peer.requests_in) >= self._max_requests:
             self._reject(peer, request)
-            raise Offence(f"more than {self._config.max_requests_in} requests queued")
+            raise Offence(f"more than {self._max_requests} requests queued")
         peer.requests_in[request] = False
         self._start_reads(peer)
 
@@ -90,11 +94,11 @@ class Uploader:
             raise ProtocolError(
                 f"request names piece {request.index}, but the torrent has {geometry.piece_count}"
             )
-        size = geometry.piece_size(request.index)
-        if not 0 < request.length <= BLOCK_SIZE or request.begin + request.length > size:
+        size, block = geometry.piece_size(request.index), geometry.block_size
+        if not 0 < request.length <= block or request.begin + request.length > size:
             raise ProtocolError(
                 f"request for {request.length} bytes at offset {request.begin} of piece "
-                f"{request.index} ({size} bytes); at most {BLOCK_SIZE} inside the piece"
+                f"{request.index} ({size} bytes); at most {block} inside the piece"
             )
 
     def _reject(self, peer: PeerState, request: Request) -> None:
@@ -104,7 +108,7 @@ class Uploader:
     def _start_reads(self, peer: PeerState) -> None:
         reading = sum(peer.requests_in.values())
         for request, under_way in peer.requests_in.items():
-            if reading >= self._config.reads_per_peer:
+            if reading >= self._max_reads:
                 return
             if not under_way:
                 peer.requests_in[request] = True
