@@ -86,3 +86,17 @@ def test_bad_input_is_one_line_and_status_2() -> None:
     assert status == 2 and "piece length 20000" in err
     status, _, _ = invoke("sim", "--scenario", "stampede")
     assert status == 2
+    status, _, err = invoke(*SMALL, "--block-size", "20KiB")
+    assert status == 2 and "block size 20480 must be a positive multiple of 16384" in err
+    status, _, err = invoke(*SMALL, "--exact", "--block-size", "256KiB")
+    assert status == 2 and "exact path encodes real wire messages" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_coarse_blocks_are_named_in_the_figures() -> None:
+    status, out, _ = invoke(*SMALL, "--block-size", "256KiB", "--json")
+    assert status == 0
+    report = json.loads(out)
+    assert report["block_size"] == 256 * 1024 and report["finished"] == 6
+    status, out, _ = invoke(*SMALL)
+    assert "block_size: 16 KiB" in out.splitlines()

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bitswarm.core.swarm.pieces import PieceGeometry
+from bitswarm.core.swarm.pieces import BLOCK_SIZE, PieceGeometry
 from bitswarm.core.swarm.super_seed import SuperSeeder
 from bitswarm.core.wire import messages
 from bitswarm.core.wire.messages import Have, HaveAll, HaveBitfield, HaveNone, Message
@@ -40,6 +40,9 @@ def test_run_stops_at_the_limit_and_never_schedules_into_the_past() -> None:
     assert fired == [3.0, 5.0]
 
 
+_SPANS = (messages.Request, messages.Cancel, messages.RejectRequest)
+_ONE_BLOCK = st.integers(0, BLOCK_SIZE)
+_COARSE_LENGTH = st.integers(BLOCK_SIZE + 1, 70 * BLOCK_SIZE)
 _MESSAGES = st.one_of(
     st.builds(messages.KeepAlive),
     st.sampled_from(
@@ -48,10 +51,16 @@ _MESSAGES = st.one_of(
     st.sampled_from([HaveAll(), HaveNone()]),
     st.builds(Have, st.integers(0, 2**32 - 1)),
     st.builds(messages.AllowedFast, st.integers(0, 2**32 - 1)),
-    st.builds(messages.Request, *[st.integers(0, 2**32 - 1)] * 3),
-    st.builds(messages.Cancel, *[st.integers(0, 2**32 - 1)] * 3),
-    st.builds(messages.RejectRequest, *[st.integers(0, 2**32 - 1)] * 3),
-    st.builds(messages.Piece, st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 1), st.binary()),
+    *[
+        st.builds(kind, st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 1), _ONE_BLOCK)
+        for kind in _SPANS
+    ],
+    st.builds(
+        messages.Piece,
+        st.integers(0, 2**32 - 1),
+        st.integers(0, 2**32 - 1),
+        st.binary(max_size=BLOCK_SIZE),
+    ),
     st.builds(HaveBitfield, st.binary()),
     st.builds(messages.Port, st.integers(0, 2**16 - 1)),
 )
@@ -60,6 +69,41 @@ _MESSAGES = st.one_of(
 @given(_MESSAGES)
 def test_the_fast_path_charges_exactly_the_encoded_size(message: Message) -> None:
     assert wire_size(message) == len(message.encode())
+
+
+def train(message: Message) -> list[Message]:
+    """The 16 KiB messages a real peer sends for one coarse block's message."""
+
+    if isinstance(message, messages.Piece):
+        index, begin, data = message.index, message.begin, message.block
+        return [
+            messages.Piece(index, begin + offset, data[offset : offset + BLOCK_SIZE])
+            for offset in range(0, len(data), BLOCK_SIZE)
+        ]
+    assert isinstance(message, _SPANS)
+    return [
+        type(message)(message.index, message.begin + o, min(BLOCK_SIZE, message.length - o))
+        for o in range(0, message.length, BLOCK_SIZE)
+    ]
+
+
+_COARSE = st.one_of(
+    *[
+        st.builds(kind, st.integers(0, 2**31), st.integers(0, 2**31), _COARSE_LENGTH)
+        for kind in _SPANS
+    ],
+    st.builds(
+        messages.Piece,
+        st.integers(0, 2**31),
+        st.integers(0, 2**31),
+        _COARSE_LENGTH.map(bytes),
+    ),
+)
+
+
+@given(_COARSE)
+def test_a_coarse_block_is_charged_as_its_train_of_16_kib_messages(message: Message) -> None:
+    assert wire_size(message) == sum(len(part.encode()) for part in train(message))
 
 
 def test_an_uplink_is_a_fifo_at_its_rate_and_reads_wait_for_buffer_room() -> None:

@@ -4,7 +4,7 @@ The model, chosen to be simple, documented and fast:
 
 * Every peer has one **uplink**, a FIFO server of ``upload`` bytes/s shared by
   all its connections. A message is serialised when the uplink is free, so
-  peers share a sender's capacity at message (16 KiB block) granularity, in
+  peers share a sender's capacity at message (block) granularity, in
   the order the sender's core chose: a per-peer fair share, as TCP
   connections leaving one access link get. The driver applies back-pressure
   as a socket buffer does: a block is read from disk only once the uplink
@@ -20,6 +20,13 @@ Capacities count wire bytes (message headers included); the bound the report
 compares with counts payload, so the simulator can never beat it by cheating
 on overhead. TCP's slow start, losses and the handshake's round trips are
 left out; connections take one round trip to open.
+
+Coarse blocks (``Scenario.block_size`` above 16 KiB, the fast path only): a
+``piece``, ``request``, ``cancel`` or ``reject`` of a coarse block stands for
+the train of 16 KiB messages a real peer would send, and :func:`wire_size`
+charges exactly their bytes (a header per 16 KiB), so links carry the same
+bytes in the same time and only the number of events falls. What moves later
+than it would is the front of a train: its first 16 KiB arrive with its last.
 """
 
 from __future__ import annotations
@@ -27,17 +34,27 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from bitswarm.core.wire.messages import Message, Piece
+from bitswarm.core.swarm.pieces import BLOCK_SIZE
+from bitswarm.core.wire.messages import Cancel, Message, Piece, RejectRequest, Request
 
 SEND_BUFFER = 64 * 1024
 """Bytes a peer lets queue on its uplink before it reads more blocks to send."""
+_SPANS = (Request, Cancel, RejectRequest)
+_PIECE_HEADER = 13
+"""Length prefix, id, index and begin of a ``piece`` message."""
+_SPAN_SIZE = 17
+"""A whole ``request``, ``cancel`` or ``reject`` message."""
 
 
 def wire_size(message: Message) -> int:
-    """Bytes ``message`` takes on the wire (length prefix included), without encoding it."""
+    """Bytes ``message`` takes on the wire (length prefix included), without encoding it;
+    for a block above 16 KiB, the bytes of the 16 KiB messages it stands for."""
 
     if type(message) is Piece:
-        return 13 + len(message.block)
+        length = len(message.block)
+        return length + _PIECE_HEADER * max(1, -(-length // BLOCK_SIZE))
+    if isinstance(message, _SPANS):
+        return _SPAN_SIZE * max(1, -(-message.length // BLOCK_SIZE))
     fixed: int | None = getattr(message, "PAYLOAD_SIZE", None)
     if fixed is not None:
         return 5 + fixed

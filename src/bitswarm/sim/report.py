@@ -40,6 +40,8 @@ class Report:
     peers: int
     size: int
     piece_length: int
+    block_size: int
+    """The cores' block: 16 KiB as on the wire, or a coarse train of them (fewer events)."""
     seed: int
     t_min: float
     finished: int
@@ -77,6 +79,7 @@ class Report:
         lines = [
             f"scenario: {self.scenario}",
             f"peers: {self.peers}",
+            f"block_size: {self.block_size // 1024} KiB",
             f"finished: {self.finished}",
             f"t_min: {self.t_min:.3f} s",
         ]
@@ -177,6 +180,7 @@ def make_report(simulation: Simulation, wall_seconds: float) -> Report:
         peers=len(downloaders),
         size=scenario.size,
         piece_length=scenario.piece_length,
+        block_size=scenario.block_size,
         seed=scenario.seed,
         t_min=t_min,
         finished=len(times),

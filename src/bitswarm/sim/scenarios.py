@@ -15,6 +15,13 @@ scenarios the report compares:
 
 Random choices (arrival times, which peers are slow or free riders) come from
 a generator seeded with the scenario's seed, so a scenario is reproducible.
+
+``block_size`` is the block the cores trade in. The exact path carries real
+wire messages and keeps BEP 3's 16 KiB; the fast path may take a multiple of
+it (256 KiB, a whole piece), each block standing for the train of 16 KiB
+blocks a real peer sends, charged on the links at their exact wire size
+(:func:`~bitswarm.sim.links.wire_size`), for about ``block_size / 16 KiB``
+times fewer events. tests/sim/test_sim_coarse.py measures what it changes.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ import random
 from dataclasses import dataclass, replace
 
 from bitswarm.core.swarm.config import SwarmConfig
-from bitswarm.core.swarm.pieces import BLOCK_SIZE
+from bitswarm.core.swarm.pieces import BLOCK_SIZE, PieceGeometry
 
 SCENARIOS = ("flash", "poisson", "leave", "mixed", "freeriders", "superseed")
 SLOW_FACTOR = 5.0
@@ -67,14 +74,25 @@ class Scenario:
     max_connections: int = 80
     time_limit: float = math.inf
     """Virtual seconds after which the run stops, finished or not."""
+    block_size: int = BLOCK_SIZE
+    """The block the cores request and send; above 16 KiB only on the fast path."""
 
     def __post_init__(self) -> None:
         if self.size <= 0:
             raise ValueError(f"the file must have at least one byte, got {self.size}")
+        if self.exact and self.block_size != BLOCK_SIZE:
+            raise ValueError(
+                f"the exact path encodes real wire messages, whose blocks are {BLOCK_SIZE} "
+                f"bytes (BEP 3), not {self.block_size}: coarse blocks need the fast path"
+            )
+        self.geometry()  # raises for a block size or piece length the core cannot cut
         if not any(spec.origin for spec in self.peers):
             raise ValueError("a scenario needs at least one origin")
         if not any(not spec.origin for spec in self.peers):
             raise ValueError("a scenario needs at least one downloader")
+
+    def geometry(self) -> PieceGeometry:
+        return PieceGeometry(self.piece_length, self.size, self.block_size)
 
     @property
     def downloaders(self) -> list[PeerSpec]:
@@ -124,6 +142,7 @@ def build(
     arrival_rate: float | None = None,
     slow_fraction: float = 0.5,
     free_rider_fraction: float = 0.2,
+    block_size: int = BLOCK_SIZE,
 ) -> Scenario:
     """The named scenario (one of :data:`SCENARIOS`) with ``peers`` downloaders."""
 
@@ -131,8 +150,6 @@ def build(
         raise ValueError(f"unknown scenario {name!r}; choose one of {', '.join(SCENARIOS)}")
     if peers < 1:
         raise ValueError(f"a swarm needs at least one downloader, got {peers}")
-    if piece_length <= 0 or (piece_length % BLOCK_SIZE and piece_length > BLOCK_SIZE):
-        raise ValueError(f"piece length {piece_length} must be a multiple of {BLOCK_SIZE}")
     rng = random.Random(seed)
     base = PeerSpec(upload=peer_up, download=peer_down, latency=latency)
     crowd = [base] * peers
@@ -157,4 +174,7 @@ def build(
     origin = PeerSpec(
         upload=origin_up, latency=latency, origin=True, super_seed=name == "superseed"
     )
-    return Scenario(name, size, piece_length, (origin, *crowd), seed=seed, exact=exact)
+    everyone = (origin, *crowd)
+    return Scenario(
+        name, size, piece_length, everyone, seed=seed, exact=exact, block_size=block_size
+    )

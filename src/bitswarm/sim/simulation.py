@@ -23,7 +23,11 @@ Messages, two paths with one timing (a test proves they give the same swarm):
   checks SHA-1 (:class:`~bitswarm.sim.disk.ExactDisk`);
 * fast: the message object itself is carried, its size computed by
   :func:`~bitswarm.sim.links.wire_size`, and the disk only counts bytes
-  (:class:`~bitswarm.sim.disk.CountingDisk`).
+  (:class:`~bitswarm.sim.disk.CountingDisk`). Only this path may trade in
+  blocks coarser than 16 KiB (``Scenario.block_size``), each a train of 16 KiB
+  blocks charged at their wire size: the same bytes on the links in far fewer
+  events, and a swarm outcome within the tolerance tests/sim/test_sim_coarse.py
+  states (the cores' settings count 16 KiB blocks; see core/swarm/pieces.py).
 
 Policies outside the core live here, in the driver, as they would in a
 client: a free rider never lets an ``unchoke`` or ``allowed fast`` leave, so
@@ -54,7 +58,6 @@ from bitswarm.core.swarm.actions import (
     WriteBlock,
 )
 from bitswarm.core.swarm.bitfield import Bitfield
-from bitswarm.core.swarm.pieces import PieceGeometry
 from bitswarm.core.swarm.super_seed import SuperSeeder
 from bitswarm.core.swarm.torrent import TorrentSwarm
 from bitswarm.core.wire.errors import ProtocolError
@@ -87,7 +90,7 @@ _WITHHELD = (Unchoke, AllowedFast)
 class Simulation:
     def __init__(self, scenario: Scenario, *, sample_interval: float | None = None) -> None:
         self.scenario = scenario
-        self.geometry = PieceGeometry(scenario.piece_length, scenario.size)
+        self.geometry = scenario.geometry()
         self.loop = EventLoop()
         self.rng = random.Random(scenario.seed)
         self.tracker = VirtualTracker(random.Random(self.rng.getrandbits(64)), scenario.numwant)
