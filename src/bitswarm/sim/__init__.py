@@ -8,6 +8,7 @@ close bitswarm comes to the fluid-model bound of Kumar and Ross (2006):
 
 * :mod:`~bitswarm.sim.engine`: the event heap and the virtual clock;
 * :mod:`~bitswarm.sim.links`: per-peer upload and download capacity and latency;
+* :mod:`~bitswarm.sim.transport`: messages from one core over the links to another;
 * :mod:`~bitswarm.sim.disk` and :mod:`~bitswarm.sim.tracker`: the fake disk and tracker;
 * :mod:`~bitswarm.sim.simulation` and :mod:`~bitswarm.sim.peer`: the driver that
   wires the cores together, and its record of each peer;

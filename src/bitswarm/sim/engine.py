@@ -29,7 +29,9 @@ class EventLoop:
     def at(self, when: float, callback: Callable[[Any], None], argument: Any = None) -> None:
         """Run ``callback(argument)`` at virtual time ``when`` (never earlier than now)."""
 
-        heapq.heappush(self._heap, (max(when, self.now), next(self._seq), callback, argument))
+        if when < self.now:
+            when = self.now
+        heapq.heappush(self._heap, (when, next(self._seq), callback, argument))
 
     @property
     def pending(self) -> int:

@@ -15,7 +15,8 @@ and opens a connection to each peer it learns (one round trip later, within
 ``max_connections`` on both sides); it announces again every
 ``ANNOUNCE_INTERVAL`` while it has fewer than half ``numwant`` connections.
 
-Messages, two paths with one timing (a test proves they give the same swarm):
+Messages go through a :class:`~bitswarm.sim.transport.Transport`, on one of
+two paths with one timing (a test proves they give the same swarm):
 
 * exact (``Scenario.exact``): every ``Send`` is encoded, carried as bytes and
   cut into messages again by the receiver's own
@@ -29,10 +30,11 @@ Messages, two paths with one timing (a test proves they give the same swarm):
   events, and a swarm outcome within the tolerance tests/sim/test_sim_coarse.py
   states (the cores' settings count 16 KiB blocks; see core/swarm/pieces.py).
 
-Policies outside the core live here, in the driver, as they would in a
-client: a free rider never lets an ``unchoke`` or ``allowed fast`` leave, so
-nobody asks it for data; a super-seeding origin passes its summary and
-``have`` messages through :class:`~bitswarm.core.swarm.super_seed.SuperSeeder`.
+Policies outside the core live in the driver, as they would in a client
+(the transport applies them): a free rider never lets an ``unchoke`` or
+``allowed fast`` leave, so nobody asks it for data; a super-seeding origin
+passes its summary and ``have`` messages through
+:class:`~bitswarm.core.swarm.super_seed.SuperSeeder`.
 
 Everything is deterministic: one :class:`~bitswarm.sim.engine.EventLoop`, and
 every generator derived from the scenario's seed in peer order.
@@ -60,17 +62,16 @@ from bitswarm.core.swarm.actions import (
 from bitswarm.core.swarm.bitfield import Bitfield
 from bitswarm.core.swarm.super_seed import SuperSeeder
 from bitswarm.core.swarm.torrent import TorrentSwarm
-from bitswarm.core.wire.errors import ProtocolError
 from bitswarm.core.wire.handshake import Extensions, Handshake
-from bitswarm.core.wire.messages import AllowedFast, Message, Piece, Unchoke
 from bitswarm.core.wire.parser import MessageParser
 from bitswarm.sim.disk import CountingDisk, DiskFull, ExactDisk, VirtualDisk
 from bitswarm.sim.engine import EventLoop
-from bitswarm.sim.links import Endpoint, wire_size
+from bitswarm.sim.links import Endpoint
 from bitswarm.sim.peer import SimPeer, address, peer_id
 from bitswarm.sim.scenarios import PeerSpec, Scenario
 from bitswarm.sim.stats import SwarmStats
 from bitswarm.sim.tracker import VirtualTracker
+from bitswarm.sim.transport import Transport
 
 INFO_HASH = hashlib.sha1(b"bitswarm simulated torrent").digest()
 ANNOUNCE_INTERVAL = 60.0
@@ -83,8 +84,6 @@ always has one wake-up scheduled, at its timer or at most this far ahead.
 A deadline is then met exactly when it lies at least this far beyond the
 call that set it, which holds for every timer of the core (request time-outs
 of 10 s and more, choke rounds of 10 s, keep-alives of 120 s)."""
-_WITHHELD = (Unchoke, AllowedFast)
-"""What a free rider never sends."""
 
 
 class Simulation:
@@ -109,6 +108,14 @@ class Simulation:
         self._unfinished = len(scenario.downloaders)
         interval = sample_interval or scenario.t_min() / 100
         self.stats = SwarmStats(self.geometry.piece_count, interval)
+        self._transport = Transport(
+            self.loop,
+            self.peers,
+            self.stats,
+            exact=scenario.exact,
+            after=self._after,
+            close=self._close,
+        )
         for peer in self.peers:
             self.loop.at(peer.spec.arrival, self._arrive, peer)
         self.loop.at(0.0, self._sample, None)
@@ -286,10 +293,11 @@ class Simulation:
             self._schedule_wake(peer, timer)
 
     def _execute(self, peer: SimPeer, swarm: TorrentSwarm, action: Action) -> None:
+        if type(action) is Send:  # most actions: spared the match below
+            self._transport.send(peer, cast(int, action.peer), action.message)
+            return
         now = self.loop.now
         match action:
-            case Send(remote, message):
-                self._send(peer, cast(int, remote), message)
             case WriteBlock(piece, offset, data):
                 try:
                     peer.disk.write(piece, offset, data)
@@ -341,76 +349,6 @@ class Simulation:
         if peer.swarm is not None:
             peer.swarm.piece_verified(piece, ok, self.loop.now)
             self._after(peer)
-
-    # -- messages on the links -----------------------------------------------------------
-
-    def _send(self, peer: SimPeer, remote_index: int, message: Message) -> None:
-        if peer.spec.free_rider and isinstance(message, _WITHHELD):
-            return
-        seeder = peer.super_seeder
-        messages = [message] if seeder is None else seeder.outgoing(remote_index, message)
-        for outgoing in messages:
-            self._transmit(peer, remote_index, outgoing)
-
-    def _transmit(self, peer: SimPeer, remote_index: int, message: Message) -> None:
-        now = self.loop.now
-        if type(message) is Piece:  # counted as a socket write: the core counts it sent
-            block = len(message.block)
-            peer.payload_up += block
-            self.stats.uploaded(peer.spec, block, now)
-        connection = peer.connections.get(remote_index)
-        if connection is None:  # the remote closed; we learn it one latency later
-            self.stats.dropped(message)
-            return
-        remote = self.peers[remote_index]
-        payload: Message | bytes
-        if self.scenario.exact:
-            payload = message.encode()
-            size = len(payload)
-        else:
-            payload = message
-            size = wire_size(message)
-        left = peer.link.send(size, now)
-        arrival = left + peer.spec.latency + remote.spec.latency
-        event = (peer, remote, connection, payload, size)
-        if math.isinf(remote.spec.download):
-            self.loop.at(arrival, self._deliver, event)
-        else:
-            self.loop.at(arrival, self._downlink, event)
-
-    def _downlink(self, event: tuple[SimPeer, SimPeer, int, Message | bytes, int]) -> None:
-        remote = event[1]
-        self.loop.at(remote.link.receive(event[4], self.loop.now), self._deliver, event)
-
-    def _deliver(self, event: tuple[SimPeer, SimPeer, int, Message | bytes, int]) -> None:
-        sender, peer, connection, payload, _ = event
-        swarm = peer.swarm
-        if swarm is None or peer.connections.get(sender.index) != connection:
-            self.stats.dropped(payload)
-            return
-        now = self.loop.now
-        if isinstance(payload, bytes):
-            parser = peer.parsers[sender.index]
-            parser.receive_data(payload)
-            try:
-                while (message := parser.next_message()) is not None:
-                    self._receive(peer, swarm, sender.index, message, now)
-            except ProtocolError as error:
-                self._close(peer, sender.index, str(error))
-                swarm.peer_disconnected(sender.index, now)
-        else:
-            self._receive(peer, swarm, sender.index, payload, now)
-        self._after(peer)
-
-    def _receive(
-        self, peer: SimPeer, swarm: TorrentSwarm, sender: int, message: Message, now: float
-    ) -> None:
-        if type(message) is Piece:
-            peer.payload_down += len(message.block)
-        if peer.super_seeder is not None:
-            for remote, offer in peer.super_seeder.incoming(sender, message):
-                self._transmit(peer, cast(int, remote), offer)
-        swarm.message_received(sender, message, now)
 
     # -- sampling ------------------------------------------------------------------------
 
