@@ -3,25 +3,25 @@
 A coarse block stands for a train of 16 KiB blocks, charged on the links at
 their exact wire size, so only the number of events should fall. Swarms are
 chaotic (one early choice moves every finish time), so single runs are
-compared loosely and the mean over seeds 1-5 tightly. Measured for 16
-downloaders of 8 MiB in 1 MiB pieces (mean over the five seeds, coarse minus
-16 KiB, relative):
+compared loosely and the mean over seeds 1-10 tightly. Measured for 16
+downloaders of 8 MiB in 1 MiB pieces (mean over the ten seeds, coarse over
+16 KiB, minus one):
 
-========  ============  =========  ==============
-scenario  median ratio  max ratio  origin upload
-========  ============  =========  ==============
-flash     -2.6 %        +0.3 %     +1.0 %
-mixed     -1.7 %        +2.7 %     +0.7 %
-leave     -1.4 %        -1.7 %     -1.9 %
-========  ============  =========  ==============
+========  ============  =========  ==============  ==========
+scenario  median ratio  max ratio  origin upload   worst run
+========  ============  =========  ==============  ==========
+flash     -0.7 %        +1.6 %     +2.5 %          8.2 %
+mixed     -3.2 %        +2.1 %     -1.0 %          14.8 %
+leave     +0.4 %        -0.7 %     -1.0 %          15.0 %
+========  ============  =========  ==============  ==========
 
-with about five times fewer events. Single runs differ by up to 21 % (leave,
-seed 4), as two 16 KiB runs of neighbouring seeds do. Whole-piece blocks
-(1 MiB) drift further, median ratios 10-20 % below the 16 KiB runs, as a
-piece then comes from one peer in one message; 256 KiB is the coarse default.
-Were the cores' settings not counted in 16 KiB blocks (a pipeline's least
-depth of four would then be four coarse blocks, 1 MiB), mixed's median would
-fall 8 % and this test would fail.
+with 4.7-4.9 times fewer events (the worst run: the largest difference of
+one figure of one seed, as two 16 KiB runs of neighbouring seeds differ).
+Whole-piece blocks (1 MiB) drift further, medians 12-21 % below the 16 KiB
+runs, as a piece then comes from one peer in one message; 256 KiB is the
+coarse default. Were the cores' settings not counted in 16 KiB blocks (a
+pipeline's least depth of four would then be four coarse blocks, 1 MiB),
+mixed swarms' medians fell by 8 % when this was first measured.
 """
 
 from __future__ import annotations
@@ -37,11 +37,11 @@ from bitswarm.sim.simulation import Simulation
 MIB = 2**20
 KIB = 2**10
 COARSE = 256 * KIB
-SEEDS = range(1, 6)
+SEEDS = range(1, 11)
 MEAN_TOLERANCE = 0.05
-"""Mean over the seeds: measured differences are at most 2.7 %."""
-RUN_TOLERANCE = 0.30
-"""One run against the same run with 16 KiB blocks: measured at most 21 %."""
+"""Mean over the seeds: measured differences are at most 3.2 %."""
+RUN_TOLERANCE = 0.25
+"""One run against the same run with 16 KiB blocks: measured at most 15 %."""
 FIGURES = ("median_ratio", "max_ratio", "origin_upload_ratio")
 
 
@@ -65,7 +65,7 @@ def test_coarse_blocks_give_the_swarm_of_16_kib_blocks(name: str) -> None:
         fine_mean = statistics.mean(run[0][index] for run in real)
         rough_mean = statistics.mean(run[0][index] for run in coarse)
         assert rough_mean == pytest.approx(fine_mean, rel=MEAN_TOLERANCE), figure
-    assert sum(events for _, events in coarse) * 3 < sum(events for _, events in real)
+    assert sum(events for _, events in coarse) * 4 < sum(events for _, events in real)
 
 
 def test_one_downloader_sees_the_same_bytes_and_nearly_the_same_time() -> None:
