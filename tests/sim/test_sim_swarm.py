@@ -172,3 +172,20 @@ def test_a_capped_downlink_holds_every_peer_to_its_rate() -> None:
         assert peer.finished_at is not None
         assert peer.finished_at >= scenario.size / peer.spec.download
     assert outcome(simulation) == outcome(run(capped(exact=True)))
+
+
+def test_a_run_stopped_early_carries_on_to_the_same_swarm() -> None:
+    whole = run(small("flash"))
+    asked = 0
+
+    def stop() -> bool:
+        nonlocal asked
+        asked += 1
+        return asked == 50  # the caller's budget runs out once
+
+    paused = Simulation(small("flash"))
+    assert not paused.run(stop=stop)
+    assert 0 < paused.now < whole.now and paused.unfinished > 0
+    assert paused.run()
+    assert outcome(paused) == outcome(whole)
+    assert paused.loop.events == whole.loop.events

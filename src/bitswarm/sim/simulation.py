@@ -45,6 +45,7 @@ from __future__ import annotations
 import hashlib
 import math
 import random
+from collections.abc import Callable
 from typing import cast
 
 from bitswarm.core.swarm.actions import (
@@ -139,14 +140,20 @@ class Simulation:
 
     # -- running ---------------------------------------------------------------------
 
-    def run(self, until: float = math.inf) -> bool:
+    def run(self, until: float = math.inf, *, stop: Callable[[], bool] | None = None) -> bool:
         """Run until every downloader has finished (True) or the clock reaches ``until``
-        or the scenario's time limit (False); a later call carries on from there."""
+        or the scenario's time limit (False); a later call carries on from there.
+
+        ``stop`` is asked whenever the clock moves and ends the run early (False) when
+        it says so: a caller's wall-clock budget, which stays outside the simulation."""
 
         limit = min(until, self.scenario.time_limit)
-        done = self.loop.run(lambda: self._unfinished == 0, until=limit)
+        if stop is None:
+            self.loop.run(lambda: self._unfinished == 0, until=limit)
+        else:
+            self.loop.run(lambda: self._unfinished == 0 or stop(), until=limit)
         self.stats.sample(self.loop.now)
-        return done
+        return self._unfinished == 0
 
     @property
     def unfinished(self) -> int:
