@@ -10,6 +10,7 @@ from rich.console import Console
 
 from bitswarm.cli.describe import describe_magnet, safe, show_record
 from bitswarm.cli.progress import progress_bar
+from bitswarm.cli.units import format_size
 from bitswarm.core.magnet import parse_magnet
 from bitswarm.storage.hashing import RUN_BYTES
 from cli.helpers import Run, random_bytes
@@ -66,9 +67,10 @@ def test_plain_progress_says_100_percent_once_and_last() -> None:
     total = 10 * RUN_BYTES + 50 * 1024  # the tenth tenth is reached at 99.5%
     runs = [(min(i * RUN_BYTES, total), total) for i in range(1, 12)]
     lines = _plain([*runs, (total, total), (total + 1, total)])
-    assert [line for line in lines if "100%" in line] == ["hashing: 100% (10 MiB of 10 MiB)"]
-    assert lines[-1] == "hashing: 100% (10 MiB of 10 MiB)"
-    assert lines[-2] == "hashing: 89% (9 MiB of 10 MiB)"
+    whole = f"hashing: 100% ({format_size(total)} of {format_size(total)})"
+    assert [line for line in lines if "100%" in line] == [whole]
+    assert lines[-1] == whole
+    assert lines[-2] == f"hashing: 89% ({format_size(9 * RUN_BYTES)} of {format_size(total)})"
     assert len(lines) == 10
 
 
@@ -81,14 +83,15 @@ def test_create_and_verify_say_100_percent_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run: Run, command: str
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "big.bin").write_bytes(random_bytes(10 * RUN_BYTES + 50 * 1024, 5))
+    size = 10 * RUN_BYTES + 50 * 1024  # the tenth tenth is reached in the last percent
+    (tmp_path / "big.bin").write_bytes(random_bytes(size, 5))
     created = run("create", "big.bin")
     assert created.exit_code == 0, created.output
     result = created if command == "create" else run("verify", "big.bin.torrent", ".")
     assert result.exit_code == 0, result.output
     progress = result.stderr.splitlines()
     assert sum("100%" in line for line in progress) == 1, progress
-    assert progress[-1].endswith(": 100% (10 MiB of 10 MiB)"), progress
+    assert progress[-1].endswith(f": 100% ({format_size(size)} of {format_size(size)})"), progress
     assert not any(" 99% " in line for line in progress), progress
 
 
