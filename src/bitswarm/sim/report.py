@@ -26,6 +26,7 @@ from __future__ import annotations
 import itertools
 import math
 import statistics
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
 from bitswarm.sim.simulation import Simulation
@@ -118,17 +119,19 @@ def percentile(values: list[float], fraction: float) -> float:
     return values[rank - 1]
 
 
+def _intervals(simulation: Simulation) -> Iterator[tuple[float, float, float]]:
+    """(start, payload uploaded, upload capacity offered) of every sample interval."""
+
+    for before, after in itertools.pairwise(simulation.stats.samples):
+        offered = before.capacity * (after.time - before.time)
+        yield before.time, after.uploaded - before.uploaded, offered
+
+
 def utilisation_series(simulation: Simulation) -> list[tuple[float, float]]:
     """(time, payload uploaded / capacity on offer) per sample interval."""
 
-    samples = simulation.stats.samples
-    series = []
-    for before, after in itertools.pairwise(samples):
-        span = after.time - before.time
-        offered = before.capacity * span
-        if offered > 0:
-            series.append((before.time, (after.uploaded - before.uploaded) / offered))
-    return series
+    series = _intervals(simulation)
+    return [(start, sent / offered) for start, sent, offered in series if offered > 0]
 
 
 def utilisation_by_quarter(simulation: Simulation) -> tuple[float, ...]:
@@ -137,12 +140,12 @@ def utilisation_by_quarter(simulation: Simulation) -> tuple[float, ...]:
     samples = simulation.stats.samples
     if len(samples) < 2:
         return ()
-    start, end = samples[0].time, samples[-1].time
+    first, span = samples[0].time, samples[-1].time - samples[0].time
     sent, offered = [0.0] * 4, [0.0] * 4
-    for before, after in itertools.pairwise(samples):
-        quarter = min(3, int(4 * (before.time - start) / (end - start))) if end > start else 0
-        sent[quarter] += after.uploaded - before.uploaded
-        offered[quarter] += before.capacity * (after.time - before.time)
+    for start, uploaded, capacity in _intervals(simulation):
+        quarter = min(3, int(4 * (start - first) / span)) if span > 0 else 0
+        sent[quarter] += uploaded
+        offered[quarter] += capacity
     return tuple(s / o if o > 0 else math.nan for s, o in zip(sent, offered, strict=True))
 
 
@@ -170,11 +173,7 @@ def make_report(simulation: Simulation, wall_seconds: float) -> Report:
 
     riders, contributors = median_time(True), median_time(False)
     penalty = riders / contributors if riders is not None and contributors else None
-    samples = simulation.stats.samples
-    offered = sum(
-        before.capacity * (after.time - before.time)
-        for before, after in itertools.pairwise(samples)
-    )
+    offered = sum(capacity for _, _, capacity in _intervals(simulation))
     return Report(
         scenario=scenario.name,
         peers=len(downloaders),
