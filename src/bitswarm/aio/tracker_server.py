@@ -31,7 +31,7 @@ from bitswarm.aio.tracker_http_lean import KEEP_ALIVE_SECONDS, LeanHttpServer
 from bitswarm.aio.tracker_http_limits import MAX_CONNECTIONS, MAX_PER_ADDRESS, ConnectionLimits
 from bitswarm.aio.tracker_shared import TrackerSync
 from bitswarm.aio.tracker_udp import UdpTrackerProtocol
-from bitswarm.core.tracker.access import PASSKEY, AccessList
+from bitswarm.core.tracker.access import AccessList, check_passkey
 from bitswarm.core.tracker.connection_ids import ConnectionIds
 from bitswarm.core.tracker.http_head import MAX_HEAD_BYTES, MAX_HEADERS
 from bitswarm.core.tracker.policy import TrackerPolicy
@@ -78,8 +78,7 @@ class TrackerConfig:
 
     def __post_init__(self) -> None:
         for passkey in self.passkeys:
-            if not PASSKEY.fullmatch(passkey):
-                raise ValueError(f"a passkey is 8 to 64 of A-Z a-z 0-9 _ -, not {passkey!r}")
+            check_passkey(passkey)
         if not self.secret:
             raise ValueError("the connection-id secret must not be empty")
         if self.max_connections < 1:

@@ -79,19 +79,17 @@ class AccessList:
     def change(self, kind: AccessKind, item: str, add: bool) -> bool:
         """Add or remove a passkey or an info-hash (as hex); whether the list changed."""
         if kind == "passkeys":
+            if not add:
+                return self.remove_passkey(item)
             known = item in self._passkeys
-            if add:
-                self.add_passkey(item)
-            else:
-                self._passkeys.discard(item)
-        else:
-            info_hash = bytes.fromhex(item)
-            known = info_hash in self._info_hashes
-            if add:
-                self.allow(info_hash)
-            else:
-                self._info_hashes.discard(info_hash)
-        return known != add
+            self.add_passkey(item)
+            return not known
+        info_hash = bytes.fromhex(item)
+        if not add:
+            return self.disallow(info_hash)
+        known = info_hash in self._info_hashes
+        self.allow(info_hash)
+        return not known
 
     def replace(self, passkeys: Iterable[str], info_hashes: Iterable[bytes]) -> None:
         """Make both lists exactly these, as read from a shared store (entries are checked)."""
