@@ -36,12 +36,35 @@ async def peer(
     announce: bool = False,
 ) -> AsyncIterator[tuple[Session, TorrentRunner]]:
     """A session on loopback running ``torrent`` with its data under ``root``."""
-    session = Session(SessionConfig(bind=bind, port=0, max_up=max_up, max_down=max_down))
+    config = SessionConfig(bind=bind, port=0, max_up=max_up, max_down=max_down)
+    running = session_of(config, root, [torrent], file_priorities, announce=announce)
+    async with running as (session, (runner,)):
+        yield session, runner
+
+
+@asynccontextmanager
+async def session_of(
+    config: SessionConfig,
+    root: Path,
+    torrents: Sequence[Torrent],
+    file_priorities: Sequence[int] | None = None,
+    *,
+    caps: Sequence[float] | None = None,
+    announce: bool = False,
+) -> AsyncIterator[tuple[Session, list[TorrentRunner]]]:
+    """A started session running every torrent of ``torrents`` with its data under ``root``;
+    ``caps`` are their own upload caps (none by default)."""
+    session = Session(config)
     await session.start()
     try:
+        runners = []
         state = default_state_dir(root)
-        parts = await open_torrent(torrent, root, state, file_priorities=file_priorities)
-        yield session, session.add(parts, announce=announce)
+        for torrent, cap in zip(torrents, caps or [0.0] * len(torrents), strict=True):
+            parts = await open_torrent(
+                torrent, root, state, file_priorities=file_priorities, max_up=cap
+            )
+            runners.append(session.add(parts, announce=announce))
+        yield session, runners
     finally:
         await session.close()
 

@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 import pytest
 from hostile_peer import RawPeer
-from peer_fixtures import same_tree, wait_for
+from peer_fixtures import same_tree, session_of, wait_for
 
 from bitswarm import __version__
 from bitswarm.aio.session import Session, SessionConfig, peer_id_prefix
-from bitswarm.aio.torrent_open import default_state_dir, open_torrent
 from bitswarm.aio.torrent_runner import TorrentRunner
 from bitswarm.core.metainfo import Torrent
 from bitswarm.core.wire.messages import HaveAll
@@ -35,28 +33,18 @@ def two_torrents(root: Path) -> list[Torrent]:
     return torrents
 
 
-@asynccontextmanager
-async def session_with(
+def session_with(
     torrents: list[Torrent],
     root: Path,
     *,
     caps: list[float] | None = None,
     max_up: float = 0,
     max_connections: int = 200,
-) -> AsyncIterator[tuple[Session, list[TorrentRunner]]]:
+) -> AbstractAsyncContextManager[tuple[Session, list[TorrentRunner]]]:
     """One session on loopback running every torrent of ``torrents`` under ``root``;
     ``caps`` are per-torrent upload caps, the rest the session's own settings."""
     config = SessionConfig(bind="127.0.0.1", port=0, max_up=max_up, max_connections=max_connections)
-    session = Session(config)
-    await session.start()
-    try:
-        runners = []
-        for torrent, cap in zip(torrents, caps or [0.0] * len(torrents), strict=True):
-            parts = await open_torrent(torrent, root, default_state_dir(root), max_up=cap)
-            runners.append(session.add(parts, announce=False))
-        yield session, runners
-    finally:
-        await session.close()
+    return session_of(config, root, torrents, caps=caps)
 
 
 async def download_all(seed: Session, leeching: list[TorrentRunner]) -> float:
