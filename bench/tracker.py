@@ -240,12 +240,9 @@ def main() -> int:
     def udp(port: int) -> LoadResult:
         return best(run_udp_load, ("127.0.0.1", port), SOURCES, WINDOW)
 
-    def http(port: int) -> LoadResult:
-        return best(run_http_load, ("127.0.0.1", port), HTTP_CONNECTIONS, False)
-
-    def http_close(port: int) -> LoadResult:
+    def http(port: int, close_each: bool) -> LoadResult:
         target: Target = ("127.0.0.1", port)
-        return best(run_http_load, target, HTTP_CONNECTIONS, True)
+        return best(run_http_load, target, HTTP_CONNECTIONS, close_each)
 
     print(f"cores: {os.cpu_count()} count")
     print(f"bitswarm_event_loop: {event_loop_name()}")
@@ -253,8 +250,8 @@ def main() -> int:
     print(f"peers: {SOURCES * 8192} count")
     loads: dict[str, Callable[[int], LoadResult]] = {
         "udp": udp,
-        "http_close": http_close,
-        "http": http,
+        "http_close": lambda port: http(port, True),
+        "http": lambda port: http(port, False),
     }
     chosen = [name for name in loads if name.split("_")[0] in parts]
     with contextlib.ExitStack() as ceilings:
