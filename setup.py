@@ -1,7 +1,9 @@
-"""Build the optional C accelerator of bitswarm.core.bencode; everything else is in pyproject.toml.
+"""Build the optional C accelerators; everything else is in pyproject.toml.
 
+``bitswarm.core._bencode`` speeds up the bencode codec and
+``bitswarm.aio._datagrams`` batches the UDP tracker's system calls.
 ``optional=True``: without a C compiler the package still installs, and the
-pure-Python codec is used.
+pure-Python twins are used.
 """
 
 from setuptools import Extension, setup
@@ -12,6 +14,11 @@ setup(
             "bitswarm.core._bencode",
             ["src/bitswarm/core/_bencode.c"],
             optional=True,
-        )
+        ),
+        Extension(
+            "bitswarm.aio._datagrams",
+            ["src/bitswarm/aio/_datagrams.c"],
+            optional=True,
+        ),
     ]
 )

@@ -52,7 +52,8 @@ make_venv() {
 }
 
 if [ "$want" = test ]; then
-    # gcc and python3-dev build bencode's C accelerator (its tests must not skip in CI);
+    # gcc and python3-dev build the C accelerators, bencode's and the UDP tracker's batched
+    # datagrams (their tests must not skip in CI);
     # iproute2 (ip) and util-linux (unshare) make the interop tests' network namespace.
     debs=(opentracker aria2 transmission-cli transmission-daemon mktorrent redis-server
         gcc python3-dev iproute2 util-linux)

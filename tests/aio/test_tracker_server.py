@@ -11,8 +11,8 @@ import aiohttp
 import pytest
 from tracker_helpers import HASH, TOKEN, announce_url, get_bencoded, started
 
+from bitswarm.aio.datagram_batch import packed_ip
 from bitswarm.aio.tracker_server import TrackerConfig, TrackerServer, open_store
-from bitswarm.aio.tracker_udp import packed_ip
 from bitswarm.core.bencode import decode
 from bitswarm.core.tracker.compact import unpack_peers
 from bitswarm.core.tracker.model import (

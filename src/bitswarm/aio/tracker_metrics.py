@@ -41,8 +41,8 @@ class TrackerMetrics:
     def __init__(self) -> None:
         self._counts: Counter[tuple[Protocol, Kind]] = Counter()
 
-    def count(self, protocol: Protocol, kind: Kind) -> None:
-        self._counts[protocol, kind] += 1
+    def count(self, protocol: Protocol, kind: Kind, times: int = 1) -> None:
+        self._counts[protocol, kind] += times
 
     def get(self, protocol: Protocol, kind: Kind) -> int:
         return self._counts[protocol, kind]

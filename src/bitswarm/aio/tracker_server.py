@@ -30,7 +30,7 @@ from bitswarm.aio.tracker_http import create_app
 from bitswarm.aio.tracker_http_lean import KEEP_ALIVE_SECONDS, LeanHttpServer
 from bitswarm.aio.tracker_http_limits import MAX_CONNECTIONS, MAX_PER_ADDRESS, ConnectionLimits
 from bitswarm.aio.tracker_shared import TrackerSync
-from bitswarm.aio.tracker_udp import UdpTrackerProtocol
+from bitswarm.aio.tracker_udp import UdpTrackerEndpoint
 from bitswarm.core.tracker.access import AccessList, check_passkey
 from bitswarm.core.tracker.connection_ids import ConnectionIds
 from bitswarm.core.tracker.http_head import MAX_HEAD_BYTES, MAX_HEADERS
@@ -119,7 +119,7 @@ class TrackerServer:
         self.udp_address: HostPort | None = None
         self._runner: web.AppRunner | None = None
         self._http: tuple[asyncio.Server, LeanHttpServer] | None = None
-        self._udp: tuple[asyncio.DatagramTransport, UdpTrackerProtocol] | None = None
+        self._udp: UdpTrackerEndpoint | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self._sync: TrackerSync | None = None
 
@@ -155,9 +155,7 @@ class TrackerServer:
                 await self._sweeper
             self._sweeper = None
         if self._udp is not None:
-            transport, protocol = self._udp
-            transport.close()
-            await protocol.drain()
+            await self._udp.close()
             self._udp = None
         if self._http is not None:
             server, lean = self._http
@@ -225,16 +223,9 @@ class TrackerServer:
             ConnectionIds(config.secret),
             RateLimiter(config.connect_rate, config.connect_burst),
         )
-        family = socket.AF_INET6 if ":" in where[0] else socket.AF_INET
-        loop = asyncio.get_running_loop()
-        transport, protocol = await loop.create_datagram_endpoint(
-            lambda: UdpTrackerProtocol(tracker, context),
-            local_addr=where,
-            family=family,
-            reuse_port=config.reuse_port or None,
-        )
-        self._udp = (transport, protocol)
-        self.udp_address = _host_port(transport.get_extra_info("sockname"))
+        sock = await _udp_socket(where, reuse_port=config.reuse_port)
+        self._udp = UdpTrackerEndpoint(tracker, context, sock)
+        self.udp_address = _host_port(self._udp.address)
 
     async def _sweep(self, context: TrackerContext) -> None:
         period = min(60.0, context.policy.interval / 4)
@@ -247,6 +238,24 @@ class TrackerServer:
             else:
                 if removed:
                     log.debug("expired %d peers", removed)
+
+
+async def _udp_socket(where: HostPort, *, reuse_port: bool) -> socket.socket:
+    """A UDP socket bound to ``where`` (a name is resolved as the event loop would)."""
+    family = socket.AF_INET6 if ":" in where[0] else socket.AF_INET
+    found = await asyncio.get_running_loop().getaddrinfo(
+        where[0], where[1], family=family, type=socket.SOCK_DGRAM
+    )
+    family, kind, protocol, _, address = found[0]
+    sock = socket.socket(family, kind, protocol)
+    try:
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind(address)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 def _host_port(sockname: tuple[object, ...]) -> HostPort:
