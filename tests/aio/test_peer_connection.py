@@ -39,12 +39,13 @@ class Host:
         self.opened.append(handshake)
         return self.accept
 
-    def peer_message(self, connection: PeerConnection, message: Message) -> None:
-        self.messages.append(message)
-        if isinstance(message, Piece):
-            self.first_block_at = self.first_block_at or time.monotonic()
-            self.last_block_at = time.monotonic()
-            self.received += len(message.block)
+    def peer_messages(self, connection: PeerConnection, messages: list[Message]) -> None:
+        for message in messages:
+            self.messages.append(message)
+            if isinstance(message, Piece):
+                self.first_block_at = self.first_block_at or time.monotonic()
+                self.last_block_at = time.monotonic()
+                self.received += len(message.block)
 
     def peer_closed(self, connection: PeerConnection, reason: str) -> None:
         self.closed.append(reason)
@@ -228,7 +229,7 @@ async def test_download_cap_is_not_exceeded() -> None:
 
 
 class FaultyHost(Host):
-    def peer_message(self, connection: PeerConnection, message: Message) -> None:
+    def peer_messages(self, connection: PeerConnection, messages: list[Message]) -> None:
         raise RuntimeError("a bug in the torrent")
 
 

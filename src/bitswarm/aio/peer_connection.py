@@ -65,7 +65,7 @@ class PeerHost(Protocol):
     def peer_opened(self, connection: PeerConnection, handshake: Handshake) -> bool:
         """A good handshake arrived; answer False to refuse the peer (limits, duplicates)."""
 
-    def peer_message(self, connection: PeerConnection, message: Message) -> None: ...
+    def peer_messages(self, connection: PeerConnection, messages: list[Message]) -> None: ...
 
     def peer_closed(self, connection: PeerConnection, reason: str) -> None: ...
 
@@ -234,21 +234,28 @@ class PeerConnection(asyncio.Protocol):
             self._transport.write(handshake)
 
     def _deliver(self) -> None:
-        """Hand the wire connection's events on until it needs more bytes."""
+        """Hand the wire connection's events on until it needs more bytes.
 
-        while self._transport is not None and not self._transport.is_closing():
-            event = self._wire.next_event()
-            if event is None:
-                return
-            if isinstance(event, wire.InfoHashReceived):
-                self._route(event.info_hash)
-            elif isinstance(event, Handshake):
-                self._open(event)
-            elif isinstance(event, wire.TimedOut):
-                self.close(event.reason)
-            else:
-                assert self.host is not None
-                self.host.peer_message(self, event)
+        Peer messages go to the torrent together, all those one read brought
+        (those before a malformed one too, since they were good)."""
+
+        messages: list[Message] = []
+        try:
+            while self._transport is not None and not self._transport.is_closing():
+                event = self._wire.next_event()
+                if event is None:
+                    return
+                if isinstance(event, wire.InfoHashReceived):
+                    self._route(event.info_hash)
+                elif isinstance(event, Handshake):
+                    self._open(event)
+                elif isinstance(event, wire.TimedOut):
+                    self.close(event.reason)
+                else:
+                    messages.append(event)
+        finally:
+            if messages and self.host is not None:
+                self.host.peer_messages(self, messages)
 
     def _route(self, info_hash: bytes) -> None:
         assert self._router is not None

@@ -185,8 +185,8 @@ class TorrentRunner:
         self._drain()
         return True
 
-    def peer_message(self, connection: PeerConnection, message: Message) -> None:
-        self.swarm.message_received(connection.address, message, self._loop.time())
+    def peer_messages(self, connection: PeerConnection, messages: list[Message]) -> None:
+        self.swarm.messages_received(connection.address, messages, self._loop.time())
         self._drain()
 
     def peer_drained(self, connection: PeerConnection) -> None:

@@ -240,6 +240,34 @@ def test_bad_piece_index_drops_the_peer(message: Message, name: str) -> None:
     assert feed(swarm, "p", Have(1)) == []  # later messages from the dropped peer are ignored
 
 
+def test_a_batch_of_messages_acts_as_each_in_turn_and_tops_up_once() -> None:
+    one, _ = make()
+    batched, _ = make()
+    singly = unchoked_seed(one)
+    assert unchoked_seed(batched) == singly
+    blocks = [block(request) for request in singly]
+    one_by_one: list[Action] = []
+    for piece in blocks:
+        one_by_one += feed(one, "seed", piece, now=0.1)
+    batched.messages_received("seed", blocks, 0.1)
+    together = batched.actions()
+    writes = [a for a in together if isinstance(a, WriteBlock | VerifyPiece)]
+    assert writes == [a for a in one_by_one if isinstance(a, WriteBlock | VerifyPiece)]
+    # slow start raised the depth block by block either way; one top-up asks for all of it
+    assert len(sent(together, "seed", Request)) == len(sent(one_by_one, "seed", Request))
+    requests = [a for a in together if isinstance(a, Send) and isinstance(a.message, Request)]
+    assert together.index(requests[0]) > together.index(writes[-1])
+
+
+def test_a_batch_stops_at_the_message_that_drops_the_peer() -> None:
+    swarm, _ = make()
+    join(swarm, "p")
+    swarm.messages_received("p", [HaveNone(), Have(99), Have(1), Interested()], 0.0)
+    ((_, reason),) = dropped(swarm.actions())
+    assert reason == "have names piece 99, but the torrent has 8"
+    assert swarm.peer_keys == []
+
+
 def test_reject_of_a_request_never_sent_drops_the_peer() -> None:
     swarm, _ = make("11111100")
     unchoked_seed(swarm)

@@ -140,7 +140,7 @@ class Downloader:
             self.waste(peer, size)
             raise Offence(f"block {_describe(request)} was never requested")
         peer.down.add(size, now)  # only what we asked for earns tit-for-tat credit
-        arrival = self.picker.block_received(peer.key, block)
+        arrival = self.picker.block_received(peer.key, block, index)
         for cancellation in arrival.cancel:
             other = self._peers.get(cancellation.peer)
             if other is not None and other.pipeline.cancel(request):
@@ -151,7 +151,7 @@ class Downloader:
             return
         self._smart_ban.block_received(block.piece, index, peer.key, message.block)
         self._emit(WriteBlock(block.piece, block.begin, message.block))
-        if self.picker.block_finished(block):
+        if self.picker.block_finished(block, index):
             self._verifying.add(block.piece)
             self._emit(VerifyPiece(block.piece))
 
@@ -194,8 +194,10 @@ class Downloader:
         if only is not None and not only:
             return
         room = peer.pipeline.room(peer.down.rate(now), now)
-        if self.picker.in_endgame:  # duplicates only to idle peers, a few at a time
+        if room > 0 and self.picker.in_endgame:  # duplicates only to idle peers, a few at a time
             room = min(room, self._endgame_depth - len(peer.pipeline))
+        if room <= 0:
+            return
         for block in self.picker.pick(peer.key, room, only=only):
             request = Request(block.piece, block.begin, block.length)
             peer.pipeline.sent(request, now)

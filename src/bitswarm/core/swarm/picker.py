@@ -73,6 +73,10 @@ class Arrival:
     cancel: tuple[Cancellation, ...] = ()
 
 
+_WANTED = Arrival(True)
+"""The common arrival: wanted, and asked of nobody else."""
+
+
 class PiecePicker:
     """Chooses blocks to request for one torrent; see the module's theory of operation."""
 
@@ -316,10 +320,14 @@ class PiecePicker:
             if self._pickable(block.piece):
                 self._untouched.set(block.piece)
 
-    def block_received(self, peer: PeerKey, block: BlockRef) -> Arrival:
-        """Data for ``block`` arrived from ``peer``; write it only if ``wanted``."""
+    def block_received(self, peer: PeerKey, block: BlockRef, index: int | None = None) -> Arrival:
+        """Data for ``block`` arrived from ``peer``; write it only if ``wanted``.
 
-        index = self.geometry.block_index(block)
+        ``index``: the block's index in its piece, when the caller has already
+        checked ``block`` with :meth:`PieceGeometry.block_index`."""
+
+        if index is None:
+            index = self.geometry.block_index(block)
         self._asked.get(peer, set()).discard(block)
         if self._have[block.piece]:
             return Arrival(wanted=False)
@@ -330,17 +338,21 @@ class PiecePicker:
             return Arrival(wanted=False)
         if was_free and self._pickable(block.piece):
             self._free_blocks -= 1
+        if not others:
+            return _WANTED
         for other in others:
             self._asked[other].discard(block)
         return Arrival(True, tuple(Cancellation(other, block) for other in others))
 
-    def block_finished(self, block: BlockRef) -> bool:
-        """``block`` is written; returns True when its whole piece is, and is ready to hash."""
+    def block_finished(self, block: BlockRef, index: int | None = None) -> bool:
+        """``block`` is written; returns True when its whole piece is, and is ready to hash.
+
+        ``index`` as for :meth:`block_received`."""
 
         partial = self._partials.get(block.piece)
         if partial is None:
             raise ValueError(f"{block} finished, but its piece is not in download")
-        partial.finish(self.geometry.block_index(block))
+        partial.finish(self.geometry.block_index(block) if index is None else index)
         return partial.complete()
 
     def piece_passed(self, piece: int) -> None:

@@ -8,7 +8,9 @@ meter: :class:`RateMeter`.
 
 Theory of operation: bytes are added into buckets of ``resolution`` seconds
 stamped by the caller's ``now`` (no clock here); the rate is the sum of the
-buckets inside the last ``window`` seconds over the time covered. Until a
+buckets inside the last ``window`` seconds over the time covered (their sum
+is kept as they come and go, so reading a rate costs the same as adding
+bytes: the pipeline reads it for every block). Until a
 meter has lived a full window it divides by its age (at least one bucket),
 so a fresh fast peer shows a fast rate at once instead of a fifth of it.
 Memory is bounded by ``window / resolution`` buckets.
@@ -25,7 +27,7 @@ DEFAULT_RESOLUTION = 0.5
 class RateMeter:
     """Bytes moved, and bytes per second over the last ``window`` seconds."""
 
-    __slots__ = ("_buckets", "_resolution", "_started", "_window", "total")
+    __slots__ = ("_buckets", "_in_window", "_resolution", "_started", "_window", "total")
 
     def __init__(
         self,
@@ -42,6 +44,8 @@ class RateMeter:
         self._started = now
         self._buckets: deque[list[float]] = deque()
         """``[bucket start, bytes]``, oldest first."""
+        self._in_window = 0.0
+        """The bytes of the buckets held."""
         self.total = 0
         """Every byte ever added."""
 
@@ -49,23 +53,32 @@ class RateMeter:
         if size < 0:
             raise ValueError(f"cannot add a negative byte count ({size})")
         self.total += size
+        self._in_window += size
+        buckets = self._buckets
         start = now - (now - self._started) % self._resolution
-        if self._buckets and self._buckets[-1][0] >= start:
-            self._buckets[-1][1] += size
+        if buckets and buckets[-1][0] >= start:
+            buckets[-1][1] += size
         else:
-            self._buckets.append([start, float(size)])
-        self._expire(now)
+            buckets.append([start, float(size)])
+            self._expire(now)
 
     def _expire(self, now: float) -> None:
-        horizon = now - self._window
-        while self._buckets and self._buckets[0][0] + self._resolution <= horizon:
-            self._buckets.popleft()
+        buckets = self._buckets
+        horizon = now - self._window - self._resolution
+        while buckets and buckets[0][0] <= horizon:
+            self._in_window -= buckets.popleft()[1]
+        if not buckets:
+            self._in_window = 0.0  # no rounding drift survives an idle spell
 
     def rate(self, now: float) -> float:
         """Bytes per second over the window ending at ``now``."""
 
-        self._expire(now)
-        if not self._buckets:
+        buckets = self._buckets
+        if not buckets:
             return 0.0
+        if buckets[0][0] <= now - self._window - self._resolution:
+            self._expire(now)
+            if not buckets:
+                return 0.0
         covered = min(self._window, max(now - self._started, self._resolution))
-        return sum(size for _, size in self._buckets) / covered
+        return self._in_window / covered

@@ -8,6 +8,7 @@ disk and clock, and calls::
 
     swarm.peer_connected(key, handshake, now)    # after a good handshake
     swarm.message_received(key, message, now)    # every parsed message, keep-alives too
+    swarm.messages_received(key, messages, now)  # or several of one peer at once
     swarm.peer_disconnected(key, now)
     swarm.block_read(key, request, data, now)    # answers ReadBlock
     swarm.piece_verified(piece, ok, now)         # answers VerifyPiece
@@ -191,20 +192,31 @@ class TorrentSwarm:
                 self._send(peer, AllowedFast(piece))
 
     def message_received(self, key: PeerKey, message: Message, now: float) -> None:
+        self.messages_received(key, (message,), now)
+
+    def messages_received(self, key: PeerKey, messages: Sequence[Message], now: float) -> None:
+        """The messages one read brought from a peer, in order, as if received one by one,
+        except that the pipelines are topped up once, after the last (a fast peer's read
+        holds a dozen blocks). Those after the peer is dropped are ignored."""
+
         self._now = now
         peer = self._peers.get(key)
         if peer is None or self._stopped:
-            return  # a message that crossed our Disconnect
+            return  # messages that crossed our Disconnect
         peer.last_heard = now
         self._deadlines.touch(key)
-        try:
-            self._dispatch(peer, message, now)
-        except ProtocolError as error:
-            self._drop(peer, str(error))
-        except Offence as offence:
-            peer.strikes += 1
-            if peer.strikes >= self.config.max_strikes:
-                self._drop(peer, f"{offence} ({peer.strikes} offences)")
+        peers = self._peers
+        for message in messages:
+            try:
+                self._dispatch(peer, message, now)
+            except ProtocolError as error:
+                self._drop(peer, str(error))
+            except Offence as offence:
+                peer.strikes += 1
+                if peer.strikes >= self.config.max_strikes:
+                    self._drop(peer, f"{offence} ({peer.strikes} offences)")
+            if peers.get(key) is not peer or self._stopped:
+                break
         self._flush(now)
 
     def peer_disconnected(self, key: PeerKey, now: float) -> None:

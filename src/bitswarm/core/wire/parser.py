@@ -37,6 +37,7 @@ from bitswarm.core.wire.messages import (
     KeepAlive,
     Message,
     MessageId,
+    Piece,
     decode,
     describe,
 )
@@ -46,6 +47,10 @@ DEFAULT_MAX_EXTENDED = 1024 * 1024
 BEP 11 PEX and extension handshakes far less; 1 MiB leaves room and bounds memory."""
 
 _LENGTH = struct.Struct(">I")
+_PIECE_HEADER = struct.Struct(">II")
+_PIECE_ID = int(MessageId.PIECE)
+_PIECE_HEADER_SIZE = 1 + _PIECE_HEADER.size
+"""Bytes of a piece message's length that precede its block: the id, index and begin."""
 _KEEP_ALIVE = KeepAlive()
 
 
@@ -96,7 +101,17 @@ class MessageParser:
             return _KEEP_ALIVE
         if available < 5:
             return None
-        message_id = self._buffer[self._start + 4]
+        start = self._start
+        message_id = self._buffer[start + 4]
+        block_size = length - _PIECE_HEADER_SIZE
+        if message_id == _PIECE_ID and 0 < block_size <= self.max_block:
+            # most of the stream: its block is copied out once, with no payload in between
+            if available < 4 + length:
+                return None
+            index, begin = _PIECE_HEADER.unpack_from(self._buffer, start + 5)
+            block = bytes(memoryview(self._buffer)[start + 13 : start + 4 + length])
+            self._start = start + 4 + length
+            return Piece(index, begin, block)
         self._check_length(message_id, length - 1)
         if available < 4 + length:
             return None
