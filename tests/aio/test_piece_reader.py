@@ -77,7 +77,10 @@ def test_any_request_reads_as_the_disk_holds_it(
             begin %= piece_size(piece)
             length = min(length, piece_size(piece) - begin)
             expected = disk.pieces[piece][begin : begin + length]
+            assert reader.cached(piece, begin, length) in (None, expected)
             assert await reader.read(piece, begin, length) == expected
+            within_a_chunk = begin % CHUNK + length <= CHUNK
+            assert reader.cached(piece, begin, length) == (expected if within_a_chunk else None)
 
     asyncio.run(run())
 
@@ -94,6 +97,25 @@ async def test_callers_share_a_read_under_way_and_one_cancelled_does_not_stop_it
     assert await second == disk.pieces[2][200:300]
     assert first.cancelled()
     assert disk.reads == [(2, 0, CHUNK)]
+
+
+async def test_only_a_chunk_read_and_not_failed_is_served_from_memory() -> None:
+    disk = FakeDisk()
+    disk.gate = asyncio.Event()
+    reader = reader_for(disk)
+    assert reader.cached(1, 0, 10) is None  # never read
+    under_way = asyncio.create_task(reader.read(1, 0, 10))
+    await asyncio.sleep(0)
+    assert reader.cached(1, 20, 10) is None  # still on its way
+    disk.gate.set()
+    await under_way
+    assert reader.cached(1, 20, 10) == disk.pieces[1][20:30]
+    assert reader.cached(1, CHUNK - 5, 10) is None  # across two chunks
+    disk.failures = 1
+    with pytest.raises(StorageError):
+        await reader.read(2, 0, 10)
+    assert reader.cached(2, 0, 10) is None
+    assert disk.reads == [(1, 0, CHUNK), (2, 0, CHUNK)]
 
 
 async def test_the_least_recently_used_chunk_leaves_first() -> None:

@@ -135,7 +135,9 @@ class TorrentRunner:
         self._reader = PieceReader(disk.read_block, swarm.geometry.piece_size)
         self._reads_waiting: dict[PeerKey, deque[Request]] = {}
         self._reading: dict[PeerKey, int] = {}
-        """Bytes being read from disk for each peer."""
+        """Bytes being read from disk for each peer, or found in memory and not yet sent."""
+        self._cached_reads: list[tuple[PeerKey, Request, bytes]] = []
+        """Blocks found in the read cache, answered after the actions at hand."""
         self._reading_held = False
         self._timer: asyncio.TimerHandle | None = None
         self._timer_soon = False
@@ -191,6 +193,8 @@ class TorrentRunner:
 
     def peer_drained(self, connection: PeerConnection) -> None:
         self._read_ahead(connection.address)
+        if self._cached_reads:
+            self._drain()
 
     def peer_closed(self, connection: PeerConnection, reason: str) -> None:
         if self.connections.get(connection.address) is connection:
@@ -254,8 +258,12 @@ class TorrentRunner:
     # -- the swarm's actions ---------------------------------------------------------------
 
     def _drain(self) -> None:
-        for action in self.swarm.actions():
-            self._execute(action)
+        while True:
+            for action in self.swarm.actions():
+                self._execute(action)
+            if not self._cached_reads:
+                break
+            self._answer_cached_reads()
         if not self._timer_soon:  # once a turn of the loop, not once a message
             self._timer_soon = True
             self._loop.call_soon(self._schedule_timer)
@@ -335,14 +343,32 @@ class TorrentRunner:
                 connection.hold_reading(held)
 
     def _read_ahead(self, peer: PeerKey) -> None:
-        """Start the reads waiting for ``peer`` while little is on its way to it."""
+        """Start the reads waiting for ``peer`` while little is on its way to it; blocks
+        already in memory are answered once the current actions are carried out."""
         waiting, connection = self._reads_waiting.get(peer), self.connections.get(peer)
         while waiting and connection is not None:
             if connection.queued_bytes + self._reading.get(peer, 0) >= SEND_AHEAD:
                 return
             request = waiting.popleft()
             self._reading[peer] = self._reading.get(peer, 0) + request.length
-            self._spawn(self._read(peer, request))
+            data = self._reader.cached(request.index, request.begin, request.length)
+            if data is None:
+                self._spawn(self._read(peer, request))
+            else:
+                self._cached_reads.append((peer, request, data))
+
+    def _answer_cached_reads(self) -> None:
+        reads, self._cached_reads = self._cached_reads, []
+        now = self._loop.time()
+        for peer, request, data in reads:
+            self._read_done(peer, request)
+            if peer in self.connections:
+                self.swarm.block_read(peer, request, data, now)
+
+    def _read_done(self, peer: PeerKey, request: Request) -> None:
+        self._reading[peer] -= request.length
+        if not self._reading[peer]:
+            del self._reading[peer]
 
     async def _read(self, peer: PeerKey, request: Request) -> None:
         try:
@@ -351,9 +377,7 @@ class TorrentRunner:
             self._end(f"cannot read from disk: {error}")
             return
         finally:
-            self._reading[peer] -= request.length
-            if not self._reading[peer]:
-                del self._reading[peer]
+            self._read_done(peer, request)
         if peer in self.connections:
             self.swarm.block_read(peer, request, data, self._loop.time())
             self._drain()

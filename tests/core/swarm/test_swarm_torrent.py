@@ -474,6 +474,26 @@ def test_request_flood_is_bounded_then_dropped() -> None:
     assert f"more than {limit} requests queued (5 offences)" == reason
 
 
+def test_reads_in_flight_stay_bounded_through_answers_and_cancels() -> None:
+    swarm, _ = make("11111111")
+    interested_leecher(swarm)
+    bound = swarm.config.upload.reads_per_peer
+    queue = [Request(n % PIECES, 0, BLOCK_SIZE - n // PIECES) for n in range(3 * bound)]
+    reads = [a.request for a in feed(swarm, "leecher", *queue) if isinstance(a, ReadBlock)]
+    assert reads == queue[:bound]
+    # two reads under way are cancelled: their slots are free for the next requests
+    for request in reads[:2]:
+        feed(swarm, "leecher", Cancel(request.index, request.begin, request.length))
+    started = []
+    for request in reads[2:4]:
+        swarm.block_read("leecher", request, b"d" * request.length, 1.0)
+        started += [a.request for a in swarm.actions() if isinstance(a, ReadBlock)]
+    assert started == queue[bound : bound + 4]  # 2 answered + 2 cancelled, in queue order
+    late = reads[0]
+    swarm.block_read("leecher", late, b"d" * late.length, 1.0)  # the cancelled read lands
+    assert swarm.actions() == []
+
+
 def test_choking_a_peer_rejects_its_queue() -> None:
     swarm, _ = make("11111111")
     interested_leecher(swarm)

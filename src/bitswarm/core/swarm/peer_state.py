@@ -58,6 +58,7 @@ class PeerState:
         "peer_interested",
         "piece_count",
         "pipeline",
+        "reads_under_way",
         "requests_in",
         "strikes",
         "up",
@@ -86,6 +87,8 @@ class PeerState:
         """Pieces we serve the peer while we choke it."""
         self.requests_in: dict[Request, bool] = {}
         """The peer's requests not yet answered, oldest first -> whether a read is under way."""
+        self.reads_under_way = 0
+        """The ``True`` values of :attr:`requests_in`, counted as they change."""
         self.pipeline = RequestPipeline(pipeline, wire_blocks=wire_blocks)
         self.down = RateMeter(now)
         """Payload bytes received (blocks we asked for and could use or not)."""

@@ -106,25 +106,34 @@ class Uploader:
             self._send(peer, RejectRequest(request.index, request.begin, request.length))
 
     def _start_reads(self, peer: PeerState) -> None:
-        reading = sum(peer.requests_in.values())
-        for request, under_way in peer.requests_in.items():
-            if reading >= self._max_reads:
-                return
+        """Reads for the oldest requests, up to the bound; those under way come first in
+        the queue, since reads start in its order, so only they are stepped over."""
+
+        reading, bound = peer.reads_under_way, self._max_reads
+        if reading >= bound:
+            return
+        queue = peer.requests_in
+        for request, under_way in queue.items():
             if not under_way:
-                peer.requests_in[request] = True
+                queue[request] = True
                 reading += 1
                 self._read(peer, request)
+                if reading >= bound:
+                    break
+        peer.reads_under_way = reading
 
     def cancel(self, peer: PeerState, cancel: Cancel) -> None:
         request = Request(cancel.index, cancel.begin, cancel.length)
-        if peer.requests_in.pop(request, None) is not None:
+        under_way = peer.requests_in.pop(request, None)
+        if under_way is not None:
+            peer.reads_under_way -= under_way
             self._reject(peer, request)
 
     def choked(self, peer: PeerState) -> None:
         """We just sent ``choke``: drop (and reject) what we no longer serve."""
 
         for request in [r for r in peer.requests_in if not peer.serves(r.index)]:
-            del peer.requests_in[request]
+            peer.reads_under_way -= peer.requests_in.pop(request)
             self._reject(peer, request)
 
     def block_read(self, peer: PeerState, request: Request, data: bytes, now: float) -> int:
@@ -135,6 +144,7 @@ class Uploader:
         if not peer.requests_in.get(request, False):
             return 0  # cancelled or choked while the read was under way
         del peer.requests_in[request]
+        peer.reads_under_way -= 1
         self._send(peer, Piece(request.index, request.begin, data))
         peer.up.add(len(data), now)
         self._start_reads(peer)
