@@ -72,7 +72,7 @@ def test_a_coarse_pipeline_asks_for_the_bytes_a_real_one_does() -> None:
 
 def test_a_coarse_block_grows_slow_start_by_the_real_blocks_it_stands_for() -> None:
     pipeline = RequestPipeline(CONFIG, wire_blocks=WIRE_BLOCKS)
-    first = Request(0, 0, COARSE)
+    first = BlockRef(0, 0, COARSE)
     assert pipeline.room(0.0, 0.0) == 1
     pipeline.sent(first, 0.0)
     assert pipeline.answered(first, 0.05) is Answer.EXPECTED

@@ -6,15 +6,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bitswarm.core.swarm.pieces import BLOCK_SIZE
+from bitswarm.core.swarm.pieces import BLOCK_SIZE, BlockRef
 from bitswarm.core.swarm.pipeline import Answer, PipelineConfig, RequestPipeline
-from bitswarm.core.wire.messages import Request
 
 CONFIG = PipelineConfig()
 
 
-def requests(count: int, start: int = 0) -> list[Request]:
-    return [Request(start + n, 0, BLOCK_SIZE) for n in range(count)]
+def requests(count: int, start: int = 0) -> list[BlockRef]:
+    return [BlockRef(start + n, 0, BLOCK_SIZE) for n in range(count)]
 
 
 @pytest.mark.parametrize(
@@ -144,11 +143,11 @@ def test_every_request_is_answered_once_and_depth_stays_in_bounds(
 ) -> None:
     pipeline = RequestPipeline(CONFIG)
     now = 0.0
-    waiting: set[Request] = set()
+    waiting: set[BlockRef] = set()
     """Requests sent and neither answered nor given up."""
     for op, index, step in script:
         now += step
-        request = Request(index, 0, BLOCK_SIZE)
+        request = BlockRef(index, 0, BLOCK_SIZE)
         if op == "send" and request not in pipeline:
             pipeline.sent(request, now)
             waiting.add(request)

@@ -79,12 +79,12 @@ class Downloader:
 
         self._wake.add(peer.key)
 
-    def _release(self, peer: PeerState, requests: list[Request]) -> None:
-        """``peer`` will not answer ``requests``: their blocks go back to the pool."""
+    def _release(self, peer: PeerState, blocks: list[BlockRef]) -> None:
+        """``peer`` will not send ``blocks``: they go back to the pool."""
 
-        for request in requests:
-            self.picker.request_failed(peer.key, _block(request))
-        if requests:
+        for block in blocks:
+            self.picker.request_failed(peer.key, block)
+        if blocks:
             self._wake_all = True
 
     def choked(self, peer: PeerState) -> None:
@@ -98,8 +98,8 @@ class Downloader:
         woken too: its reject back-off may have ended."""
 
         late = peer.pipeline.expire(now)
-        for request in late:
-            self._send(peer, Cancel(request.index, request.begin, request.length))
+        for block in late:
+            self._send(peer, Cancel(*block))
         self._release(peer, late)
         self.wake(peer)
 
@@ -111,15 +111,15 @@ class Downloader:
     # -- answers ----------------------------------------------------------------------
 
     def rejected(self, peer: PeerState, message: RejectRequest, now: float) -> None:
-        request = Request(message.index, message.begin, message.length)
-        answer = peer.pipeline.rejected(request, now, choked=peer.peer_choking)
+        block = BlockRef(message.index, message.begin, message.length)
+        answer = peer.pipeline.rejected(block, now, choked=peer.peer_choking)
         if answer is Answer.UNREQUESTED:
-            raise ProtocolError(f"reject for {_describe(request)}, which was never requested")
+            raise ProtocolError(f"reject for {_describe(block)}, which was never requested")
         if answer is Answer.EXPECTED:
-            self.picker.request_failed(peer.key, _block(request))
+            self.picker.request_failed(peer.key, block)
             self._wake_all = True
         if peer.peer_choking:  # BEP 6 allows refusing allowed-fast pieces: stop asking
-            peer.allowed_fast_in.discard(request.index)
+            peer.allowed_fast_in.discard(block.piece)
 
     def block(self, peer: PeerState, message: Piece, now: float) -> None:
         size = len(message.block)
@@ -129,22 +129,21 @@ class Downloader:
                 f"{self.geometry.piece_count}"
             )
         self.downloaded += size
-        request = message.request
-        block = _block(request)
+        block = BlockRef(message.index, message.begin, size)
         try:
             index = self.geometry.block_index(block)
         except ValueError as error:
             self.waste(peer, size)
-            raise Offence(f"block {_describe(request)} is not a block: {error}") from None
-        if peer.pipeline.answered(request, now) is Answer.UNREQUESTED:
+            raise Offence(f"block {_describe(block)} is not a block: {error}") from None
+        if peer.pipeline.answered(block, now) is Answer.UNREQUESTED:
             self.waste(peer, size)
-            raise Offence(f"block {_describe(request)} was never requested")
+            raise Offence(f"block {_describe(block)} was never requested")
         peer.down.add(size, now)  # only what we asked for earns tit-for-tat credit
         arrival = self.picker.block_received(peer.key, block, index)
         for cancellation in arrival.cancel:
             other = self._peers.get(cancellation.peer)
-            if other is not None and other.pipeline.cancel(request):
-                self._send(other, Cancel(request.index, request.begin, request.length))
+            if other is not None and other.pipeline.cancel(block):
+                self._send(other, Cancel(*block))
         self.wake(peer)
         if not arrival.wanted:
             self.waste(peer, size)
@@ -198,15 +197,11 @@ class Downloader:
             room = min(room, self._endgame_depth - len(peer.pipeline))
         if room <= 0:
             return
+        sent = peer.pipeline.sent
         for block in self.picker.pick(peer.key, room, only=only):
-            request = Request(block.piece, block.begin, block.length)
-            peer.pipeline.sent(request, now)
-            self._send(peer, request)
+            sent(block, now)
+            self._send(peer, Request(*block))
 
 
-def _block(request: Request) -> BlockRef:
-    return BlockRef(request.index, request.begin, request.length)
-
-
-def _describe(request: Request) -> str:
-    return f"piece {request.index} offset {request.begin} ({request.length} bytes)"
+def _describe(block: BlockRef) -> str:
+    return f"piece {block.piece} offset {block.begin} ({block.length} bytes)"

@@ -28,8 +28,8 @@ so a coarse swarm keeps about as many bytes in flight as a real one.
 from __future__ import annotations
 
 from collections.abc import Hashable
-from dataclasses import dataclass
 from enum import IntEnum
+from typing import NamedTuple
 
 BLOCK_SIZE = 16 * 1024
 """The unit of requests on the wire (BEP 3)."""
@@ -38,9 +38,12 @@ PeerKey = Hashable
 """Whatever identifies a peer to the caller (an address, a connection id)."""
 
 
-@dataclass(frozen=True, slots=True)
-class BlockRef:
-    """A block as a request names it: ``length`` bytes at ``begin`` in ``piece``."""
+class BlockRef(NamedTuple):
+    """A block as a request names it: ``length`` bytes at ``begin`` in ``piece``.
+
+    A value, not a message: the picker keys its books by it once or twice for
+    every block that moves, and a named tuple is made, hashed and compared in C
+    (a frozen dataclass does all three in Python)."""
 
     piece: int
     begin: int

@@ -43,8 +43,7 @@ import math
 from dataclasses import dataclass
 from enum import Enum
 
-from bitswarm.core.swarm.pieces import BLOCK_SIZE
-from bitswarm.core.wire.messages import Request
+from bitswarm.core.swarm.pieces import BLOCK_SIZE, BlockRef
 
 REFILL_FRACTION = 4
 """Past slow start, new requests go out once ``1/REFILL_FRACTION`` of the depth is free."""
@@ -93,9 +92,11 @@ class RequestPipeline:
         self.config = config
         self._wire_blocks = wire_blocks
         """16 KiB blocks a request asks for (see the module docstring)."""
-        self._outstanding: dict[Request, float] = {}
-        """Request -> when it was sent; insertion order is sending order."""
-        self._cancelled: dict[Request, int] = {}
+        self._outstanding: dict[BlockRef, float] = {}
+        """Block asked for -> when; insertion order is sending order. Blocks, not
+        :class:`~bitswarm.core.wire.messages.Request` messages, key the books: every
+        block that arrives is looked up, and a :class:`BlockRef` hashes in C."""
+        self._cancelled: dict[BlockRef, int] = {}
         """Cancelled request -> answers it may still get (one per cancel)."""
         self.srtt: float | None = None
         """Smoothed round trip of a block, request to data (queueing at the peer included)."""
@@ -106,7 +107,7 @@ class RequestPipeline:
         self.last_block_at: float | None = None
 
     @property
-    def outstanding(self) -> list[Request]:
+    def outstanding(self) -> list[BlockRef]:
         return list(self._outstanding)
 
     def __len__(self) -> int:
@@ -153,10 +154,10 @@ class RequestPipeline:
 
     # -- requests and answers -----------------------------------------------------------
 
-    def sent(self, request: Request, now: float) -> None:
+    def sent(self, request: BlockRef, now: float) -> None:
         self._outstanding[request] = now
 
-    def answered(self, request: Request, now: float) -> Answer:
+    def answered(self, request: BlockRef, now: float) -> Answer:
         """A block for ``request`` arrived."""
 
         sent_at = self._outstanding.pop(request, None)
@@ -173,7 +174,7 @@ class RequestPipeline:
                 self._ramp = min(self.config.max_depth, self._ramp + self._wire_blocks)
         return Answer.EXPECTED
 
-    def rejected(self, request: Request, now: float, *, choked: bool) -> Answer:
+    def rejected(self, request: BlockRef, now: float, *, choked: bool) -> Answer:
         """A BEP 6 reject for ``request``; rejects from an unchoking peer back off a while."""
 
         if self._outstanding.pop(request, None) is None:
@@ -183,7 +184,7 @@ class RequestPipeline:
             self.hold_until = now + self.config.reject_backoff
         return Answer.EXPECTED
 
-    def _late(self, request: Request) -> Answer:
+    def _late(self, request: BlockRef) -> Answer:
         pending = self._cancelled.get(request)
         if pending is not None:
             if pending > 1:
@@ -193,7 +194,7 @@ class RequestPipeline:
             return Answer.LATE
         return Answer.UNREQUESTED
 
-    def cancel(self, request: Request) -> bool:
+    def cancel(self, request: BlockRef) -> bool:
         """Stop waiting for ``request`` (cancelled, timed out); an answer may still come."""
 
         if self._outstanding.pop(request, None) is None:
@@ -203,7 +204,7 @@ class RequestPipeline:
             del self._cancelled[next(iter(self._cancelled))]
         return True
 
-    def drop_all(self) -> list[Request]:
+    def drop_all(self) -> list[BlockRef]:
         """The peer choked us without BEP 6: every outstanding request is void."""
 
         dropped = list(self._outstanding)
@@ -227,7 +228,7 @@ class RequestPipeline:
             times.append(next(iter(self._outstanding.values())) + self.timeout())
         return min(times, default=None)
 
-    def expire(self, now: float) -> list[Request]:
+    def expire(self, now: float) -> list[BlockRef]:
         """Cancel and return every request that has timed out; the peer is snubbed if any."""
 
         timeout = self.timeout()  # the sum deadline() names: ``now - timeout`` may round below
