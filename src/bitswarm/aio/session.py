@@ -22,10 +22,9 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-import aiohttp
-
 from bitswarm import __version__
 from bitswarm.aio.announcer import Announcer
+from bitswarm.aio.http_client import LazyHttp
 from bitswarm.aio.listener import Listener, listen
 from bitswarm.aio.ratelimit import Limiters, RateLimits
 from bitswarm.aio.torrent_runner import Disk, RunnerConfig, TorrentRunner
@@ -93,7 +92,7 @@ class Session:
         self._parts: dict[bytes, TorrentParts] = {}
         self._clients: list[TrackerClient] = []
         self._listener: Listener | None = None
-        self._http: aiohttp.ClientSession | None = None
+        self._http = LazyHttp()
 
     @property
     def port(self) -> int:
@@ -103,7 +102,6 @@ class Session:
 
     async def start(self) -> None:
         self._listener = await listen(self.config.bind, self.config.port, self.peer_id, self)
-        self._http = aiohttp.ClientSession()
 
     def route(self, info_hash: bytes) -> TorrentRunner | None:
         """The torrent an incoming connection asks for, unless the session is full."""
@@ -171,8 +169,7 @@ class Session:
             await self._listener.close()
         for client in self._clients:
             await client.close()
-        if self._http is not None:
-            await self._http.close()
+        await self._http.close()
 
 
 def run(main: Coroutine[Any, Any, _T]) -> _T:

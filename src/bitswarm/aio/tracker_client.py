@@ -2,7 +2,8 @@
 
 A thin asyncio adapter over the sans-I/O client in :mod:`bitswarm.core.tracker`:
 the URLs, reply parsing, tier order and UDP transactions all live there. This
-module only fetches with aiohttp, moves datagrams through one
+module only fetches with aiohttp (imported at the first HTTP announce, see
+:mod:`~bitswarm.aio.http_client`), moves datagrams through one
 ``DatagramProtocol`` per UDP tracker, and keeps the clock.
 
 One :class:`TrackerClient` serves one torrent's tiers. :meth:`TrackerClient.announce`
@@ -24,9 +25,7 @@ from types import TracebackType
 from typing import Self, cast
 from urllib.parse import urlsplit
 
-import aiohttp
-from yarl import URL
-
+from bitswarm.aio.http_client import LazyHttp
 from bitswarm.core.tracker.client_model import (
     AnnounceParams,
     AnnounceReply,
@@ -188,7 +187,7 @@ class _UdpEndpoint(asyncio.DatagramProtocol):
 class TrackerClient:
     """Announces and scrapes one torrent through its tiers of trackers (BEP 12).
 
-    ``session`` is an aiohttp session to share; without one the client makes
+    ``session`` is the HTTP client to share; without one the client makes
     its own and closes it in :meth:`close`. ``key`` is the 32-bit session key
     sent with every announce (random when not given).
     """
@@ -197,14 +196,14 @@ class TrackerClient:
         self,
         tiers: Iterable[Iterable[str]],
         *,
-        session: aiohttp.ClientSession | None = None,
+        session: LazyHttp | None = None,
         rng: random.Random | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         key: int | None = None,
     ) -> None:
         self._rng = rng or random.Random()
         self._tiers = TrackerTiers(tiers, self._rng)
-        self._session = session
+        self._http = session or LazyHttp()
         self._own_session = session is None
         self._timeout = timeout
         self._key = self._rng.getrandbits(32) if key is None else key
@@ -261,9 +260,8 @@ class TrackerClient:
         for endpoint in self._udp.values():
             endpoint.close()
         self._udp.clear()
-        if self._own_session and self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._own_session:
+            await self._http.close()
 
     async def __aenter__(self) -> Self:
         return self
@@ -296,11 +294,13 @@ class TrackerClient:
         return counts
 
     async def _get(self, url: str) -> bytes:
-        if self._session is None:
-            self._session = aiohttp.ClientSession()
+        client = self._http.client()
+        import aiohttp  # imported by client() by now
+        from yarl import URL
+
         try:
             # encoded=True: the binary info_hash is already escaped and must stay as is.
-            async with self._session.get(URL(url, encoded=True)) as response:
+            async with client.get(URL(url, encoded=True)) as response:
                 if response.status != 200:
                     raise _TrackerError(f"HTTP {response.status} {response.reason}")
                 body = bytearray()
