@@ -240,9 +240,11 @@ class PeerConnection(asyncio.Protocol):
         (those before a malformed one too, since they were good)."""
 
         messages: list[Message] = []
+        machine = self._wire
         try:
             while self._transport is not None and not self._transport.is_closing():
-                event = self._wire.next_event()
+                messages += machine.next_messages()
+                event = machine.next_event()
                 if event is None:
                     return
                 if isinstance(event, wire.InfoHashReceived):

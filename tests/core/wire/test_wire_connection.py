@@ -113,6 +113,20 @@ def test_handshake_and_messages_in_one_chunk_or_byte_by_byte() -> None:
     assert drain(whole) == events == expected
 
 
+def test_the_messages_of_an_open_connection_come_at_once_and_a_bad_one_after() -> None:
+    connection = dialling()
+    connection.receive_data(Handshake(INFO_HASH, ID_B, FAST).encode() + HaveAll().encode())
+    assert connection.next_messages() == []  # the handshake is an event of its own
+    assert connection.next_event() == Handshake(INFO_HASH, ID_B, FAST)
+    assert connection.next_messages() == [HaveAll()]
+    connection.receive_data(KeepAlive().encode() + Unchoke().encode() + b"\x00\x00\x00\x05\x02")
+    assert connection.next_messages() == [KeepAlive(), Unchoke()]  # good ones before the bad
+    with pytest.raises(ProtocolError, match="interested"):
+        connection.next_messages()
+    with pytest.raises(ProtocolError):
+        connection.next_event()
+
+
 @pytest.mark.parametrize(
     ("handshake", "reason"),
     [

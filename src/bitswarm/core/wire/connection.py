@@ -149,6 +149,16 @@ class PeerConnection:
             return self._guard(self._parser.next_message)
         return None
 
+    def next_messages(self) -> list[Message]:
+        """The messages buffered in an OPEN connection, in order, at once: what
+        :meth:`next_event` would return one by one. ``[]`` in other states, where
+        :meth:`next_event` gives the events; a malformed message ends the list, and the
+        next call raises its :class:`ProtocolError`."""
+
+        if self.state is not State.OPEN or self._pending is not None:
+            return []
+        return self._guard(self._parser.next_messages)
+
     def data_to_send(self) -> bytes:
         """Bytes queued for the peer since the last call (a single frame is not copied)."""
 

@@ -121,6 +121,22 @@ class MessageParser:
         self._start += 4 + length
         return decode(message_id, payload)
 
+    def next_messages(self) -> list[Message]:
+        """Every complete message buffered, in order: :meth:`next_message` until ``None``.
+
+        A malformed message ends the list; if good ones came before it they are
+        returned, and its :class:`ProtocolError` is raised by the next call."""
+
+        messages: list[Message] = []
+        next_message = self.next_message
+        try:
+            while (message := next_message()) is not None:
+                messages.append(message)
+        except ProtocolError:
+            if not messages:
+                raise
+        return messages
+
     def _fail(self, reason: str) -> NoReturn:
         where = self._offset + self._start
         self._error = ProtocolError(f"{reason} (message at stream byte {where})")
