@@ -11,7 +11,6 @@ import aiohttp
 import pytest
 from tracker_helpers import HASH, TOKEN, announce_url, get_bencoded, started
 
-from bitswarm.aio.datagram_batch import packed_ip
 from bitswarm.aio.tracker_server import TrackerConfig, TrackerServer, open_store
 from bitswarm.core.bencode import decode
 from bitswarm.core.tracker.compact import unpack_peers
@@ -215,7 +214,7 @@ class _BrokenImmediateStore(_BrokenStore):
     def announce_now(self, announcement: Announcement, now: float) -> AnnounceResult:
         raise ConnectionError("store is down")
 
-    def announce_values(self, *fields: object) -> tuple[tuple[bytes, ...], int, int]:
+    def announce_values(self, *fields: object) -> tuple[tuple[bytes, ...], int, int, int]:
         raise ConnectionError("store is down")
 
     def scrape_now(self, info_hashes: Sequence[bytes]) -> list[SwarmCounts]:
@@ -250,15 +249,6 @@ async def test_udp_connection_ids_hold_for_another_port_of_the_same_ip(
         cid = await connected.connect()
         reply = await other.ask(announce_packet(cid))
         assert isinstance(reply, AnnounceResponse) and reply.transaction_id == 77
-
-
-def test_packed_ip_of_datagram_sources() -> None:
-    assert packed_ip("127.0.0.1") == bytes([127, 0, 0, 1])
-    assert packed_ip("::ffff:10.1.2.3") == bytes([10, 1, 2, 3])
-    assert packed_ip("fe80::1%lo") == bytes.fromhex("fe80" + "00" * 13 + "01")
-    assert packed_ip("::1") == bytes(15) + b"\x01"
-    with pytest.raises(OSError):
-        packed_ip("not an address")
 
 
 class UdpClient:

@@ -19,6 +19,8 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
+from bitswarm.core.tracker.compact import packed_ip
+
 Received = tuple[bytes, bytes, Any]
 """A datagram, its source's packed IP, and the address to answer it at."""
 
@@ -41,8 +43,6 @@ BATCH = 64
 
 MAX_DATAGRAM = 2048
 """Bytes read per datagram; a longer one arrives cut at this length, which no request is."""
-
-_V4_MAPPED = bytes(10) + b"\xff\xff"
 
 
 class DatagramBatches:
@@ -85,11 +85,3 @@ class DatagramBatches:
                 return
             except OSError:  # one unreachable client must not stop the others' replies
                 continue
-
-
-def packed_ip(host: str) -> bytes:
-    """The 4- or 16-byte form of a datagram's source; an IPv4-mapped IPv6 address as IPv4."""
-    if ":" not in host:
-        return socket.inet_pton(socket.AF_INET, host)
-    packed = socket.inet_pton(socket.AF_INET6, host.partition("%")[0])
-    return packed[12:] if packed.startswith(_V4_MAPPED) else packed

@@ -10,7 +10,10 @@ nothing.
 
 A store that answers inline (:class:`~bitswarm.stores.base.ImmediateStore`)
 is called through :meth:`HttpAnswers.answer_now`, with no coroutine at all;
-any other store through :meth:`HttpAnswers.answer`.
+any other store through :meth:`HttpAnswers.answer`. The lean server tries
+:meth:`HttpAnswers.announce_inline` first, the hot path of
+:mod:`~bitswarm.core.tracker.http_hot_path`, which answers a plain announce
+in open mode byte for byte as :meth:`HttpAnswers.answer_now` would.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from bitswarm.aio.tracker_context import TrackerContext
 from bitswarm.aio.tracker_metrics import Kind
 from bitswarm.core.tracker import http_reply
 from bitswarm.core.tracker.errors import TrackerMessageError
+from bitswarm.core.tracker.http_hot_path import announce_inline
 from bitswarm.core.tracker.http_query import AnnounceQuery, parse_announce, parse_scrape
 from bitswarm.core.tracker.model import Announcement, AnnounceResult, SwarmCounts
 from bitswarm.stores.base import ImmediateStore
@@ -71,6 +75,24 @@ class HttpAnswers:
             return self._refused(refusal)
         except Exception:  # a failing store must still get a bencoded answer, never a 500
             return self._failed(request)
+
+    def announce_inline(self, query: bytes, ip: bytes, store: ImmediateStore) -> bytes | None:
+        """The body for a plain announce of an open tracker, from a client at packed ``ip``
+        (not behind a proxy header); ``None`` when it must take :meth:`answer_now`."""
+        context = self.context
+        if context.access.private or self.header is not None:
+            return None
+        try:
+            body = announce_inline(
+                query, ip, context.policy, store.announce_values, context.clock()
+            )
+        except Exception:  # a failing store must still get a bencoded answer, never a 500
+            log.exception("tracker request failed: announces")
+            context.metrics.count("http", "errors")
+            return http_reply.failure(INTERNAL_ERROR)
+        if body is not None:
+            context.metrics.count("http", "announces")
+        return body
 
     async def answer(self, request: TrackerRequest) -> bytes:
         """The body, awaiting the context's store."""

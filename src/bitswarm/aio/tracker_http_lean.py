@@ -15,7 +15,8 @@ what arrives and reads complete request heads with
 and ``/<passkey>/scrape``, or ``/announce/<passkey>``), with no body,
 while the store answers inline (the memory store), is answered at once from
 :class:`~bitswarm.aio.tracker_answers.HttpAnswers`, the same code aiohttp's
-routes use, with a fixed, minimal response head. Pipelined requests are
+routes use (a plain ``/announce`` by its hot path first), with a fixed,
+minimal response head. Pipelined requests are
 answered in order, and the connection persists as HTTP/1.0 or 1.1 says.
 
 Anything else (``/stats``, ``/metrics``, ``/admin``, another method, a body,
@@ -42,6 +43,8 @@ from typing import cast
 from bitswarm.aio.tracker_answers import HttpAnswers, TrackerRequest
 from bitswarm.aio.tracker_http_limits import REFUSAL, ConnectionLimits, CountedProtocol
 from bitswarm.aio.tracker_metrics import Kind
+from bitswarm.core.tracker.compact import packed_ip
+from bitswarm.core.tracker.errors import TrackerMessageError
 from bitswarm.core.tracker.http_head import HeadError, RequestHead, parse_head
 
 KEEP_ALIVE_SECONDS = 75.0
@@ -92,6 +95,8 @@ class LeanHttpProtocol(asyncio.Protocol):
         self.server = server
         self.transport: asyncio.Transport | None = None
         self.peer_host: str | None = None
+        self._ip: bytes | None = None
+        """The client's packed IP, for the announce hot path."""
         self._buffer = bytearray()
         self._writable = True
         self._loop = asyncio.get_running_loop()
@@ -102,6 +107,10 @@ class LeanHttpProtocol(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         peer = transport.get_extra_info("peername")
         self.peer_host = str(peer[0]) if peer else None
+        try:
+            self._ip = packed_ip(self.peer_host) if self.peer_host else None
+        except TrackerMessageError:  # not an IP socket: the general path says so
+            self._ip = None
         if not self.server.limits.admit(self.peer_host):
             refused = cast(asyncio.Transport, transport)
             refused.write(REFUSAL)
@@ -152,13 +161,18 @@ class LeanHttpProtocol(asyncio.Protocol):
                 if parsed is None:
                     break
                 head, end = parsed
-                request = self._tracker_request(head)
-                store = self.server.answers.context.immediate_store()
-                if request is None or store is None:
-                    del self._buffer[:start]
-                    self._hand_off()
-                    return
-                body = self.server.answers.answer_now(request, store)
+                answers = self.server.answers
+                store = answers.context.immediate_store()
+                body = None
+                if store is not None and self._ip is not None and _plain_announce(head):
+                    body = answers.announce_inline(head.query, self._ip, store)
+                if body is None:
+                    request = self._tracker_request(head)
+                    if request is None or store is None:
+                        del self._buffer[:start]
+                        self._hand_off()
+                        return
+                    body = answers.answer_now(request, store)
                 keep_alive = head.keep_alive
                 transport.write(_response(body, keep_alive, head.minor_version))
                 start = end
@@ -215,6 +229,11 @@ class LeanHttpProtocol(asyncio.Protocol):
             self._idle = None
         self.server.connections.discard(self)
         self.transport = None
+
+
+def _plain_announce(head: RequestHead) -> bool:
+    """A ``GET /announce`` with no body: for the hot path to try."""
+    return head.path == b"/announce" and head.method == b"GET" and not head.has_body
 
 
 def _response(body: bytes, keep_alive: bool, minor_version: int) -> bytes:

@@ -87,8 +87,9 @@ class ImmediateStore(Protocol):
         numwant: int,
         same_family_only: bool,
         now: float,
-    ) -> tuple[tuple[bytes, ...], int, int]:
-        """:meth:`announce_now` from plain values for a hot path: peers, seeders, leechers.
+    ) -> tuple[tuple[bytes, ...], int, int, int]:
+        """:meth:`announce_now` from plain values for a hot path: peers, seeders, leechers,
+        completed downloads.
 
         As :meth:`~bitswarm.core.tracker.registry.Registry.announce_values`.
         """

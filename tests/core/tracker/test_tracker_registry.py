@@ -7,7 +7,8 @@ from dataclasses import replace
 
 import pytest
 
-from bitswarm.core.tracker.compact import pack_address
+from bitswarm.core.tracker.compact import pack_address, packed_ip
+from bitswarm.core.tracker.errors import TrackerMessageError
 from bitswarm.core.tracker.model import Announcement, Event, SwarmCounts
 from bitswarm.core.tracker.registry import SAMPLE_ABOVE, Registry
 
@@ -198,3 +199,12 @@ def test_a_reannounce_moves_the_peer_behind_the_others(registry: Registry) -> No
     registry.announce(peer(1), 60)  # peer 1 now outlives peers 2 and 3
     assert registry.expire(TTL + 1) == 2
     assert list(registry.announce(peer(4), TTL + 1).peers) == [peer(1).address]
+
+
+def test_packed_ips_of_hosts_as_sockets_give_them() -> None:
+    assert packed_ip("127.0.0.1") == bytes([127, 0, 0, 1])
+    assert packed_ip("::ffff:10.1.2.3") == bytes([10, 1, 2, 3])
+    assert packed_ip("fe80::1%lo") == bytes.fromhex("fe80" + "00" * 13 + "01")
+    assert packed_ip("::1") == bytes(15) + b"\x01"
+    with pytest.raises(TrackerMessageError, match="not an IP address"):
+        packed_ip("not an address")

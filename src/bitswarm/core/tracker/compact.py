@@ -29,12 +29,13 @@ def pack_address(host: str, port: int) -> bytes:
     """Pack an IP address and port; an IPv4-mapped IPv6 address packs as IPv4."""
     if not 0 <= port <= 0xFFFF:
         raise TrackerMessageError(f"port {port} is outside 0..65535", "address")
-    return _packed_ip(host) + port.to_bytes(2, "big")
+    return packed_ip(host) + port.to_bytes(2, "big")
 
 
 @functools.lru_cache(maxsize=PACKED_IPS_CACHED)
-def _packed_ip(host: str) -> bytes:
-    """The 4 or 16 bytes of ``host``; remembered, as a client announces from one address."""
+def packed_ip(host: str) -> bytes:
+    """The 4 or 16 bytes of ``host`` (an IPv4-mapped IPv6 address as IPv4); remembered, as a
+    client announces from one address."""
     try:
         ip = ipaddress.ip_address(host.split("%", 1)[0])
     except ValueError:

@@ -91,6 +91,12 @@ def split_query(raw: bytes, single: frozenset[bytes] = _SINGLE) -> dict[bytes, l
     return params
 
 
+def unescape_value(value: bytes) -> bytes:
+    """``value`` percent-decoded, as :func:`split_query` decodes it; :class:`QueryError`
+    for a malformed escape."""
+    return _unescape(value, b"") if b"%" in value else value
+
+
 def _unescape(part: bytes, name: bytes) -> bytes:
     """Percent-decode one name or value (holding a ``%``) of parameter ``name``."""
     bad = _BAD_ESCAPE.search(part)

@@ -153,7 +153,7 @@ class Registry:
         """Record (or, on ``stopped``, remove) the announcer, then pick its peers."""
         a = announcement
         before = self._swarms.get(a.info_hash)  # still counted if ``stopped`` empties it
-        peers, _, _ = self.announce_values(
+        peers, *_ = self.announce_values(
             a.info_hash, a.address, a.peer_id, a.seeder, a.event, a.numwant, a.same_family_only, now
         )
         swarm = self._swarms.get(a.info_hash, before)
@@ -174,21 +174,22 @@ class Registry:
         numwant: int,
         same_family_only: bool,
         now: float,
-    ) -> tuple[tuple[bytes, ...], int, int]:
-        """:meth:`announce` from plain values: the peers, then seeders and leechers.
+    ) -> tuple[tuple[bytes, ...], int, int, int]:
+        """:meth:`announce` from plain values: the peers, then seeders, leechers and
+        completed downloads.
 
-        The UDP server's hot path calls this with the fields it unpacked,
+        The servers' hot paths call this with the fields they unpacked,
         building no :class:`Announcement` and no :class:`AnnounceResult`;
         ``event`` is BEP 15's number (an :class:`Event` is one).
         """
         swarm = self._swarms.get(info_hash)
         if event == _STOPPED:
             if swarm is None:
-                return (), 0, 0
+                return (), 0, 0, 0
             swarm.remove(address)
             if not swarm.peers:
                 del self._swarms[info_hash]
-            return (), swarm.seeders, len(swarm.peers) - swarm.seeders
+            return (), swarm.seeders, len(swarm.peers) - swarm.seeders, swarm.downloaded
         if swarm is None:
             swarm = self._swarms[info_hash] = _Swarm()
         expiry = math.ceil(now + self.peer_ttl)
@@ -197,7 +198,7 @@ class Registry:
         if event == _COMPLETED and not (previous is not None and previous & _SEEDER_FLAG):
             swarm.downloaded += 1
         peers = self._pick(swarm, address, seeder, numwant, same_family_only, now)
-        return peers, swarm.seeders, len(swarm.peers) - swarm.seeders
+        return peers, swarm.seeders, len(swarm.peers) - swarm.seeders, swarm.downloaded
 
     def scrape(self, info_hashes: Iterable[bytes]) -> list[SwarmCounts]:
         """Counts for each info-hash, zeros for unknown ones."""

@@ -90,12 +90,12 @@ _ERROR_HEADER = 8
 _STOPPED = 3  # the highest BEP 15 event number
 
 InlineAnnounce = Callable[
-    [bytes, bytes, bytes, bool, int, int, bool, float], tuple[tuple[bytes, ...], int, int]
+    [bytes, bytes, bytes, bool, int, int, bool, float], tuple[tuple[bytes, ...], int, int, int]
 ]
 """An inline store's announce from plain values, as
 :meth:`~bitswarm.core.tracker.registry.Registry.announce_values`: info-hash, compact
 address, peer id, seeder, event number, numwant, same family only, now; it returns
-the peers, seeders and leechers."""
+the peers, seeders, leechers and completed downloads."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,7 +186,7 @@ class UdpTracker:
         if num_want < 0:
             num_want = DEFAULT_NUMWANT
         cap = MAX_PEERS_V4 if len(ip) == 4 else MAX_PEERS_V6
-        peers, seeders, leechers = announce(
+        peers, seeders, leechers, _ = announce(
             info_hash,
             ip + packet[_PORT],
             peer_id,
