@@ -223,10 +223,11 @@ class RequestPipeline:
     def deadline(self) -> float | None:
         """When the oldest request times out (or the reject back-off ends)."""
 
-        times = [self.hold_until] if self.hold_until > -math.inf else []
-        if self._outstanding:
-            times.append(next(iter(self._outstanding.values())) + self.timeout())
-        return min(times, default=None)
+        held = self.hold_until if self.hold_until > -math.inf else None
+        if not self._outstanding:
+            return held
+        oldest = next(iter(self._outstanding.values())) + self.timeout()
+        return oldest if held is None else min(held, oldest)
 
     def expire(self, now: float) -> list[BlockRef]:
         """Cancel and return every request that has timed out; the peer is snubbed if any."""

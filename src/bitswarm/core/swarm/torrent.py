@@ -490,8 +490,9 @@ class TorrentSwarm:
             self._rechoke(self._now)
 
     def _send(self, peer: PeerState, message: Message) -> None:
-        peer.last_sent = self._now
-        self._deadlines.touch(peer.key)
+        peer.last_sent = self._now  # the keep-alive moves later: nothing to touch
+        if type(message) is Request:  # a request time-out may now come first
+            self._deadlines.touch(peer.key)
         self._actions.append(Send(peer.key, message))
 
     def _read(self, peer: PeerState, request: Request) -> None:
