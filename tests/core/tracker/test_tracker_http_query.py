@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote_from_bytes
+from urllib.parse import quote_from_bytes, unquote_to_bytes
 
 import pytest
 from hypothesis import given
@@ -18,6 +18,7 @@ from bitswarm.core.tracker.http_query import (
     parse_announce,
     parse_scrape,
     split_query,
+    unescape_value,
 )
 from bitswarm.core.tracker.model import MAX_NUMWANT, AnnounceResult, Event, SwarmCounts
 from bitswarm.core.tracker.policy import TrackerPolicy
@@ -232,3 +233,15 @@ def test_bad_escape_in_a_nameless_parameter_still_names_the_place() -> None:
     with pytest.raises(QueryError, match="malformed percent escape") as caught:
         parse_announce(b"=%")
     assert caught.value.parameter == "(a parameter with no name)"
+
+
+_escape = st.integers(0, 255).map(lambda byte: b"%%%02X" % byte) | st.integers(0, 255).map(
+    lambda byte: b"%%%02x" % byte
+)
+_raw = st.binary(min_size=1, max_size=1).filter(lambda byte: byte != b"%")
+
+
+@given(st.lists(_escape | _raw, max_size=40))
+def test_values_decode_as_the_standard_library_decodes_them(parts: list[bytes]) -> None:
+    value = b"".join(parts)
+    assert unescape_value(value) == unquote_to_bytes(value)

@@ -14,7 +14,7 @@ two ports is broken, except ``info_hash`` in a scrape, which repeats by design.
 from __future__ import annotations
 
 import re
-from binascii import unhexlify
+from binascii import a2b_qp, unhexlify
 from dataclasses import dataclass
 
 from bitswarm.core.tracker.errors import QueryError
@@ -105,6 +105,8 @@ def _unescape(part: bytes, name: bytes) -> bytes:
         raise QueryError(f"malformed percent escape at offset {bad.start()}", shown)
     if 3 * part.count(b"%") == len(part):  # every byte escaped, as clients send info_hash
         return unhexlify(part.replace(b"%", b""))
+    if b"=" not in part:  # the escapes are checked above; quoted-printable's "=XX", in C
+        return a2b_qp(part.replace(b"%", b"="))
     first, *rest = part.split(b"%")
     return first + b"".join([_HEX_BYTE[chunk[:2]] + chunk[2:] for chunk in rest])
 
