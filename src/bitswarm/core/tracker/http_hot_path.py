@@ -59,10 +59,10 @@ def announce_inline(
     if params.pop(b"compact", b"1") != b"1" or not _DECLINED.isdisjoint(params):
         return None
     try:
-        info_hash = unescape_value(params.pop(b"info_hash"))
-        peer_id = unescape_value(params.pop(b"peer_id"))
-        if any(b"%" in value for value in params.values()):
-            return None  # the general path decodes, or refuses, every escaped value
+        raw_hash, raw_id = params[b"info_hash"], params[b"peer_id"]
+        if query.count(b"%") != raw_hash.count(b"%") + raw_id.count(b"%"):
+            return None  # the general path decodes, or refuses, every other escaped value
+        info_hash, peer_id = unescape_value(raw_hash), unescape_value(raw_id)
         port = _number(params[b"port"])
         numbers = [_number(params[name]) for name in (b"uploaded", b"downloaded", b"left")]
         event = _EVENTS[params.get(b"event", b"")]
@@ -101,7 +101,9 @@ def _reply(
 ) -> bytes:
     """The bencoded dictionary :func:`~bitswarm.core.tracker.http_reply.announce` makes, keys
     in their sorted order."""
-    v4 = b"".join(peer for peer in peers if len(peer) == 6)
+    v4 = b"".join(peers)
+    if len(v4) != 6 * len(peers):  # some are IPv6
+        v4 = b"".join(peer for peer in peers if len(peer) == 6)
     body = b"d8:completei%de10:downloadedi%de10:incompletei%de8:intervali%de12:min intervali%de" % (
         seeders,
         downloaded,
