@@ -168,3 +168,32 @@ async def test_the_udp_tracker_answers_in_either_mode(batched: bool) -> None:
 async def _reply(sock: socket.socket) -> bytes:
     sock.setblocking(False)
     return await asyncio.wait_for(asyncio.get_running_loop().sock_recv(sock, 2048), 2.0)
+
+
+async def test_a_socket_error_is_logged_and_the_tracker_goes_on(
+    batched: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = await started(http=None)
+    assert server.udp_address is not None and server._udp is not None and server.context
+    endpoint = server._udp
+    real = endpoint._io.receive
+    failures = iter([OSError(12, "Cannot allocate memory")])
+
+    def flaky() -> list[tuple[bytes, bytes, object]]:
+        error = next(failures, None)
+        if error is not None:
+            raise error
+        return real()
+
+    endpoint._io.receive = flaky
+    sock = client()
+    try:
+        sock.sendto(ConnectRequest(1).encode(), server.udp_address)
+        await asyncio.sleep(0.2)  # the first wake fails; the datagram waits for the next
+        assert "UDP tracker socket error" in caplog.text
+        sock.sendto(ConnectRequest(2).encode(), server.udp_address)
+        replies = [decode_response(await _reply(sock)) for _ in range(2)]
+        assert all(isinstance(reply, ConnectResponse) for reply in replies)
+    finally:
+        sock.close()
+        await server.stop()

@@ -80,10 +80,15 @@ class UdpTrackerEndpoint:
     def _readable(self) -> None:
         io = self._io
         for _ in range(BATCHES_PER_WAKE):
-            batch = io.receive()
-            if not batch:
+            try:
+                batch = io.receive()
+                if not batch:
+                    return
+                io.send(self._answers(batch))
+            except OSError:  # the socket itself failed (not one client): say so, keep serving
+                log.exception("UDP tracker socket error")
+                self.context.metrics.count("udp", "errors")
                 return
-            io.send(self._answers(batch))
 
     def _answers(self, batch: list[tuple[bytes, bytes, Any]]) -> list[tuple[bytes, Any]]:
         """The replies due at once; store jobs that must wait answer on their own."""
