@@ -19,7 +19,9 @@ answer byte for byte alike (a differential test checks it).
 from __future__ import annotations
 
 from bitswarm.core.tracker.http_query import (
+    EVENTS,
     MAX_COUNTER,
+    MAX_DIGITS,
     MAX_QUERY_BYTES,
     unescape_value,
 )
@@ -32,14 +34,8 @@ from bitswarm.core.tracker.model import (
 from bitswarm.core.tracker.policy import TrackerPolicy
 from bitswarm.core.tracker.udp_server import InlineAnnounce
 
-_EVENTS = {b"": 0, b"completed": 1, b"started": 2, b"stopped": 3, b"paused": 0}
-"""Event names as BEP 15 numbers, the store's hot-path form (``paused`` is BEP 21's)."""
-
 _DECLINED = frozenset({b"ip", b"ipv4", b"ipv6", b"compact", b"no_peer_id"})
 """Parameters whose presence sends a request down the general path (``compact=1`` aside)."""
-
-_DIGITS = 20
-"""Longest decimal value accepted, as the general path's ``[0-9]{1,20}``."""
 
 
 def announce_inline(
@@ -65,8 +61,9 @@ def announce_inline(
         info_hash, peer_id = unescape_value(raw_hash), unescape_value(raw_id)
         port = _number(params[b"port"])
         numbers = [_number(params[name]) for name in (b"uploaded", b"downloaded", b"left")]
-        event = _EVENTS[params.get(b"event", b"")]
+        event = EVENTS[params.get(b"event", b"")]  # an Event is its BEP 15 number
         asked = params.get(b"numwant") or params.get(b"num_want")
+        numwant = DEFAULT_NUMWANT if asked is None else min(_number(asked), MAX_NUMWANT)
     except (KeyError, ValueError):
         return None
     if (
@@ -77,12 +74,6 @@ def announce_inline(
         or (b"numwant" in params and b"num_want" in params)
     ):
         return None
-    if asked is None:
-        numwant = DEFAULT_NUMWANT
-    elif asked.isdigit() and len(asked) <= _DIGITS:
-        numwant = min(int(asked), MAX_NUMWANT)
-    else:
-        return None
     address = ip + port.to_bytes(2, "big")
     peers, seeders, leechers, downloaded = announce(
         info_hash, address, peer_id, not numbers[2], event, numwant, False, now
@@ -91,7 +82,8 @@ def announce_inline(
 
 
 def _number(value: bytes) -> int:
-    if not value.isdigit() or len(value) > _DIGITS:
+    """The general path's decimal rule (``[0-9]{1,MAX_DIGITS}``), with ``isdigit`` in C."""
+    if not value.isdigit() or len(value) > MAX_DIGITS:
         raise ValueError(value)
     return int(value)
 

@@ -35,20 +35,23 @@ MAX_SCRAPE_HASHES = 100
 MAX_COUNTER = (1 << 63) - 1
 """Largest ``uploaded``/``downloaded``/``left`` accepted."""
 
-_EVENTS = {
+EVENTS = {
     b"": Event.NONE,
     b"started": Event.STARTED,
     b"stopped": Event.STOPPED,
     b"completed": Event.COMPLETED,
     b"paused": Event.NONE,
 }
+"""The ``event`` values a client may send (``paused`` is BEP 21's)."""
 _BAD_ESCAPE = re.compile(rb"%(?![0-9A-Fa-f]{2})")
 _HEX_BYTE = {
     bytes((high, low)): unhexlify(bytes((high, low)))
     for high in b"0123456789abcdefABCDEF"
     for low in b"0123456789abcdefABCDEF"
 }
-_DIGITS = re.compile(rb"[0-9]{1,20}")
+MAX_DIGITS = 20
+"""Longest decimal value accepted (2**64 has 20 digits)."""
+_DIGITS = re.compile(rb"[0-9]{1,%d}" % MAX_DIGITS)
 _SINGLE = frozenset(
     {b"info_hash", b"peer_id", b"port", b"uploaded", b"downloaded", b"left", b"event",
      b"compact", b"no_peer_id", b"numwant", b"num_want", b"ip"}
@@ -189,7 +192,7 @@ def _port(params: dict[bytes, list[bytes]]) -> int:
 
 def _event(params: dict[bytes, list[bytes]]) -> Event:
     value = _optional(params, b"event") or b""
-    event = _EVENTS.get(value)
+    event = EVENTS.get(value)
     if event is None:
         raise QueryError(f"unknown event {value[:24]!r}", "event")
     return event
