@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, ClassVar, Self
 _HEADER = struct.Struct(">IB")
 _INDEX = struct.Struct(">I")
 _BLOCK = struct.Struct(">III")
-_PIECE_HEADER = struct.Struct(">II")
+PIECE_HEADER = struct.Struct(">II")
+"""A piece message's index and begin, before its block."""
 _PORT = struct.Struct(">H")
 
 
@@ -198,22 +199,22 @@ class Piece:
 
     ID: ClassVar[MessageId] = MessageId.PIECE
     PAYLOAD_SIZE: ClassVar[int | None] = None
-    MIN_PAYLOAD: ClassVar[int] = _PIECE_HEADER.size + 1
+    MIN_PAYLOAD: ClassVar[int] = PIECE_HEADER.size + 1
 
     index: int
     begin: int
     block: bytes
 
     def encode(self) -> bytes:
-        length = 1 + _PIECE_HEADER.size + len(self.block)
+        length = 1 + PIECE_HEADER.size + len(self.block)
         return (
-            _HEADER.pack(length, self.ID) + _PIECE_HEADER.pack(self.index, self.begin) + self.block
+            _HEADER.pack(length, self.ID) + PIECE_HEADER.pack(self.index, self.begin) + self.block
         )
 
     @classmethod
     def from_payload(cls, payload: bytes) -> Self:
-        index, begin = _PIECE_HEADER.unpack_from(payload)
-        return cls(index, begin, payload[_PIECE_HEADER.size :])
+        index, begin = PIECE_HEADER.unpack_from(payload)
+        return cls(index, begin, payload[PIECE_HEADER.size :])
 
     @property
     def request(self) -> Request:

@@ -34,6 +34,7 @@ from bitswarm.core.swarm.pieces import BLOCK_SIZE
 from bitswarm.core.wire.errors import ProtocolError
 from bitswarm.core.wire.messages import (
     MESSAGE_TYPES,
+    PIECE_HEADER,
     KeepAlive,
     Message,
     MessageId,
@@ -47,9 +48,8 @@ DEFAULT_MAX_EXTENDED = 1024 * 1024
 BEP 11 PEX and extension handshakes far less; 1 MiB leaves room and bounds memory."""
 
 _LENGTH = struct.Struct(">I")
-_PIECE_HEADER = struct.Struct(">II")
 _PIECE_ID = int(MessageId.PIECE)
-_PIECE_HEADER_SIZE = 1 + _PIECE_HEADER.size
+_PIECE_HEADER_SIZE = 1 + PIECE_HEADER.size
 """Bytes of a piece message's length that precede its block: the id, index and begin."""
 _KEEP_ALIVE = KeepAlive()
 
@@ -108,9 +108,10 @@ class MessageParser:
             # most of the stream: its block is copied out once, with no payload in between
             if available < 4 + length:
                 return None
-            index, begin = _PIECE_HEADER.unpack_from(self._buffer, start + 5)
-            block = bytes(memoryview(self._buffer)[start + 13 : start + 4 + length])
-            self._start = start + 4 + length
+            index, begin = PIECE_HEADER.unpack_from(self._buffer, start + 5)
+            end = start + 4 + length
+            block = bytes(memoryview(self._buffer)[end - block_size : end])
+            self._start = end
             return Piece(index, begin, block)
         self._check_length(message_id, length - 1)
         if available < 4 + length:
