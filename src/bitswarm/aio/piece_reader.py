@@ -54,36 +54,37 @@ class PieceReader:
 
     async def read(self, piece: int, offset: int, length: int) -> bytes:
         """The ``length`` bytes at ``offset`` in ``piece`` (a piece we have)."""
-        start = offset - offset % self.chunk
-        if offset + length > start + self.chunk:  # an odd request across two chunks
+        key = self._chunk_of(piece, offset, length)
+        if key is None:  # an odd request across two chunks
             self.disk_reads += 1
             return await self._read(piece, offset, length)
-        key = (piece, start)
         task = self._chunks.get(key)
         if task is None:
-            size = min(self.chunk, self._piece_size(piece) - start)
+            size = min(self.chunk, self._piece_size(piece) - key[1])
             task = asyncio.ensure_future(self._read_chunk(key, size))
             self._chunks[key] = task
             if len(self._chunks) > self._slots:
                 self._chunks.popitem(last=False)
         else:
             self._chunks.move_to_end(key)
-        data = await asyncio.shield(task)
-        at = offset - start
-        return data[at : at + length]
+        return _slice(await asyncio.shield(task), key, offset, length)
 
     def cached(self, piece: int, offset: int, length: int) -> bytes | None:
         """The bytes :meth:`read` would give, if their chunk is already in memory; else
         ``None``. Most blocks of a piece are served so, with no task and no await."""
-        start = offset - offset % self.chunk
-        task = self._chunks.get((piece, start))
+        key = self._chunk_of(piece, offset, length)
+        if key is None:
+            return None
+        task = self._chunks.get(key)
         if task is None or not task.done() or task.cancelled() or task.exception() is not None:
             return None
-        if offset + length > start + self.chunk:
-            return None
-        self._chunks.move_to_end((piece, start))
-        at = offset - start
-        return task.result()[at : at + length]
+        self._chunks.move_to_end(key)
+        return _slice(task.result(), key, offset, length)
+
+    def _chunk_of(self, piece: int, offset: int, length: int) -> tuple[int, int] | None:
+        """The key of the aligned chunk holding the bytes, or ``None`` if they span two."""
+        start = offset - offset % self.chunk
+        return None if offset + length > start + self.chunk else (piece, start)
 
     async def _read_chunk(self, key: tuple[int, int], size: int) -> bytes:
         self.disk_reads += 1
@@ -93,3 +94,8 @@ class PieceReader:
             if key in self._chunks and self._chunks[key] is asyncio.current_task():
                 del self._chunks[key]
             raise
+
+
+def _slice(chunk: bytes, key: tuple[int, int], offset: int, length: int) -> bytes:
+    at = offset - key[1]
+    return chunk[at : at + length]
