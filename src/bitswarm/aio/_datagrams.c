@@ -105,7 +105,7 @@ receive_datagrams(PyObject *module, PyObject *args)
 PyDoc_STRVAR(send_doc,
 "send(fd, replies) -> int\n\n"
 "Sends a list of (data, address) pairs, address as receive() gave it, in sendmmsg calls\n"
-"of up to 64; returns how many left.  A full send queue drops the rest, as UDP may.");
+"of up to 64; returns how many were sent.  A full send queue drops the rest, as UDP may.");
 
 static PyObject *
 send_replies(PyObject *module, PyObject *args)
