@@ -95,6 +95,14 @@ def test_matches_the_byte_by_byte_reference(
         start = piece * piece_length + begin
         wanted = reference(owner, files, start, start + length)
         assert layout.block_spans(piece, begin, length) == tuple(wanted)
+        pieces = range(len(expected))
+        if aligned:  # a run of an aligned layout stays in one file
+            pieces = layout.file_pieces(expected[piece][0].file_index)
+        first = data.draw(st.sampled_from(pieces))
+        run = range(first, data.draw(st.integers(first + 1, pieces.stop)))
+        run_end = (run.stop - 1) * piece_length + layout.piece_size(run.stop - 1)
+        wanted = reference(owner, files, first * piece_length, run_end)
+        assert layout.run_spans(run) == tuple(wanted)
 
 
 def test_out_of_range_requests_are_refused() -> None:

@@ -88,6 +88,16 @@ class Layout:
         """The file ranges that make up ``piece``, in order."""
         return self._spans(self._piece_start(piece), self.piece_size(piece))
 
+    def run_spans(self, pieces: range) -> tuple[FileSpan, ...]:
+        """The file ranges that make up the consecutive, non-empty ``pieces``, in order.
+
+        One span per file, however many pieces it takes. In an aligned layout
+        the pieces must lie in one file (the piece space has gaps between files).
+        """
+        start = self._piece_start(pieces.start)
+        last = pieces[-1]
+        return self._spans(start, self._piece_start(last) + self.piece_size(last) - start)
+
     def block_spans(self, piece: int, begin: int, length: int) -> tuple[FileSpan, ...]:
         """The file ranges of ``length`` bytes at ``begin`` within ``piece`` (a request)."""
         size = self.piece_size(piece)

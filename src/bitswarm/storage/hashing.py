@@ -11,12 +11,16 @@ The piece space is cut into *runs* of whole pieces, about 4 MiB each. In a
 v1-only torrent a run may span files; when v2 hashes are wanted every file
 starts on a piece boundary (BEP 52) and a run never leaves its file, so the v2
 subtree roots of its pieces can be taken from the same bytes as the v1 hashes.
-Each run is one job for a worker thread, which reads its bytes straight into a
-buffer of its own (``readinto``), fills BEP 47 pad files with zeros, and
-hashes: both reads and hashlib release the GIL on large buffers, so with one
-worker per core every core is busy. A bounded window of runs is in flight; results come
-back in piece order, and the caller's ``progress(done, total)`` is called in the
-calling thread after each run, with bytes of file content (pad files excluded).
+Each run is one job for a worker thread. A run that is one stretch of one file
+(the common case) is hashed straight from a guarded memory map of it
+(:mod:`bitswarm.storage.mapped`), with no copy out of the page cache; any other
+run is read into a buffer of the worker's own (``readinto``), with BEP 47 pad
+files filled with zeros. Reads and hashlib release the GIL on large buffers, so
+with one worker per core every core is busy. A run is planned from its file
+spans, not piece by piece: the planner shares the GIL with the workers. A
+bounded window of runs is in flight; results come back in piece order, and the
+caller's ``progress(done, total)`` is called in the calling thread after each
+run, with bytes of file content (pad files excluded).
 
 Data that is not on disk (a missing file, or the part of a file beyond its
 actual size) is not read: the pieces it touches are reported as missing instead
@@ -36,15 +40,17 @@ from bitswarm.core.layout import Layout
 from bitswarm.core.metainfo import FileEntry
 from bitswarm.core.metainfo.hashing import v1_piece_hashes, v2_piece_hashes
 from bitswarm.storage.errors import StorageError
+from bitswarm.storage.mapped import mapped_bytes
 
 Progress = Callable[[int, int], None]
 """``progress(bytes_done, bytes_total)``: content bytes hashed so far, of all."""
 
 RUN_BYTES = 4 * 1024 * 1024
 """Target size of one read-and-hash job (at least one piece). Larger runs cost fewer
-hand-offs between the workers and the collecting thread; past a few MiB a run no longer
-stays in the core's cache between its read and its hash. On a 2-core machine, v1 over a
-warm 2 GiB file (``bench/create.py``): 1 MiB runs 2470 MB/s, 4 MiB 2712, 16 MiB 2511."""
+hand-offs between the workers and the collecting thread; past a few MiB a read run no
+longer stays in the core's cache between its read and its hash. On a 2-core machine, v1
+over a warm 2 GiB file (``bench/create.py``), read runs: 1 MiB 2470 MB/s, 4 MiB 2712,
+16 MiB 2511; mapped runs are within noise of each other from 4 to 16 MiB."""
 
 RUNS_PER_WORKER = 2
 """Runs queued or in progress per worker: enough that a worker always has its
@@ -147,49 +153,36 @@ class _Planner:
                 yield self.run(chunk, (index, lengths[index]))
 
     def run(self, pieces: range, v2_file: tuple[int, int] | None = None) -> _Run:
+        """The run of ``pieces``: all but the last are whole pieces, so offsets map to pieces."""
+        piece_length = self.layout.piece_length
         reads: list[_Read] = []
         zeros: list[tuple[int, int]] = []
         missing: set[int] = set()
-        sizes: list[int] = []
         content = 0
         file_bytes = 0
         at = 0
-        for piece in pieces:
-            for span in self.layout.piece_spans(piece):
-                source = self.sources[span.file_index]
-                if v2_file is not None and span.file_index == v2_file[0]:
-                    file_bytes += span.length
-                if source.disk_path is None:
-                    zeros.append((at, at + span.length))
-                else:
-                    content += span.length
-                    present = max(0, min(span.length, source.present - span.offset))
-                    if present:
-                        self._add_read(reads, _Read(source.disk_path, span.offset, present, at))
-                    if present < span.length:
-                        missing.add(piece)
-                at += span.length
-            sizes.append(self.layout.piece_size(piece))
+        for span in self.layout.run_spans(pieces):
+            source = self.sources[span.file_index]
+            if v2_file is not None and span.file_index == v2_file[0]:
+                file_bytes += span.length
+            if source.disk_path is None:
+                zeros.append((at, at + span.length))
+            else:
+                content += span.length
+                present = max(0, min(span.length, source.present - span.offset))
+                if present:
+                    reads.append(_Read(source.disk_path, span.offset, present, at))
+                if present < span.length:
+                    gone = range(
+                        (at + present) // piece_length, (at + span.length - 1) // piece_length + 1
+                    )
+                    missing.update(piece + pieces.start for piece in gone)
+            at += span.length
+        sizes = (piece_length,) * (len(pieces) - 1) + (self.layout.piece_size(pieces[-1]),)
         v2 = None if v2_file is None else (*v2_file, file_bytes)
         return _Run(
-            pieces.start, tuple(sizes), tuple(reads), tuple(zeros), frozenset(missing), content, v2
+            pieces.start, sizes, tuple(reads), tuple(zeros), frozenset(missing), content, v2
         )
-
-    @staticmethod
-    def _add_read(reads: list[_Read], read: _Read) -> None:
-        """Append ``read``, merged into the previous one when it carries on from it."""
-        if reads:
-            last = reads[-1]
-            if (
-                last.disk_path == read.disk_path
-                and last.file_offset + last.length == read.file_offset
-                and last.at + last.length == read.at
-            ):
-                reads[-1] = _Read(
-                    last.disk_path, last.file_offset, last.length + read.length, last.at
-                )
-                return
-        reads.append(read)
 
 
 def _read_into(buffer: bytearray, read: _Read) -> None:
@@ -208,11 +201,20 @@ def _read_into(buffer: bytearray, read: _Read) -> None:
 
 
 def _hash_run(run: _Run, buffer: bytearray, piece_length: int, v1: bool) -> HashedRun:
+    """Hashes ``run``: from a map of its file when one read is all of it, else via ``buffer``."""
+    if len(run.reads) == 1 and not run.zeros and not run.missing:
+        read = run.reads[0]
+        with mapped_bytes(read.disk_path, read.file_offset, read.length) as view:
+            if view is not None:
+                return _hash_bytes(run, view, piece_length, v1)
     for read in run.reads:
         _read_into(buffer, read)
     for lo, hi in run.zeros:
         buffer[lo:hi] = bytes(hi - lo)
-    view = memoryview(buffer)
+    return _hash_bytes(run, memoryview(buffer), piece_length, v1)
+
+
+def _hash_bytes(run: _Run, view: memoryview, piece_length: int, v1: bool) -> HashedRun:
     v1_hashes: list[bytes | None] = []
     v2_hashes: list[bytes | None] = []
     at = 0
