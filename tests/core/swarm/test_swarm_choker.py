@@ -132,3 +132,37 @@ def test_get_timer_and_config() -> None:
     assert choker.get_timer() == 15.0 and choker.optimistic is None
     with pytest.raises(ValueError, match="upload slots must be at least 1, got 0"):
         Choker(random.Random(0), ChokerConfig(upload_slots=0))
+
+
+def test_fill_hands_free_slots_to_the_fastest_waiting_peers_and_no_one_else_moves() -> None:
+    choker = Choker(random.Random(0), ChokerConfig(upload_slots=3))
+    peers = [peer("kept", 1, choked=False), peer("gone", 9, choked=False, interested=False)]
+    peers += [peer("slow", 2), peer("fast", 8), peer("mid", 5)]
+    decision = choker.fill(5.0, peers, seeding=False)
+    assert decision.unchoke == ("fast", "mid")  # two slots were free: "gone" is not interested
+    assert decision.choke == ("gone",)  # it gives its slot up to a waiting peer
+    assert decision.unchoked == {"kept", "fast", "mid"}
+    assert choker.get_timer() == 15.0  # the first fill starts the rounds
+    later = choker.fill(7.0, [peer("kept", 1, choked=False), peer("late", 99)], seeding=False)
+    assert later.unchoke == ("late",) and later.choke == ()
+    assert choker.get_timer() == 15.0  # and later fills leave them be
+
+
+def test_fill_moves_nothing_without_a_free_slot_or_a_waiting_peer() -> None:
+    choker = Choker(random.Random(0), ChokerConfig(upload_slots=2))
+    full = [peer("a", choked=False), peer("b", choked=False), peer("c", 50)]
+    assert choker.fill(0.0, full, seeding=False).unchoke == ()
+    idle = [peer("a", choked=False), peer("b", choked=False, interested=False)]
+    decision = choker.fill(0.0, idle, seeding=False)
+    assert decision.choke == () and decision.unchoked == {"a", "b"}
+
+
+def test_seeding_fill_serves_the_peer_unchoked_longest_ago() -> None:
+    choker = Choker(random.Random(0), ChokerConfig(upload_slots=2))
+    everyone = [peer("a"), peer("b"), peer("c")]
+    first = choker.rechoke(0.0, everyone, seeding=True).unchoked
+    (waited,) = {"a", "b", "c"} - first
+    after = [peer(k, choked=k not in first, interested=k != min(first)) for k in "abc"]
+    decision = choker.fill(1.0, after, seeding=True)
+    assert decision.unchoke == (waited,)
+    assert decision.choke == (min(first),)

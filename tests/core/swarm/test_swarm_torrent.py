@@ -509,13 +509,15 @@ def test_choking_a_peer_rejects_its_queue() -> None:
     ]
 
 
-def test_interest_rechokes_early_only_into_a_free_slot() -> None:
+def test_a_slot_freed_between_rounds_goes_to_the_peer_waiting_for_it() -> None:
     swarm, _ = make("11111111", choker=ChokerConfig(upload_slots=1))
     interested_leecher(swarm, "a")
     join(swarm, "b")
-    assert feed(swarm, "b", HaveNone(), Interested(), now=1.0) == []
-    for _ in range(3):  # a flapping peer moves nothing, not even the next round
-        assert feed(swarm, "a", NotInterested(), Interested(), now=2.0) == []
+    assert feed(swarm, "b", HaveNone(), Interested(), now=1.0) == []  # no slot free: b waits
+    handed = feed(swarm, "a", NotInterested(), Interested(), now=2.0)
+    assert handed == [Send("a", Choke()), Send("b", Unchoke())]
+    for _ in range(3):  # a flapping peer moves nothing more, not even the next round
+        assert feed(swarm, "a", NotInterested(), Interested(), now=3.0) == []
     assert swarm.get_timer() == swarm.config.choker.round_interval
 
 

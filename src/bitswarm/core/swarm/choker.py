@@ -7,7 +7,7 @@ The caller hands :meth:`Choker.rechoke` a value snapshot of its peers
 and whether we are seeding; it answers with the full set to unchoke and the
 changes against the snapshot (:class:`ChokeDecision`). :meth:`Choker.get_timer`
 says when the next round is due (every ``round_interval``, 10 s as in BEP 3);
-the caller may also rechoke early, when a peer's interest changes. The
+between rounds, :meth:`Choker.fill` gives free slots to waiting peers. The
 choker keeps only its own memory: the optimistic peer, when it was chosen,
 and in seed mode when each peer was last unchoked.
 
@@ -134,6 +134,40 @@ class Choker:
             optimistic=self._optimistic,
             unchoke=tuple(p.key for p in peers if p.am_choking and p.key in unchoked),
             choke=tuple(p.key for p in peers if not p.am_choking and p.key not in unchoked),
+        )
+
+    def fill(self, now: float, peers: Sequence[PeerSnapshot], *, seeding: bool) -> ChokeDecision:
+        """Between rounds: hand the free slots to waiting peers, moving nobody else.
+
+        A slot is free while fewer interested peers are unchoked than
+        ``upload_slots``. Waiting (choked, interested) peers take them in the
+        order a round would choose: seeding, the one unchoked longest ago; else
+        the fastest to send to us that is not snubbing us. When a slot changes
+        hands, unchoked peers that are no longer interested are choked. The
+        optimistic peer and the time of the next round stay as they are; the
+        first fill sets the first round, ``round_interval`` later.
+        """
+
+        if self._next_round is None:
+            self._next_round = now + self.config.round_interval
+        busy = [p.key for p in peers if not p.am_choking and p.interested]
+        waiting = [p for p in peers if p.am_choking and p.interested]
+        free = self.config.upload_slots - len(busy)
+        if free <= 0 or not waiting:
+            chosen: list[PeerKey] = []
+        elif seeding:
+            chosen = self._round_robin(waiting, free)
+        else:
+            chosen = self._tit_for_tat(now, waiting, free)
+        idle = [p.key for p in peers if not p.am_choking and not p.interested] if chosen else []
+        for key in chosen:
+            self._last_unchoked[key] = now
+        kept = {p.key for p in peers if not p.am_choking} - set(idle)
+        return ChokeDecision(
+            unchoked=frozenset(kept | set(chosen)),
+            optimistic=self._optimistic,
+            unchoke=tuple(chosen),
+            choke=tuple(idle),
         )
 
     def is_snubbing(self, now: float, peer: PeerSnapshot) -> bool:

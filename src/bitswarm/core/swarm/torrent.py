@@ -51,9 +51,12 @@ stop being interested; as a seed (every piece passed) we also drop peers that
 are seeds too. Protocol errors become a :class:`Disconnect` action, never an
 exception to the driver.
 
-Choking runs every ``choker.round_interval`` from :meth:`get_timer`, and
-early when a choked peer turns interested while an upload slot is free, or
-when an unchoked peer leaves.
+Choking runs every ``choker.round_interval`` from :meth:`get_timer`. Between
+rounds a free upload slot is filled at once (:meth:`Choker.fill`): a slot
+frees when an unchoked peer leaves or stops being interested (as libtorrent
+chokes a peer that is no longer interested), and a choked peer that turns
+interested takes a free one. Nobody else moves and the next round stays due,
+so a peer flapping its interest cannot set the pace of the rounds.
 
 Beyond the design note's interface: ``peer_connected`` takes the peer's
 ``address`` (for its BEP 6 allowed-fast set), a failed write ends in a
@@ -80,7 +83,7 @@ from bitswarm.core.swarm.actions import (
     Stopped,
 )
 from bitswarm.core.swarm.bitfield import Bitfield, BitfieldError
-from bitswarm.core.swarm.choker import Choker
+from bitswarm.core.swarm.choker import ChokeDecision, Choker
 from bitswarm.core.swarm.config import SwarmConfig
 from bitswarm.core.swarm.deadlines import PeerDeadlines
 from bitswarm.core.swarm.download import Downloader
@@ -350,14 +353,16 @@ class TorrentSwarm:
     def _on_interest(
         self, peer: PeerState, message: Interested | NotInterested, now: float
     ) -> None:
+        was_interested = peer.peer_interested
         peer.peer_interested = isinstance(message, Interested)
         if peer.peer_interested and peer.am_choking and self._free_upload_slot():
-            self._rechoke(now)
+            self._fill_slots(now)
+        elif was_interested and not peer.peer_interested and not peer.am_choking:
+            self._fill_slots(now)  # its slot is free for a peer that waits
 
     def _free_upload_slot(self) -> bool:
         """Fewer interested peers are unchoked than the choker has slots: a newcomer need not
-        wait for the next round. (Only this case rechokes early, so a peer flapping its
-        interest cannot make rounds run at its own pace.)"""
+        wait for the next round."""
 
         busy = sum(not p.am_choking and p.peer_interested for p in self._peers.values())
         return busy < self.config.choker.upload_slots
@@ -451,7 +456,15 @@ class TorrentSwarm:
         """One choking round: the choker decides, this applies (choke first, then rejects)."""
 
         snapshots = [peer.snapshot(now) for peer in self._peers.values()]
-        decision = self._choker.rechoke(now, snapshots, seeding=self._finished)
+        self._apply(self._choker.rechoke(now, snapshots, seeding=self._finished))
+
+    def _fill_slots(self, now: float) -> None:
+        """Between rounds: free upload slots go to waiting peers; the round stays due."""
+
+        snapshots = [peer.snapshot(now) for peer in self._peers.values()]
+        self._apply(self._choker.fill(now, snapshots, seeding=self._finished))
+
+    def _apply(self, decision: ChokeDecision) -> None:
         for key in decision.choke:
             peer = self._peers[key]
             peer.am_choking = True
@@ -487,7 +500,7 @@ class TorrentSwarm:
         del self._peers[peer.key]
         self._downloader.peer_left(peer)
         if not peer.am_choking and peer.peer_interested:
-            self._rechoke(self._now)
+            self._fill_slots(self._now)
 
     def _send(self, peer: PeerState, message: Message) -> None:
         peer.last_sent = self._now  # the keep-alive moves later: nothing to touch
