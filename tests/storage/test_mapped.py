@@ -30,10 +30,14 @@ def helper() -> None:
         )
 
 
-def _run(script: str) -> subprocess.CompletedProcess[str]:
-    """``script`` in a fresh interpreter, so that a SIGBUS ends it rather than the test run."""
+def _run_on_file(tmp_path: Path, size: int, script: str) -> subprocess.CompletedProcess[str]:
+    """``script`` in a fresh interpreter (a SIGBUS ends it, not the test run), with ``path``
+    naming a file of ``size`` bytes."""
+    path = tmp_path / "f"
+    path.write_bytes(b"x" * size)
+    prelude = f"from pathlib import Path\npath = Path({str(path)!r})\n"
     return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(script)],
+        [sys.executable, "-c", prelude + textwrap.dedent(script)],
         capture_output=True,
         text=True,
         timeout=60,
@@ -66,23 +70,19 @@ def test_a_missing_file_is_an_error(tmp_path: Path) -> None:
 
 @pytest.mark.usefixtures("helper")
 def test_a_file_truncated_while_mapped_is_an_error_not_a_crash(tmp_path: Path) -> None:
-    path = tmp_path / "f"
-    path.write_bytes(b"x" * (1 << 20))
-    done = _run(
-        f"""
+    script = """
         import os, hashlib
-        from pathlib import Path
         from bitswarm.storage.errors import StorageError
         from bitswarm.storage.mapped import mapped_bytes
         try:
-            with mapped_bytes(Path({str(path)!r}), 0, 1 << 20) as view:
-                os.truncate({str(path)!r}, 10000)
+            with mapped_bytes(path, 0, 1 << 20) as view:
+                os.truncate(path, 10000)
                 hashlib.sha1(view).digest()  # touches every page past the new end
                 tail = bytes(view[10000:10010])
         except StorageError as exc:
             print("error:", exc, tail)
         """
-    )
+    done = _run_on_file(tmp_path, 1 << 20, script)
     assert done.returncode == 0, done.stderr
     assert "shrank while it was being read" in done.stdout
     assert "b'\\x00\\x00" in done.stdout  # the vanished pages read as zeros meanwhile
@@ -90,21 +90,17 @@ def test_a_file_truncated_while_mapped_is_an_error_not_a_crash(tmp_path: Path) -
 
 @pytest.mark.usefixtures("helper")
 def test_a_fault_outside_any_guard_still_ends_the_process(tmp_path: Path) -> None:
-    path = tmp_path / "f"
-    path.write_bytes(b"x" * (1 << 16))
-    done = _run(
-        f"""
+    script = """
         import mmap, os
-        from pathlib import Path
         from bitswarm.storage.mapped import mapped_bytes
-        with mapped_bytes(Path({str(path)!r}), 0, 4096):  # the handler is now installed
+        with mapped_bytes(path, 0, 4096):  # the handler is now installed
             pass
-        with open({str(path)!r}, "rb") as handle:
+        with open(path, "rb") as handle:
             bare = mmap.mmap(handle.fileno(), 1 << 16, prot=mmap.PROT_READ)
-        os.truncate({str(path)!r}, 4096)
+        os.truncate(path, 4096)
         print(bare[40000])
         """
-    )
+    done = _run_on_file(tmp_path, 1 << 16, script)
     assert done.returncode == -signal.SIGBUS
 
 
