@@ -150,9 +150,9 @@ class Choker:
 
         if self._next_round is None:
             self._next_round = now + self.config.round_interval
-        busy = [p.key for p in peers if not p.am_choking and p.interested]
+        busy = sum(not p.am_choking and p.interested for p in peers)
         waiting = [p for p in peers if p.am_choking and p.interested]
-        free = self.config.upload_slots - len(busy)
+        free = self.config.upload_slots - busy
         if free <= 0 or not waiting:
             chosen: list[PeerKey] = []
         elif seeding:

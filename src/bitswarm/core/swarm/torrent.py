@@ -355,17 +355,10 @@ class TorrentSwarm:
     ) -> None:
         was_interested = peer.peer_interested
         peer.peer_interested = isinstance(message, Interested)
-        if peer.peer_interested and peer.am_choking and self._free_upload_slot():
-            self._fill_slots(now)
+        if peer.peer_interested and peer.am_choking:
+            self._fill_slots(now)  # it may take a free slot
         elif was_interested and not peer.peer_interested and not peer.am_choking:
             self._fill_slots(now)  # its slot is free for a peer that waits
-
-    def _free_upload_slot(self) -> bool:
-        """Fewer interested peers are unchoked than the choker has slots: a newcomer need not
-        wait for the next round."""
-
-        busy = sum(not p.am_choking and p.peer_interested for p in self._peers.values())
-        return busy < self.config.choker.upload_slots
 
     def _on_have(self, peer: PeerState, message: Have, now: float) -> None:
         self._check_piece(message.index, "have")
@@ -459,8 +452,18 @@ class TorrentSwarm:
         self._apply(self._choker.rechoke(now, snapshots, seeding=self._finished))
 
     def _fill_slots(self, now: float) -> None:
-        """Between rounds: free upload slots go to waiting peers; the round stays due."""
+        """Between rounds: free upload slots go to waiting peers; the round stays due.
 
+        Only when a slot is free and a peer waits for one are the peers snapshot for
+        :meth:`Choker.fill`: interest changes far more often than slots do."""
+
+        busy = waiting = 0
+        for other in self._peers.values():
+            if other.peer_interested:
+                busy += not other.am_choking
+                waiting += other.am_choking
+        if not waiting or busy >= self.config.choker.upload_slots:
+            return
         snapshots = [peer.snapshot(now) for peer in self._peers.values()]
         self._apply(self._choker.fill(now, snapshots, seeding=self._finished))
 
