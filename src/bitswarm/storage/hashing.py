@@ -194,10 +194,10 @@ def _read_into(buffer: bytearray, read: _Read) -> None:
             while done < read.length:
                 got = handle.readinto(view[done:])
                 if not got:
-                    raise StorageError(read.disk_path, "file shrank while it was being read")
+                    raise StorageError.shrank(read.disk_path)
                 done += got
     except OSError as exc:
-        raise StorageError(read.disk_path, f"cannot read: {exc.strerror}") from exc
+        raise StorageError.unreadable(read.disk_path, exc) from exc
 
 
 def _hash_run(run: _Run, buffer: bytearray, piece_length: int, v1: bool) -> HashedRun:

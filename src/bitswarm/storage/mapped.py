@@ -55,7 +55,7 @@ def mapped_bytes(path: Path, offset: int, length: int) -> Iterator[memoryview | 
     try:
         handle = open(path, "rb", buffering=0)  # noqa: SIM115 (closed at once, below)
     except OSError as exc:
-        raise StorageError(path, f"cannot read: {exc.strerror}") from exc
+        raise StorageError.unreadable(path, exc) from exc
     with handle:
         try:
             mapping = mmap.mmap(
@@ -65,7 +65,7 @@ def mapped_bytes(path: Path, offset: int, length: int) -> Iterator[memoryview | 
                 offset=offset - skip,
             )
         except ValueError:  # the file ends before offset + length
-            raise StorageError(path, "file shrank while it was being read") from None
+            raise StorageError.shrank(path) from None
         except OSError:  # not a mappable file (some special file systems)
             mapping = None
     if mapping is None:
@@ -83,6 +83,6 @@ def mapped_bytes(path: Path, offset: int, length: int) -> Iterator[memoryview | 
         finally:
             shrank = guard.release()
         if shrank:
-            raise StorageError(path, "file shrank while it was being read")
+            raise StorageError.shrank(path)
     finally:
         mapping.close()
