@@ -75,6 +75,8 @@ def mapped_bytes(path: Path, offset: int, length: int) -> Iterator[memoryview | 
         try:
             guard = GUARD(mapping)
         except RuntimeError:  # every guard slot in use: read this one instead
+            guard = None
+        if guard is None:  # yielded outside the handler, so the caller's errors stand alone
             yield None
             return
         try:
