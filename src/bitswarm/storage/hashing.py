@@ -15,12 +15,14 @@ Each run is one job for a worker thread. A run that is one stretch of one file
 (the common case) is hashed straight from a guarded memory map of it
 (:mod:`bitswarm.storage.mapped`), with no copy out of the page cache; any other
 run is read into a buffer of the worker's own (``readinto``), with BEP 47 pad
-files filled with zeros. Reads and hashlib release the GIL on large buffers, so
-with one worker per core every core is busy. A run is planned from its file
-spans, not piece by piece: the planner shares the GIL with the workers. A
-bounded window of runs is in flight; results come back in piece order, and the
-caller's ``progress(done, total)`` is called in the calling thread after each
-run, with bytes of file content (pad files excluded).
+files filled with zeros. A worker allocates that buffer when it first needs one and
+keeps it for its later runs, as a run's bytes are done with once it is hashed, so a
+torrent that is all mapped runs never allocates one. Reads and hashlib release the
+GIL on large buffers, so with one worker per core every core is busy. A run is
+planned from its file spans, not piece by piece: the planner shares the GIL with
+the workers. A bounded window of runs is in flight; results come back in piece
+order, and the caller's ``progress(done, total)`` is called in the calling thread
+after each run, with bytes of file content (pad files excluded).
 
 Data that is not on disk (a missing file, or the part of a file beyond its
 actual size) is not read: the pieces it touches are reported as missing instead
@@ -30,6 +32,7 @@ of being hashed.
 from __future__ import annotations
 
 import os
+import threading
 from collections import deque
 from collections.abc import Callable, Collection, Container, Generator, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -52,9 +55,11 @@ longer stays in the core's cache between its read and its hash. On a 2-core mach
 over a warm 2 GiB file (``bench/create.py``), read runs: 1 MiB 2470 MB/s, 4 MiB 2712,
 16 MiB 2511; mapped runs are within noise of each other from 4 to 16 MiB."""
 
-RUNS_PER_WORKER = 2
+RUNS_PER_WORKER = 4
 """Runs queued or in progress per worker: enough that a worker always has its
-next run at hand, few enough that memory stays at 8 MiB a worker."""
+next run at hand while the collecting thread waits for the GIL. A queued run is
+a plan, not bytes, so a deeper queue costs no memory; past a few it only makes
+the workers run further ahead of a caller that stops early."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +190,17 @@ class _Planner:
         )
 
 
+_worker = threading.local()
+
+
+def _worker_buffer(size: int) -> bytearray:
+    """The calling worker's read buffer, at least ``size`` bytes, made on its first use."""
+    buffer: bytearray | None = getattr(_worker, "buffer", None)
+    if buffer is None or len(buffer) < size:
+        buffer = _worker.buffer = bytearray(size)
+    return buffer
+
+
 def _read_into(buffer: bytearray, read: _Read) -> None:
     view = memoryview(buffer)[read.at : read.at + read.length]
     try:
@@ -200,13 +216,15 @@ def _read_into(buffer: bytearray, read: _Read) -> None:
         raise StorageError.unreadable(read.disk_path, exc) from exc
 
 
-def _hash_run(run: _Run, buffer: bytearray, piece_length: int, v1: bool) -> HashedRun:
-    """Hashes ``run``: from a map of its file when one read is all of it, else via ``buffer``."""
+def _hash_run(run: _Run, piece_length: int, v1: bool) -> HashedRun:
+    """Hashes ``run``: from a map of its file when one read is all of it, else read into
+    the worker's buffer."""
     if len(run.reads) == 1 and not run.zeros and not run.missing:
         read = run.reads[0]
         with mapped_bytes(read.disk_path, read.file_offset, read.length) as view:
             if view is not None:
                 return _hash_bytes(run, view, piece_length, v1)
+    buffer = _worker_buffer(sum(run.sizes))
     for read in run.reads:
         _read_into(buffer, read)
     for lo, hi in run.zeros:
@@ -276,35 +294,30 @@ def hash_pieces(
         )
     workers = workers or _usable_cores()
     window = RUNS_PER_WORKER * workers
-    run_size = planner.run_pieces * piece_length
-    free: list[bytearray] = []
-    pending: deque[tuple[Future[HashedRun], bytearray, int]] = deque()
+    pending: deque[tuple[Future[HashedRun], int]] = deque()
     done = 0
     with ThreadPoolExecutor(workers, thread_name_prefix="bitswarm-hash") as pool:
         try:
             for run in runs:
-                buffer = free.pop() if free else bytearray(run_size)
-                future = pool.submit(_hash_run, run, buffer, piece_length, v1)
-                pending.append((future, buffer, run.content))
+                future = pool.submit(_hash_run, run, piece_length, v1)
+                pending.append((future, run.content))
                 while len(pending) >= window:
-                    done = yield from _collect(pending, free, done, total, progress)
+                    done = yield from _collect(pending, done, total, progress)
             while pending:
-                done = yield from _collect(pending, free, done, total, progress)
+                done = yield from _collect(pending, done, total, progress)
         finally:
-            for future, _, _ in pending:
+            for future, _ in pending:
                 future.cancel()
 
 
 def _collect(
-    pending: deque[tuple[Future[HashedRun], bytearray, int]],
-    free: list[bytearray],
+    pending: deque[tuple[Future[HashedRun], int]],
     done: int,
     total: int,
     progress: Progress | None,
 ) -> Generator[HashedRun, None, int]:
-    future, buffer, content = pending.popleft()
+    future, content = pending.popleft()
     result = future.result()
-    free.append(buffer)
     done += content
     if progress is not None:
         progress(done, total)
