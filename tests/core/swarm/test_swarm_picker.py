@@ -128,6 +128,16 @@ def test_partial_pieces_are_finished_before_new_ones_are_started() -> None:
     assert picker.pick("seed", 1)[0].piece in (0, 1, 3)
 
 
+def test_pieces_only_the_peer_has_go_before_partial_ones() -> None:
+    picker = setup_picker("1100", blocks=4)  # pieces 2 and 3: only the seed has them
+    started = picker.pick("p0", 1)[0].piece
+    assert started in (0, 1)
+    order = pick_order(picker, count=11)
+    assert sorted(order[:8]) == [2, 2, 2, 2, 3, 3, 3, 3]  # what nobody else can give, first
+    assert order[8:] == [started] * 3  # then the rest of the partial piece
+    assert picker.piece_state(started) == "rrrr"
+
+
 def test_priorities_order_picks_and_zero_skips() -> None:
     picker = setup_picker("1111111", priorities="1700004")
     assert pick_order(picker) == [1, 6, 0]

@@ -12,10 +12,13 @@ what each has is fed to :attr:`PiecePicker.peers` (bitfield, ``have``,
 :meth:`pick` hands out FREE blocks of pieces the peer has, in this order:
 
 1. higher priority first;
-2. within a priority, pieces already in download before new ones ("strict
-   priority for partial pieces"), so finished pieces (tradeable ones) come
-   soon and few pieces are half done at once;
-3. then, among new pieces: rarest first, ties broken by a random permutation
+2. within a priority, pieces that only the peer has (of the peers we know),
+   partial ones first: nobody else can give them (rarity counts, so not in
+   random first or sequential mode);
+3. then pieces already in download before new ones ("strict priority for
+   partial pieces"), so finished pieces (tradeable ones) come soon and few
+   pieces are half done at once;
+4. then, among new pieces: rarest first, ties broken by a random permutation
    drawn once from the caller's generator; until ``random_first`` pieces are
    complete, availability is ignored (random first: a newcomer wants any
    complete piece fast, and the rarest is the slowest to get); in sequential
@@ -52,8 +55,9 @@ DEFAULT_PRIORITY = 4
 MAX_PRIORITY = 7
 RANDOM_FIRST_PIECES = 4
 
-_Candidate = tuple[int, int, int, int, int]
-"""(-priority, 0 for a partial piece or 1 for a new one, availability key, rank, piece)."""
+_Candidate = tuple[int, int, int, int, int, int]
+"""(-priority, 0 for a piece only the peer has or 1, 0 for a partial piece or 1 for a new
+one, availability key, rank, piece)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,9 +260,28 @@ class PiecePicker:
         candidates.sort()
         return candidates
 
-    def _sort_key(self, piece: int, *, partial: bool) -> tuple[int, int, int, int]:
+    def _sort_key(self, piece: int, *, partial: bool) -> tuple[int, int, int, int, int]:
         priority, availability = self._key(piece)
-        return priority, 0 if partial else 1, availability, self._order.rank(piece)
+        return (
+            priority,
+            self._tier(piece),
+            0 if partial else 1,
+            availability,
+            self._order.rank(piece),
+        )
+
+    def _tier(self, piece: int) -> int:
+        """0 for a piece that only the peer picked for has (of the peers we know), else 1.
+
+        Such pieces go before partial ones: the peer's upload is best spent on what
+        nobody else can give, and a partial piece's other blocks can come from the peers
+        it was started with. An origin then hands out pieces the swarm lacks, not the
+        rest of pieces its downloaders began elsewhere. Rarest first sees to it among
+        new pieces already (they are the rarest); this extends it to partial ones. While
+        availability is ignored (random first, sequential) every piece is tier 1.
+        """
+
+        return 0 if self._by_availability and self.availability(piece) == 1 else 1
 
     def _new(self, peer: PeerKey, only: Collection[int] | None) -> Iterator[_Candidate]:
         """New pieces for ``peer`` in pick order, computed lazily.
@@ -283,7 +306,7 @@ class PiecePicker:
             if fresh.count() ** 2 >= self._untouched.count():  # dense: the walk stops soon
                 for key, rank, piece in self._order:
                     if fresh[piece]:
-                        yield key[0], 1, key[1], rank, piece
+                        yield key[0], self._tier(piece), 1, key[1], rank, piece
                 return
         yield from sorted((*self._sort_key(piece, partial=False), piece) for piece in fresh)
 
