@@ -138,6 +138,24 @@ def test_pieces_only_the_peer_has_go_before_partial_ones() -> None:
     assert picker.piece_state(started) == "rrrr"
 
 
+def test_a_failed_piece_comes_from_one_peer_at_a_time() -> None:
+    picker = setup_picker("2", blocks=4)  # p0, p1 and the seed have the one piece
+    for peer in ("p0", "p1"):
+        for block in picker.pick(peer, 2):
+            assert picker.block_received(peer, block).wanted
+            picker.block_finished(block)
+    assert picker.piece_failed(0) == {"p0", "p1"}  # both sent some: neither is to blame
+    asked = picker.pick("p1", 2)  # the next attempt is p1's
+    assert picker.pick("p0", 4) == []  # not while p1 has requests out, free blocks or not
+    assert picker.pick("seed", 4) == []
+    asked += picker.pick("p1", 4)
+    assert len(asked) == 4 and picker.in_endgame
+    assert picker.pick("seed", 4) == []  # no endgame duplicates either
+    for block in asked:
+        picker.request_failed("p1", block)
+    assert picker.pick("seed", 4) == asked  # p1 gave them up: another peer may take them
+
+
 def test_priorities_order_picks_and_zero_skips() -> None:
     picker = setup_picker("1111111", priorities="1700004")
     assert pick_order(picker) == [1, 6, 0]

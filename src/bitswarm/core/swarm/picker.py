@@ -31,6 +31,14 @@ Endgame: when no wanted block is FREE any more (every missing block is
 requested or in hand), :meth:`pick` hands out blocks already requested from
 other peers, fewest requesters first; :meth:`block_received` then names the
 other requests of that block, for the caller to cancel.
+
+A piece that failed its hash is downloaded again from one peer at a time
+(no other peer is asked for its blocks while one has requests out, endgame
+included), as libtorrent puts the senders of a failed piece on parole: the
+next attempt then either passes, which lets smart ban compare it with the
+failed one, or fails with one sender, who is then to blame. Mixed attempts
+could fail forever: a fast peer sending bad data would win every endgame
+race for the last block of a piece, and never be its only sender.
 """
 
 from __future__ import annotations
@@ -108,6 +116,8 @@ class PiecePicker:
         self.peers = PeerPieces(count, self._count)
         """Feed bitfields, ``have`` and ``have all`` here; :meth:`peer_left` on departure."""
         self._partials: dict[int, PartialPiece] = {}
+        self._failed: set[int] = set()
+        """Pieces that failed their hash and have not passed since: one sender at a time."""
         self._asked: dict[PeerKey, set[BlockRef]] = {}
         self._random_first = random_first
         self._sequential = sequential
@@ -224,6 +234,8 @@ class PiecePicker:
         if count <= 0:
             return picked
         for *_, piece in heapq.merge(self._partial_candidates(peer, only), self._new(peer, only)):
+            if piece in self._failed and self._taken(piece, peer):
+                continue
             partial = self._partial(piece)
             for block in partial.free_blocks(count - len(picked)):
                 picked.append(self._ask(peer, piece, partial, block))
@@ -310,8 +322,17 @@ class PiecePicker:
                 return
         yield from sorted((*self._sort_key(piece, partial=False), piece) for piece in fresh)
 
+    def _taken(self, piece: int, peer: PeerKey) -> bool:
+        """Whether another peer has requests out for ``piece``."""
+
+        partial = self._partials.get(piece)
+        return partial is not None and any(
+            other != peer for asked in partial.requesters.values() for other in asked
+        )
+
     def _endgame(self, peer: PeerKey, count: int, only: Collection[int] | None) -> list[BlockRef]:
-        """Blocks other peers were asked for, fewest requesters first."""
+        """Blocks other peers were asked for, fewest requesters first (never of a failed
+        piece: its blocks come from the one peer asked)."""
 
         duplicates = sorted(
             (len(asked), self._order.rank(piece), block, piece)
@@ -319,6 +340,7 @@ class PiecePicker:
             if self._pickable(piece)
             and (only is None or piece in only)
             and self.peers.has(peer, piece)
+            if piece not in self._failed
             for block, asked in partial.requesters.items()
             if peer not in asked and partial.states[block] == BlockState.REQUESTED
         )
@@ -381,6 +403,7 @@ class PiecePicker:
     def piece_passed(self, piece: int) -> None:
         """The piece hashed correctly: we have it."""
 
+        self._failed.discard(piece)
         self._leave(piece)
         self._drop_partial(piece)
         self._have.set(piece)
@@ -393,6 +416,7 @@ class PiecePicker:
 
         self._leave(piece)
         senders = self._drop_partial(piece)
+        self._failed.add(piece)
         self._enter(piece)
         return frozenset(senders)
 
