@@ -8,6 +8,10 @@ import pytest
 
 from bitswarm.core.swarm.choker import Choker, ChokerConfig, PeerSnapshot
 
+PIECE = 2**18
+QUOTA = ChokerConfig().seeding_quota_pieces * PIECE
+"""Bytes a seeding turn lasts for, at the least."""
+
 
 def peer(
     key: str,
@@ -19,6 +23,7 @@ def peer(
     connected_at: float = -1000.0,
     wanted: bool = False,
     last_block_at: float | None = None,
+    uploaded: int = 0,
 ) -> PeerSnapshot:
     return PeerSnapshot(
         key=key,
@@ -29,6 +34,7 @@ def peer(
         connected_at=connected_at,
         am_interested=wanted,
         last_block_at=last_block_at,
+        uploaded=uploaded,
     )
 
 
@@ -104,9 +110,9 @@ def test_newcomers_are_three_times_as_likely_to_be_optimistic() -> None:
 
 def test_seed_mode_rotates_through_every_interested_peer() -> None:
     peers = [peer(f"p{i}", up=i) for i in range(9)] + [peer("idle", interested=False)]
-    choker = Choker(random.Random(5))
+    choker = Choker(random.Random(5), piece_length=PIECE)
     rounds = []
-    for now in (0.0, 10.0, 20.0):
+    for now in (0.0, 70.0, 140.0):  # each turn outlasts the quota's minute
         decision = choker.rechoke(now, peers, seeding=True)
         rounds.append(decision)
         peers = [
@@ -115,6 +121,7 @@ def test_seed_mode_rotates_through_every_interested_peer() -> None:
                 up=p.upload_rate,
                 interested=p.interested,
                 choked=p.key not in decision.unchoked,
+                uploaded=p.uploaded + (QUOTA if p.key in decision.unchoked else 0),
             )
             for p in peers
         ]
@@ -123,6 +130,21 @@ def test_seed_mode_rotates_through_every_interested_peer() -> None:
     assert not (second - {rounds[1].optimistic}) & first  # then peers still waiting
     assert first | second | third == {f"p{i}" for i in range(9)}
     assert all(len(unchoked) == 4 for unchoked in (first, second, third))
+
+
+@pytest.mark.parametrize(("later", "sent"), [(70.0, QUOTA // 2), (30.0, 2 * QUOTA)])
+def test_a_seeding_turn_lasts_until_the_quota_of_pieces_and_time(later: float, sent: int) -> None:
+    choker = Choker(random.Random(0), ChokerConfig(upload_slots=2), piece_length=PIECE)
+    everyone = [peer(k) for k in "abcd"]
+    first = choker.rechoke(0.0, everyone, seeding=True)
+    (regular,) = first.unchoked - {first.optimistic}
+    after = [
+        peer(k, choked=k not in first.unchoked, uploaded=sent if k == regular else 0)
+        for k in "abcd"
+    ]
+    assert regular in choker.rechoke(later, after, seeding=True).unchoked  # its turn goes on
+    done = [peer(k, choked=k not in first.unchoked, uploaded=QUOTA) for k in "abcd"]
+    assert regular not in choker.rechoke(later + 70.0, done, seeding=True).unchoked
 
 
 def test_get_timer_and_config() -> None:

@@ -109,7 +109,7 @@ def test_a_coarse_seed_serves_one_coarse_block_a_request_and_no_more() -> None:
     swarm = _swarm(Bitfield.full(4))
     _join(swarm)
     actions = _feed(swarm, HaveNone(), Interested())
-    assert [a for a in actions if isinstance(a, Send)] == [Send("p", Unchoke())]
+    assert Send("p", Unchoke()) in actions
     two = [Request(0, 0, COARSE), Request(0, COARSE, COARSE)]
     reads = [a for a in _feed(swarm, *two) if isinstance(a, ReadBlock)]
     assert reads == [ReadBlock("p", two[0])]  # 16 real reads in flight: one coarse read

@@ -510,7 +510,7 @@ def test_choking_a_peer_rejects_its_queue() -> None:
 
 
 def test_a_slot_freed_between_rounds_goes_to_the_peer_waiting_for_it() -> None:
-    swarm, _ = make("11111111", choker=ChokerConfig(upload_slots=1))
+    swarm, _ = make("11111111", choker=ChokerConfig(upload_slots=1), suggest_ahead=0)
     interested_leecher(swarm, "a")
     join(swarm, "b")
     assert feed(swarm, "b", HaveNone(), Interested(), now=1.0) == []  # no slot free: b waits

@@ -25,7 +25,11 @@ A round, downloading (leecher mode):
 
 Seeding (seed mode), rates from peers mean nothing, so the regular slots
 rotate: round robin over interested peers, the one unchoked longest ago first,
-so every downloader gets its turn.
+so every downloader gets its turn. A turn lasts until the peer has been sent
+``seeding_quota_pieces`` pieces' worth and ``seeding_quota_seconds`` have
+passed, as libtorrent's round robin (its ``seeding_piece_quota``): a turn cut
+at every round would leave each peer with pieces half sent, which it cannot
+trade and can get nowhere else while only we have them.
 
 Every ``optimistic_interval`` (30 s) the optimistic slot moves to a random
 interested peer outside the regular set, drawn from the caller's generator;
@@ -64,6 +68,8 @@ class PeerSnapshot:
     """We want pieces the peer has (needed for anti-snubbing)."""
     last_block_at: float | None = None
     """When the peer last sent us a block, if ever."""
+    uploaded: int = 0
+    """Payload bytes we have sent the peer since it connected."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,12 +93,19 @@ class ChokerConfig:
     round_interval: float = 10.0
     optimistic_interval: float = 30.0
     snub_timeout: float = 60.0
+    seeding_quota_pieces: int = 20
+    seeding_quota_seconds: float = 60.0
+    """Seeding, a regular slot is held until both parts of the quota are met."""
 
 
 class Choker:
     """Decides, round by round, which peers we upload to."""
 
-    def __init__(self, rng: random.Random, config: ChokerConfig | None = None) -> None:
+    def __init__(
+        self, rng: random.Random, config: ChokerConfig | None = None, *, piece_length: int = 0
+    ) -> None:
+        """``piece_length`` sizes the seeding quota; without it only its time part counts."""
+
         self.config = config or ChokerConfig()
         if self.config.upload_slots < 1:
             raise ValueError(f"upload slots must be at least 1, got {self.config.upload_slots}")
@@ -101,6 +114,9 @@ class Choker:
         self._optimistic: PeerKey | None = None
         self._optimistic_until = -math.inf
         self._last_unchoked: dict[PeerKey, float] = {}
+        self._turns: dict[PeerKey, tuple[float, int]] = {}
+        """Unchoked peers: when their turn began, and the bytes sent them by then."""
+        self._quota_bytes = self.config.seeding_quota_pieces * piece_length
 
     @property
     def optimistic(self) -> PeerKey | None:
@@ -120,7 +136,7 @@ class Choker:
         self._last_unchoked = {k: t for k, t in self._last_unchoked.items() if k in by_key}
         regular_slots = config.upload_slots - 1
         if seeding:
-            regular = self._round_robin(peers, regular_slots)
+            regular = self._round_robin(now, peers, regular_slots)
         else:
             regular = self._tit_for_tat(now, peers, regular_slots)
         self._rotate_optimistic(now, peers, regular)
@@ -129,11 +145,15 @@ class Choker:
             unchoked.add(self._optimistic)
         for key in unchoked:
             self._last_unchoked[key] = now
-        return ChokeDecision(
-            unchoked=frozenset(unchoked),
-            optimistic=self._optimistic,
-            unchoke=tuple(p.key for p in peers if p.am_choking and p.key in unchoked),
-            choke=tuple(p.key for p in peers if not p.am_choking and p.key not in unchoked),
+        return self._decided(
+            now,
+            peers,
+            ChokeDecision(
+                unchoked=frozenset(unchoked),
+                optimistic=self._optimistic,
+                unchoke=tuple(p.key for p in peers if p.am_choking and p.key in unchoked),
+                choke=tuple(p.key for p in peers if not p.am_choking and p.key not in unchoked),
+            ),
         )
 
     def fill(self, now: float, peers: Sequence[PeerSnapshot], *, seeding: bool) -> ChokeDecision:
@@ -156,19 +176,34 @@ class Choker:
         if free <= 0 or not waiting:
             chosen: list[PeerKey] = []
         elif seeding:
-            chosen = self._round_robin(waiting, free)
+            chosen = self._round_robin(now, waiting, free)
         else:
             chosen = self._tit_for_tat(now, waiting, free)
         idle = [p.key for p in peers if not p.am_choking and not p.interested] if chosen else []
         for key in chosen:
             self._last_unchoked[key] = now
         kept = {p.key for p in peers if not p.am_choking} - set(idle)
-        return ChokeDecision(
-            unchoked=frozenset(kept | set(chosen)),
-            optimistic=self._optimistic,
-            unchoke=tuple(chosen),
-            choke=tuple(idle),
+        return self._decided(
+            now,
+            peers,
+            ChokeDecision(
+                unchoked=frozenset(kept | set(chosen)),
+                optimistic=self._optimistic,
+                unchoke=tuple(chosen),
+                choke=tuple(idle),
+            ),
         )
+
+    def _decided(
+        self, now: float, peers: Sequence[PeerSnapshot], decision: ChokeDecision
+    ) -> ChokeDecision:
+        """Start the turns of the peers ``decision`` unchokes; end those it chokes."""
+
+        uploaded = {peer.key: peer.uploaded for peer in peers}
+        self._turns = {k: t for k, t in self._turns.items() if k in decision.unchoked}
+        for key in decision.unchoke:
+            self._turns[key] = (now, uploaded[key])
+        return decision
 
     def is_snubbing(self, now: float, peer: PeerSnapshot) -> bool:
         """We want its pieces, yet it has sent nothing for ``snub_timeout`` seconds."""
@@ -192,12 +227,27 @@ class Choker:
             interested += peer.interested
         return chosen
 
-    def _round_robin(self, peers: Sequence[PeerSnapshot], slots: int) -> list[PeerKey]:
+    def _round_robin(self, now: float, peers: Sequence[PeerSnapshot], slots: int) -> list[PeerKey]:
+        """Peers in their turn keep it; then those unchoked longest ago, fastest first."""
+
         waiting = sorted(
             (p for p in peers if p.interested),
-            key=lambda p: (self._last_unchoked.get(p.key, -math.inf), -p.upload_rate),
+            key=lambda p: (
+                self._turn_done(now, p),
+                p.am_choking,
+                self._last_unchoked.get(p.key, -math.inf),
+                -p.upload_rate,
+            ),
         )
         return [peer.key for peer in waiting[:slots]]
+
+    def _turn_done(self, now: float, peer: PeerSnapshot) -> bool:
+        turn = self._turns.get(peer.key)
+        if turn is None or peer.am_choking:
+            return False
+        began, uploaded = turn
+        quota = self.config.seeding_quota_seconds
+        return now - began >= quota and peer.uploaded - uploaded >= self._quota_bytes
 
     def _rotate_optimistic(
         self, now: float, peers: Sequence[PeerSnapshot], regular: Iterable[PeerKey]

@@ -198,7 +198,7 @@ class Downloader:
         if room <= 0:
             return
         sent = peer.pipeline.sent
-        for block in self.picker.pick(peer.key, room, only=only):
+        for block in self.picker.pick(peer.key, room, only=only, first=peer.suggested_in):
             sent(block, now)
             self._send(peer, Request(*block))
 

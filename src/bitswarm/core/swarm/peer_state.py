@@ -61,6 +61,7 @@ class PeerState:
         "reads_under_way",
         "requests_in",
         "strikes",
+        "suggested_in",
         "up",
         "wasted",
     )
@@ -85,6 +86,8 @@ class PeerState:
         """Pieces the peer serves us while it chokes us."""
         self.allowed_fast_out: set[int] = set()
         """Pieces we serve the peer while we choke it."""
+        self.suggested_in: list[int] = []
+        """Pieces the peer suggested (BEP 6) that we lack, oldest first; picked first."""
         self.requests_in: dict[Request, bool] = {}
         """The peer's requests not yet answered, oldest first -> whether a read is under way."""
         self.reads_under_way = 0
@@ -137,6 +140,7 @@ class PeerState:
             connected_at=self.connected_at,
             am_interested=self.am_interested,
             last_block_at=self.pipeline.last_block_at,
+            uploaded=self.up.total,
         )
 
     def stats(self, now: float, *, is_seed: bool) -> PeerStats:

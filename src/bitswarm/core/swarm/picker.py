@@ -12,13 +12,16 @@ what each has is fed to :attr:`PiecePicker.peers` (bitfield, ``have``,
 :meth:`pick` hands out FREE blocks of pieces the peer has, in this order:
 
 1. higher priority first;
-2. within a priority, pieces that only the peer has (of the peers we know),
+2. within a priority, pieces the peer suggested (BEP 6), in the order it did: a
+   seed suggests each downloader different pieces nobody has yet
+   (:mod:`~bitswarm.core.swarm.suggest`), which no downloader can see alone;
+3. then pieces that only the peer has (of the peers we know),
    partial ones first: nobody else can give them (rarity counts, so not in
    random first or sequential mode);
-3. then pieces already in download before new ones ("strict priority for
+4. then pieces already in download before new ones ("strict priority for
    partial pieces"), so finished pieces (tradeable ones) come soon and few
    pieces are half done at once;
-4. then, among new pieces: rarest first, ties broken by a random permutation
+5. then, among new pieces: rarest first, ties broken by a random permutation
    drawn once from the caller's generator; until ``random_first`` pieces are
    complete, availability is ignored (random first: a newcomer wants any
    complete piece fast, and the rarest is the slowest to get); in sequential
@@ -45,7 +48,7 @@ from __future__ import annotations
 
 import heapq
 import random
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 
 from bitswarm.core.swarm.availability import PeerPieces
@@ -64,8 +67,8 @@ MAX_PRIORITY = 7
 RANDOM_FIRST_PIECES = 4
 
 _Candidate = tuple[int, int, int, int, int, int]
-"""(-priority, 0 for a piece only the peer has or 1, 0 for a partial piece or 1 for a new
-one, availability key, rank, piece)."""
+"""(-priority, tier: -1 for a piece the peer suggested, 0 for one only it has, else 1;
+0 for a partial piece or 1 for a new one, availability key, rank, piece)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,18 +225,28 @@ class PiecePicker:
     # -- picking -------------------------------------------------------------------
 
     def pick(
-        self, peer: PeerKey, count: int, *, only: Collection[int] | None = None
+        self,
+        peer: PeerKey,
+        count: int,
+        *,
+        only: Collection[int] | None = None,
+        first: Sequence[int] = (),
     ) -> list[BlockRef]:
         """Up to ``count`` blocks to request from ``peer``, now marked as requested by it.
 
         ``only`` restricts the pick to those pieces (BEP 6: while choked, the
-        peer's allowed-fast set).
+        peer's allowed-fast set). ``first`` are pieces the peer suggested (BEP 6),
+        taken in that order before any other of their priority.
         """
 
         picked: list[BlockRef] = []
         if count <= 0:
             return picked
-        for *_, piece in heapq.merge(self._partial_candidates(peer, only), self._new(peer, only)):
+        suggested = self._suggested(peer, first, only)
+        candidates = heapq.merge(
+            suggested, self._partial_candidates(peer, only), self._new(peer, only)
+        )
+        for *_, piece in candidates:
             if piece in self._failed and self._taken(piece, peer):
                 continue
             partial = self._partial(piece)
@@ -259,6 +272,19 @@ class PiecePicker:
         ref = self.geometry.block(piece, block)
         self._asked.setdefault(peer, set()).add(ref)
         return ref
+
+    def _suggested(
+        self, peer: PeerKey, first: Sequence[int], only: Collection[int] | None
+    ) -> list[_Candidate]:
+        candidates = [
+            (-self._priority[piece], -1, position, 0, 0, piece)
+            for position, piece in enumerate(first)
+            if self._pickable(piece)
+            and (only is None or piece in only)
+            and self.peers.has(peer, piece)
+        ]
+        candidates.sort()
+        return candidates
 
     def _partial_candidates(self, peer: PeerKey, only: Collection[int] | None) -> list[_Candidate]:
         candidates = [

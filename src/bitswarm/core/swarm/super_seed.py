@@ -14,8 +14,9 @@ the peer passed it on; a peer that uploads nothing gets nothing more.
 :class:`SuperSeeder` is a pure filter on the origin's messages, so the
 torrent state machine stays a plain seed and the driver applies the policy:
 :meth:`SuperSeeder.outgoing` rewrites what the origin sends (summaries become
-``have none`` plus the first offer; ``have`` messages, which a complete origin
-sends for no piece, pass through unchanged), and :meth:`SuperSeeder.incoming`
+``have none`` plus the first offer; a seed's suggestions are dropped, as they
+would name pieces not offered; ``have`` messages, which a complete origin sends
+for no piece, pass through unchanged), and :meth:`SuperSeeder.incoming`
 watches what peers announce and returns the new offers to send. The origin
 still serves any request for a piece it has: a peer cannot ask for a piece it
 was never told of, so the offers alone steer the uploads.
@@ -25,7 +26,14 @@ from __future__ import annotations
 
 from bitswarm.core.swarm.bitfield import Bitfield, BitfieldError
 from bitswarm.core.swarm.pieces import PeerKey
-from bitswarm.core.wire.messages import Have, HaveAll, HaveBitfield, HaveNone, Message
+from bitswarm.core.wire.messages import (
+    Have,
+    HaveAll,
+    HaveBitfield,
+    HaveNone,
+    Message,
+    SuggestPiece,
+)
 
 _SUMMARIES = (HaveAll, HaveBitfield)
 
@@ -70,6 +78,8 @@ class SuperSeeder:
         if isinstance(message, _SUMMARIES):
             offer = self._offer(peer)
             return [HaveNone()] if offer is None else [HaveNone(), offer]
+        if isinstance(message, SuggestPiece):
+            return []  # it would name a piece not offered
         return [message]
 
     def incoming(self, peer: PeerKey, message: Message) -> list[tuple[PeerKey, Message]]:

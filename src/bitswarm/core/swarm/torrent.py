@@ -58,6 +58,13 @@ chokes a peer that is no longer interested), and a choked peer that turns
 interested takes a free one. Nobody else moves and the next round stays due,
 so a peer flapping its interest cannot set the pace of the rounds.
 
+As a seed we also aim our uploads: each peer we unchoke (with BEP 6) is
+suggested pieces none of our peers has, different for each peer
+(:class:`~bitswarm.core.swarm.suggest.FirstCopies`, ``suggest_ahead``), the
+next whenever we send the last block of one; a choke or a departure frees
+its suggestions for others. Suggestions we receive are kept, the latest few,
+and the picker takes them first.
+
 Beyond the design note's interface: ``peer_connected`` takes the peer's
 ``address`` (for its BEP 6 allowed-fast set), a failed write ends in a
 :class:`~bitswarm.core.swarm.actions.Stopped` action, :meth:`set_priorities`
@@ -90,6 +97,7 @@ from bitswarm.core.swarm.download import Downloader
 from bitswarm.core.swarm.peer_state import PeerState, PeerStats
 from bitswarm.core.swarm.pieces import PeerKey, PieceGeometry
 from bitswarm.core.swarm.smart_ban import Verdict
+from bitswarm.core.swarm.suggest import FirstCopies
 from bitswarm.core.swarm.totals import TransferTotals, WantedPieces
 from bitswarm.core.swarm.upload import Offence, Uploader
 from bitswarm.core.wire.errors import ProtocolError
@@ -116,6 +124,9 @@ from bitswarm.core.wire.messages import (
 
 EXTENSIONS = Extensions.FAST
 """What our handshake announces: BEP 6, which this state machine speaks (BEP 10 it does not)."""
+
+MAX_SUGGESTED_IN = 8
+"""Suggestions kept per peer, the latest: a seed that suggests keeps only a few open."""
 
 
 class TorrentSwarm:
@@ -147,8 +158,11 @@ class TorrentSwarm:
         self._wanted = WantedPieces(geometry, self._picker)
         if priorities is not None:
             self._wanted.set(priorities)
-        self._choker = Choker(rng, self.config.choker)
+        self._choker = Choker(rng, self.config.choker, piece_length=geometry.piece_length)
         self._uploader = Uploader(geometry, self._have, self.config.upload, self._send, self._read)
+        self._first_copies = FirstCopies(
+            geometry.piece_count, self._picker.availability, rng, self.config.suggest_ahead
+        )
         self._banned: set[PeerKey] = set()
         self._finished = self._picker.is_finished()
         self._stopped = False
@@ -235,6 +249,9 @@ class TorrentSwarm:
         if peer is not None and not self._stopped:
             sent = self._uploader.block_read(peer, request, data, now)
             self._uploaded += sent
+            index = request.index
+            if sent and request.begin + request.length == self.geometry.piece_size(index):
+                self._suggest(peer, self._first_copies.sent_last_block(peer.key, index))
 
     def piece_verified(self, piece: int, ok: bool, now: float) -> None:
         self._now = now
@@ -363,6 +380,7 @@ class TorrentSwarm:
     def _on_have(self, peer: PeerState, message: Have, now: float) -> None:
         self._check_piece(message.index, "have")
         peer.piece_count += self._picker.peers.have(peer.key, message.index)
+        self._suggest(peer, self._first_copies.announced(peer.key, message.index))
         self._pieces_changed(peer)
 
     def _on_bitfield(self, peer: PeerState, message: HaveBitfield, now: float) -> None:
@@ -389,6 +407,9 @@ class TorrentSwarm:
         self._picker.peers.leave(peer.key)
         self._picker.peers.join(peer.key, field)
         peer.piece_count = 0 if field is None else field.count()
+        for piece in self._first_copies.open_with(peer.key):
+            if field is not None and field[piece]:
+                self._suggest(peer, self._first_copies.announced(peer.key, piece))
         self._pieces_changed(peer)
 
     def _on_allowed_fast(self, peer: PeerState, message: AllowedFast, now: float) -> None:
@@ -397,7 +418,15 @@ class TorrentSwarm:
         self._downloader.wake(peer)
 
     def _on_suggest(self, peer: PeerState, message: SuggestPiece, now: float) -> None:
-        self._check_piece(message.index, "suggest piece")
+        """Kept, the latest few, for the picker to take first while we lack them."""
+
+        piece = message.index
+        self._check_piece(piece, "suggest piece")
+        if self._have[piece] or piece in peer.suggested_in:
+            return
+        kept = [p for p in peer.suggested_in if not self._have[p]][1 - MAX_SUGGESTED_IN :]
+        peer.suggested_in = [*kept, piece]
+        self._downloader.wake(peer)
 
     def _on_request(self, peer: PeerState, message: Request, now: float) -> None:
         self._uploader.request(peer, message)
@@ -473,10 +502,17 @@ class TorrentSwarm:
             peer.am_choking = True
             self._send(peer, Choke())
             self._uploader.choked(peer)
+            self._first_copies.closed(key)
         for key in decision.unchoke:
             peer = self._peers[key]
             peer.am_choking = False
             self._send(peer, Unchoke())
+            if peer.fast and self._have.all():
+                self._suggest(peer, self._first_copies.unchoked(key))
+
+    def _suggest(self, peer: PeerState, pieces: list[int]) -> None:
+        for piece in pieces:
+            self._send(peer, SuggestPiece(piece))
 
     def _flush(self, now: float) -> None:
         if not self._stopped:
@@ -501,6 +537,7 @@ class TorrentSwarm:
 
     def _forget(self, peer: PeerState) -> None:
         del self._peers[peer.key]
+        self._first_copies.closed(peer.key)
         self._downloader.peer_left(peer)
         if not peer.am_choking and peer.peer_interested:
             self._fill_slots(self._now)
