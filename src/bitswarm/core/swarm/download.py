@@ -182,7 +182,9 @@ class Downloader:
             keys = [key for key in self._wake if key in self._peers]
         self._wake.clear()
         self._wake_all = False
-        peers = sorted((self._peers[key] for key in keys), key=lambda p: p.pipeline.snubbed)
+        peers = [self._peers[key] for key in keys]
+        if len(peers) > 1:
+            peers.sort(key=lambda p: p.pipeline.snubbed)
         for peer in peers:
             self._request_more(peer, now)
 

@@ -190,6 +190,11 @@ class PiecePicker:
     def availability(self, piece: int) -> int:
         return self._availability[piece] + self.peers.seed_count
 
+    def wants(self, piece: int) -> bool:
+        """Whether we lack ``piece`` and its priority is above 0."""
+
+        return self._wanted[piece]
+
     def is_interesting(self, peer: PeerKey) -> bool:
         """Whether ``peer`` has a piece we want and lack (BEP 3 ``interested``)."""
 

@@ -381,7 +381,7 @@ class TorrentSwarm:
         self._check_piece(message.index, "have")
         peer.piece_count += self._picker.peers.have(peer.key, message.index)
         self._suggest(peer, self._first_copies.announced(peer.key, message.index))
-        self._pieces_changed(peer)
+        self._pieces_changed(peer, message.index)
 
     def _on_bitfield(self, peer: PeerState, message: HaveBitfield, now: float) -> None:
         try:
@@ -456,18 +456,25 @@ class TorrentSwarm:
             self._actions.append(Finished())
         self._finished = finished
 
-    def _pieces_changed(self, peer: PeerState) -> None:
+    def _pieces_changed(self, peer: PeerState, new: int | None = None) -> None:
         """What the peer has, or what we have, changed: interest, seeds meeting seeds, and
         the allowed-fast set, withdrawn once the peer has pieces to trade (BEP 6: "rejects
         requests for Allowed Fast messages whenever the requesting peer has more than k
-        pieces"), so the choker alone decides again; a seed withdraws every set."""
+        pieces"), so the choker alone decides again; a seed withdraws every set.
+
+        ``new`` is the one piece the peer announced, when that is all that changed:
+        interest can then only begin, with a piece we want, and is not worked out anew
+        from every piece (a ``have`` is the commonest message of a swarm)."""
 
         if self._have.all() and self._picker.peers.is_seed(peer.key):
             self._drop(peer, "both sides are seeds")
             return
         if peer.piece_count > self.config.allowed_fast_count or self._have.all():
             peer.allowed_fast_out.clear()
-        interested = self._picker.is_interesting(peer.key)
+        if new is None:
+            interested = self._picker.is_interesting(peer.key)
+        else:
+            interested = peer.am_interested or self._picker.wants(new)
         if interested != peer.am_interested:
             peer.am_interested = interested
             self._send(peer, Interested() if interested else NotInterested())
@@ -493,7 +500,11 @@ class TorrentSwarm:
                 waiting += other.am_choking
         if not waiting or busy >= self.config.choker.upload_slots:
             return
-        snapshots = [peer.snapshot(now) for peer in self._peers.values()]
+        snapshots = [
+            peer.snapshot(now)
+            for peer in self._peers.values()
+            if peer.peer_interested or not peer.am_choking  # the rest cannot move
+        ]
         self._apply(self._choker.fill(now, snapshots, seeding=self._finished))
 
     def _apply(self, decision: ChokeDecision) -> None:
