@@ -42,7 +42,7 @@ MAX_OPEN = 8
 class FirstCopies:
     """Which piece a seed suggests to which peer; see the module docstring."""
 
-    __slots__ = ("_ahead", "_availability", "_cursor", "_holder", "_open", "_order", "_unasked")
+    __slots__ = ("_ahead", "_availability", "_cursor", "_holder", "_open", "_order", "_unsent")
 
     def __init__(
         self, piece_count: int, availability: Callable[[int], int], rng: random.Random, ahead: int
@@ -57,7 +57,7 @@ class FirstCopies:
         self._cursor = 0
         self._open: dict[PeerKey, list[int]] = {}
         """The open suggestions of each peer, oldest first."""
-        self._unasked: dict[PeerKey, list[int]] = {}
+        self._unsent: dict[PeerKey, list[int]] = {}
         """Those of them whose last block we have not sent the peer yet."""
         self._holder: dict[int, PeerKey] = {}
         """The peer each suggested piece is open with."""
@@ -66,16 +66,16 @@ class FirstCopies:
         """The pieces to suggest to ``peer``, which we now upload to."""
 
         self._open.setdefault(peer, [])
-        self._unasked.setdefault(peer, [])
+        self._unsent.setdefault(peer, [])
         return self._top_up(peer)
 
     def sent_last_block(self, peer: PeerKey, piece: int) -> list[int]:
         """We sent ``peer`` the last block of ``piece``; the pieces to suggest to it next."""
 
-        unasked = self._unasked.get(peer)
-        if unasked is None or piece not in unasked:
+        unsent = self._unsent.get(peer)
+        if unsent is None or piece not in unsent:
             return []
-        unasked.remove(piece)
+        unsent.remove(piece)
         return self._top_up(peer)
 
     def announced(self, peer: PeerKey, piece: int) -> list[int]:
@@ -85,15 +85,15 @@ class FirstCopies:
         if suggested is None or piece not in suggested:
             return []
         suggested.remove(piece)
-        if piece in self._unasked[peer]:
-            self._unasked[peer].remove(piece)
+        if piece in self._unsent[peer]:
+            self._unsent[peer].remove(piece)
         del self._holder[piece]
         return self._top_up(peer)
 
     def closed(self, peer: PeerKey) -> None:
         """``peer`` was choked or left: its suggestions are free for other peers."""
 
-        self._unasked.pop(peer, None)
+        self._unsent.pop(peer, None)
         for piece in self._open.pop(peer, ()):
             del self._holder[piece]
 
@@ -103,17 +103,17 @@ class FirstCopies:
         return list(self._open.get(peer, ()))
 
     def _top_up(self, peer: PeerKey) -> list[int]:
-        suggested, unasked = self._open[peer], self._unasked[peer]
+        suggested, unsent = self._open[peer], self._unsent[peer]
         made: list[int] = []
         count = len(self._order)
         for _ in range(count):
-            if len(unasked) >= self._ahead or len(suggested) >= MAX_OPEN:
+            if len(unsent) >= self._ahead or len(suggested) >= MAX_OPEN:
                 break
             piece = self._order[self._cursor]
             self._cursor = (self._cursor + 1) % count
             if piece not in self._holder and self._availability(piece) == 0:
                 self._holder[piece] = peer
                 suggested.append(piece)
-                unasked.append(piece)
+                unsent.append(piece)
                 made.append(piece)
         return made
