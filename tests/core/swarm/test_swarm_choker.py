@@ -147,6 +147,20 @@ def test_a_seeding_turn_lasts_until_the_quota_of_pieces_and_time(later: float, s
     assert regular not in choker.rechoke(later + 70.0, done, seeding=True).unchoked
 
 
+def test_a_faster_optimistic_peer_does_not_cut_a_seeding_turn_short() -> None:
+    choker = Choker(random.Random(4), ChokerConfig(upload_slots=3), piece_length=PIECE)
+    first = choker.rechoke(0.0, [peer(k) for k in "abcdef"], seeding=True)
+    regular = first.unchoked - {first.optimistic}
+    assert len(regular) == 2
+    after = [
+        peer(k, choked=k not in first.unchoked, up=9e6 if k == first.optimistic else 1.0)
+        for k in "abcdef"
+    ]
+    second = choker.rechoke(10.0, after, seeding=True)
+    assert regular < second.unchoked  # their turns go on
+    assert second.optimistic == first.optimistic  # and its term does too
+
+
 def test_get_timer_and_config() -> None:
     choker = Choker(random.Random(0))
     assert choker.get_timer() is None

@@ -82,6 +82,22 @@ def test_once_every_piece_has_a_copy_nothing_is_suggested() -> None:
     assert first_copies([0, 0], ahead=0).unchoked("a") == []
 
 
+def test_no_pass_over_the_pieces_after_one_found_them_all_until_a_peer_leaves() -> None:
+    availability = [1, 1, 1]
+    looked: list[int] = []
+
+    def count(piece: int) -> int:
+        looked.append(piece)
+        return availability[piece]
+
+    copies = FirstCopies(3, count, random.Random(0), 2)
+    assert copies.unchoked("a") == [] and len(looked) == 3
+    assert copies.unchoked("b") == [] and len(looked) == 3  # no second pass
+    availability[1] = 0
+    copies.closed("a")  # a left, with the only copy of piece 1
+    assert copies.unchoked("b") == [1]
+
+
 # -- a seed's core ---------------------------------------------------------------------
 
 

@@ -9,7 +9,8 @@ changes against the snapshot (:class:`ChokeDecision`). :meth:`Choker.get_timer`
 says when the next round is due (every ``round_interval``, 10 s as in BEP 3);
 between rounds, :meth:`Choker.fill` gives free slots to waiting peers. The
 choker keeps only its own memory: the optimistic peer, when it was chosen,
-and in seed mode when each peer was last unchoked.
+when each peer was last unchoked, and when the turn of each peer in a
+regular slot began (and what it had been sent by then).
 
 A round, downloading (leecher mode):
 
@@ -145,15 +146,12 @@ class Choker:
             unchoked.add(self._optimistic)
         for key in unchoked:
             self._last_unchoked[key] = now
-        return self._decided(
-            now,
-            peers,
-            ChokeDecision(
-                unchoked=frozenset(unchoked),
-                optimistic=self._optimistic,
-                unchoke=tuple(p.key for p in peers if p.am_choking and p.key in unchoked),
-                choke=tuple(p.key for p in peers if not p.am_choking and p.key not in unchoked),
-            ),
+        self._start_turns(now, peers, regular)
+        return ChokeDecision(
+            unchoked=frozenset(unchoked),
+            optimistic=self._optimistic,
+            unchoke=tuple(p.key for p in peers if p.am_choking and p.key in unchoked),
+            choke=tuple(p.key for p in peers if not p.am_choking and p.key not in unchoked),
         )
 
     def fill(self, now: float, peers: Sequence[PeerSnapshot], *, seeding: bool) -> ChokeDecision:
@@ -183,27 +181,24 @@ class Choker:
         for key in chosen:
             self._last_unchoked[key] = now
         kept = {p.key for p in peers if not p.am_choking} - set(idle)
-        return self._decided(
-            now,
-            peers,
-            ChokeDecision(
-                unchoked=frozenset(kept | set(chosen)),
-                optimistic=self._optimistic,
-                unchoke=tuple(chosen),
-                choke=tuple(idle),
-            ),
+        self._start_turns(now, peers, (kept | set(chosen)) - {self._optimistic})
+        return ChokeDecision(
+            unchoked=frozenset(kept | set(chosen)),
+            optimistic=self._optimistic,
+            unchoke=tuple(chosen),
+            choke=tuple(idle),
         )
 
-    def _decided(
-        self, now: float, peers: Sequence[PeerSnapshot], decision: ChokeDecision
-    ) -> ChokeDecision:
-        """Start the turns of the peers ``decision`` unchokes; end those it chokes."""
+    def _start_turns(
+        self, now: float, peers: Sequence[PeerSnapshot], regular: Iterable[PeerKey]
+    ) -> None:
+        """The turns of the peers in regular slots go on or begin; all others end. The
+        optimistic slot is no turn: it moves on its own clock, and a peer it unchoked
+        that takes a regular slot begins its turn then."""
 
         uploaded = {peer.key: peer.uploaded for peer in peers}
-        self._turns = {k: t for k, t in self._turns.items() if k in decision.unchoked}
-        for key in decision.unchoke:
-            self._turns[key] = (now, uploaded[key])
-        return decision
+        turns = self._turns
+        self._turns = {key: turns.get(key, (now, uploaded[key])) for key in regular}
 
     def is_snubbing(self, now: float, peer: PeerSnapshot) -> bool:
         """We want its pieces, yet it has sent nothing for ``snub_timeout`` seconds."""
@@ -233,21 +228,22 @@ class Choker:
         waiting = sorted(
             (p for p in peers if p.interested),
             key=lambda p: (
-                self._turn_done(now, p),
-                p.am_choking,
+                not self._in_turn(now, p),
                 self._last_unchoked.get(p.key, -math.inf),
                 -p.upload_rate,
             ),
         )
         return [peer.key for peer in waiting[:slots]]
 
-    def _turn_done(self, now: float, peer: PeerSnapshot) -> bool:
+    def _in_turn(self, now: float, peer: PeerSnapshot) -> bool:
+        """In a regular slot, short of its quota of time or of bytes."""
+
         turn = self._turns.get(peer.key)
         if turn is None or peer.am_choking:
             return False
         began, uploaded = turn
         quota = self.config.seeding_quota_seconds
-        return now - began >= quota and peer.uploaded - uploaded >= self._quota_bytes
+        return now - began < quota or peer.uploaded - uploaded < self._quota_bytes
 
     def _rotate_optimistic(
         self, now: float, peers: Sequence[PeerSnapshot], regular: Iterable[PeerKey]

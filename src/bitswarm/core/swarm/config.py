@@ -25,10 +25,11 @@ class SwarmConfig:
     spreads uploads over half-finished pieces nobody can trade on (``bitswarm sim``,
     40 peers x 16 MiB: median 2.6 x T_min without, 3.9 with 10, 3.1 with 5)."""
     suggest_ahead: int = 2
-    """As a seed, BEP 6 suggestions kept open with each unchoked peer: pieces none of our
-    peers has, each suggested to one peer at a time, so the downloaders an origin
-    serves fetch different first copies (:mod:`~bitswarm.core.swarm.suggest`); 0 sends
-    none. Two, so a peer has the next one at hand when it has asked for all of one."""
+    """As a seed, BEP 6 suggestions ahead of what each unchoked peer has been sent: pieces
+    none of our peers has, each suggested to one peer at a time, so the downloaders an
+    origin serves fetch different first copies (:mod:`~bitswarm.core.swarm.suggest`); 0
+    sends none. Two, so a peer has the next one at hand when it has asked for all of
+    one; up to eight stay open until the peer announces them."""
     endgame_depth: int = 2
     """In endgame (every missing block asked for), requests kept outstanding per peer: each
     is a duplicate of someone else's, so only a peer about to fall idle gets one. Counted

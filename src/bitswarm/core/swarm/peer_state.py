@@ -87,7 +87,8 @@ class PeerState:
         self.allowed_fast_out: set[int] = set()
         """Pieces we serve the peer while we choke it."""
         self.suggested_in: list[int] = []
-        """Pieces the peer suggested (BEP 6) that we lack, oldest first; picked first."""
+        """Pieces the peer suggested (BEP 6), the latest eight, oldest first; picked first
+        while we lack them (those we got since are dropped at its next suggestion)."""
         self.requests_in: dict[Request, bool] = {}
         """The peer's requests not yet answered, oldest first -> whether a read is under way."""
         self.reads_under_way = 0

@@ -35,13 +35,17 @@ requested or in hand), :meth:`pick` hands out blocks already requested from
 other peers, fewest requesters first; :meth:`block_received` then names the
 other requests of that block, for the caller to cancel.
 
-A piece that failed its hash is downloaded again from one peer at a time
-(no other peer is asked for its blocks while one has requests out, endgame
-included), as libtorrent puts the senders of a failed piece on parole: the
-next attempt then either passes, which lets smart ban compare it with the
-failed one, or fails with one sender, who is then to blame. Mixed attempts
-could fail forever: a fast peer sending bad data would win every endgame
-race for the last block of a piece, and never be its only sender.
+A piece that failed its hash is downloaded again from one peer at a time:
+no other peer is asked for its blocks while one has requests out for it,
+endgame duplicates included (libtorrent puts the senders of a failed piece
+on parole to the same end). Attempts with many senders could fail for ever:
+a fast peer sending bad data would win every endgame race for the last
+block of a piece, never be its only sender, and no attempt would pass for
+smart ban to compare. One peer's attempt either passes or has one sender to
+count against. The guard lasts only while requests are out, so a peer that
+stops asking (choked, snubbed to one request at a time) cannot hold the
+piece, and the rest may then come from others; at the very end a failed
+piece's last blocks wait on the peer asked for them.
 """
 
 from __future__ import annotations

@@ -26,6 +26,8 @@ piece has a copy the seed falls silent and downloaders pick as usual.
 The seed's view is its own peers': a piece one of its peers has counts as
 present even if that peer is about to leave, and a piece held only outside
 its view counts as missing, so a suggestion is a strong hint, not a promise.
+Once a pass over the pieces finds each at some peer, no pass is made again
+until a peer leaves (a seed serves long after that, and unchokes often).
 """
 
 from __future__ import annotations
@@ -42,7 +44,16 @@ MAX_OPEN = 8
 class FirstCopies:
     """Which piece a seed suggests to which peer; see the module docstring."""
 
-    __slots__ = ("_ahead", "_availability", "_cursor", "_holder", "_open", "_order", "_unsent")
+    __slots__ = (
+        "_ahead",
+        "_all_present",
+        "_availability",
+        "_cursor",
+        "_holder",
+        "_open",
+        "_order",
+        "_unsent",
+    )
 
     def __init__(
         self, piece_count: int, availability: Callable[[int], int], rng: random.Random, ahead: int
@@ -59,6 +70,8 @@ class FirstCopies:
         """The open suggestions of each peer, oldest first."""
         self._unsent: dict[PeerKey, list[int]] = {}
         """Those of them whose last block we have not sent the peer yet."""
+        self._all_present = False
+        """A full pass found every piece at some peer: no pass until a peer leaves."""
         self._holder: dict[int, PeerKey] = {}
         """The peer each suggested piece is open with."""
 
@@ -93,6 +106,7 @@ class FirstCopies:
     def closed(self, peer: PeerKey) -> None:
         """``peer`` was choked or left: its suggestions are free for other peers."""
 
+        self._all_present = False  # it may have held the only copy of some
         self._unsent.pop(peer, None)
         for piece in self._open.pop(peer, ()):
             del self._holder[piece]
@@ -105,15 +119,21 @@ class FirstCopies:
     def _top_up(self, peer: PeerKey) -> list[int]:
         suggested, unsent = self._open[peer], self._unsent[peer]
         made: list[int] = []
+        if self._all_present:
+            return made
         count = len(self._order)
+        missing = False
         for _ in range(count):
             if len(unsent) >= self._ahead or len(suggested) >= MAX_OPEN:
-                break
+                return made
             piece = self._order[self._cursor]
             self._cursor = (self._cursor + 1) % count
-            if piece not in self._holder and self._availability(piece) == 0:
-                self._holder[piece] = peer
-                suggested.append(piece)
-                unsent.append(piece)
-                made.append(piece)
+            if self._availability(piece) == 0:
+                missing = True
+                if piece not in self._holder:
+                    self._holder[piece] = peer
+                    suggested.append(piece)
+                    unsent.append(piece)
+                    made.append(piece)
+        self._all_present = not missing
         return made
