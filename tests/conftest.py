@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable, Iterator
 
 import pytest
 
 from bitswarm_testing import _violations, require_program
+
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    # Started in the background by a shell without job control, which ignores
+    # SIGINT: the programs the tests start would inherit that and ignore the
+    # Ctrl-C the tests send them. A handler is not inherited; the default is.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)
