@@ -116,7 +116,7 @@ class Choker:
         self._optimistic_until = -math.inf
         self._last_unchoked: dict[PeerKey, float] = {}
         self._turns: dict[PeerKey, tuple[float, int]] = {}
-        """Unchoked peers: when their turn began, and the bytes sent them by then."""
+        """Peers in regular slots: when their turn began, and the bytes sent them by then."""
         self._quota_bytes = self.config.seeding_quota_pieces * piece_length
 
     @property
