@@ -8,7 +8,8 @@ does), and so does this one, while aiohttp keeps everything else.
 
 Theory of operation
 -------------------
-Every accepted connection starts with :class:`LeanHttpProtocol`. It buffers
+Every connection that the listener (:mod:`.tracker_http_accept`) does not
+answer as it accepts it is adopted by :class:`LeanHttpProtocol`. It buffers
 what arrives and reads complete request heads with
 :func:`~bitswarm.core.tracker.http_head.parse_head`. A plain ``GET`` of
 ``/announce``, ``/scrape`` (or either with a passkey: ``/<passkey>/announce``
@@ -82,6 +83,35 @@ class LeanHttpServer:
 
     def __call__(self) -> LeanHttpProtocol:
         return LeanHttpProtocol(self)
+
+    def body_for(self, head: RequestHead, host: str | None, ip: bytes | None) -> bytes | None:
+        """The body answering ``head`` from ``host`` (packed: ``ip``) at once, or ``None``
+        if aiohttp should serve the connection from this request on."""
+        answers = self.answers
+        store = answers.context.immediate_store()
+        if store is None:
+            return None
+        if ip is not None and _plain_announce(head):
+            body = answers.announce_inline(head.query, ip, store)
+            if body is not None:
+                return body
+        request = self._tracker_request(head, host)
+        return None if request is None else answers.answer_now(request, store)
+
+    def _tracker_request(self, head: RequestHead, host: str | None) -> TrackerRequest | None:
+        """The announce or scrape this head asks for, or ``None`` if aiohttp should serve it."""
+        route = next(filter(None, (r.fullmatch(head.path) for r in _ROUTES)), None)
+        if route is None or head.method != b"GET" or head.has_body:
+            return None
+        passkey = route["passkey"].decode() if route["passkey"] else None
+        forwarded = head.header(self.header) if self.header else None
+        return TrackerRequest(
+            _KINDS[route["kind"]],
+            head.query,
+            passkey,
+            host,
+            forwarded.decode("latin-1") if forwarded is not None else None,
+        )
 
     def close_connections(self) -> None:
         for connection in list(self.connections):
@@ -161,46 +191,20 @@ class LeanHttpProtocol(asyncio.Protocol):
                 if parsed is None:
                     break
                 head, end = parsed
-                answers = self.server.answers
-                store = answers.context.immediate_store()
-                body = None
-                if store is not None and self._ip is not None and _plain_announce(head):
-                    body = answers.announce_inline(head.query, self._ip, store)
+                body = self.server.body_for(head, self.peer_host, self._ip)
                 if body is None:
-                    request = self._tracker_request(head)
-                    if request is None or store is None:
-                        del self._buffer[:start]
-                        self._hand_off()
-                        return
-                    body = answers.answer_now(request, store)
+                    del self._buffer[:start]
+                    self._hand_off()
+                    return
                 keep_alive = head.keep_alive
-                transport.write(_response(body, keep_alive, head.minor_version))
+                transport.write(response(body, keep_alive, head.minor_version))
                 start = end
                 if not keep_alive:
                     transport.close()
         except HeadError as error:
-            reason = f"{error.reason}\n".encode("utf-8", "replace")
-            status = f"HTTP/1.1 {error.status} {_REASONS[error.status]}\r\n"
-            head_text = f"{status}Content-Type: text/plain\r\nContent-Length: {len(reason)}\r\n"
-            transport.write(head_text.encode() + b"Connection: close\r\n\r\n" + reason)
+            transport.write(refusal(error))
             transport.close()
         del self._buffer[:start]
-
-    def _tracker_request(self, head: RequestHead) -> TrackerRequest | None:
-        """The announce or scrape this head asks for, or ``None`` if aiohttp should serve it."""
-        route = next(filter(None, (r.fullmatch(head.path) for r in _ROUTES)), None)
-        if route is None or head.method != b"GET" or head.has_body:
-            return None
-        passkey = route["passkey"].decode() if route["passkey"] else None
-        header = self.server.header
-        forwarded = head.header(header) if header else None
-        return TrackerRequest(
-            _KINDS[route["kind"]],
-            head.query,
-            passkey,
-            self.peer_host,
-            forwarded.decode("latin-1") if forwarded is not None else None,
-        )
 
     def _hand_off(self) -> None:
         """Let aiohttp serve this connection from here on, starting with the buffered bytes."""
@@ -236,7 +240,15 @@ def _plain_announce(head: RequestHead) -> bool:
     return head.path == b"/announce" and head.method == b"GET" and not head.has_body
 
 
-def _response(body: bytes, keep_alive: bool, minor_version: int) -> bytes:
+def refusal(error: HeadError) -> bytes:
+    """The whole response refusing a malformed head, its reason as text; the connection closes."""
+    reason = f"{error.reason}\n".encode("utf-8", "replace")
+    status = f"HTTP/1.1 {error.status} {_REASONS[error.status]}\r\n"
+    head = f"{status}Content-Type: text/plain\r\nContent-Length: {len(reason)}\r\n"
+    return head.encode() + b"Connection: close\r\n\r\n" + reason
+
+
+def response(body: bytes, keep_alive: bool, minor_version: int) -> bytes:
     """A 200 carrying ``body``; the connection header only where the version needs it."""
     connection = (b"keep-alive" if minor_version == 0 else b"") if keep_alive else b"close"
     lines = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n" % len(body)

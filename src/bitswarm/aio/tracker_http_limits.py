@@ -1,10 +1,11 @@
 """How many HTTP connections one tracker process keeps open: in total and per client address.
 
 A flood of connections from one address must not use up the process's file
-descriptors or memory and shut out everyone else. The lean HTTP front
-(:mod:`.tracker_http_lean`) asks :class:`ConnectionLimits` when it accepts a
-connection: over either bound, the client gets a short ``503`` (with
-``Retry-After``) and the connection closes before anything of it is read.
+descriptors or memory and shut out everyone else. The HTTP listener
+(:mod:`.tracker_http_accept`) and the lean front (:mod:`.tracker_http_lean`)
+ask :class:`ConnectionLimits` when they take a connection: over either bound,
+the client gets a short ``503`` (with ``Retry-After``) and the connection
+closes before its request is answered.
 The count follows a connection for its whole life, also once it is handed
 over to aiohttp (through :class:`CountedProtocol`), and a connection leaves
 it when it closes, by either side.

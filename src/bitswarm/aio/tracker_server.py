@@ -3,8 +3,10 @@
 :class:`TrackerServer` is the composition root of the tracker: it opens the
 store named by URL (``memory``, or ``redis://...`` for the Redis store, loaded
 only when asked for), builds the shared :class:`TrackerContext`, binds the
-HTTP server (the lean announce front of :mod:`.tracker_http_lean`, which hands
-other requests to the aiohttp application) and the UDP endpoint (optionally
+HTTP server (:mod:`.tracker_http_accept`'s listener, which answers one-shot
+announces as it accepts them, and the lean announce front of
+:mod:`.tracker_http_lean`, which hands other requests to the aiohttp
+application) and the UDP endpoint (optionally
 with ``SO_REUSEPORT``, so that
 several processes share the ports), keeps the access lists in step with
 the other processes of the tracker (:mod:`.tracker_shared`, when the store is
@@ -27,6 +29,7 @@ from aiohttp import web
 from bitswarm.aio.tracker_answers import HttpAnswers
 from bitswarm.aio.tracker_context import TrackerContext
 from bitswarm.aio.tracker_http import create_app
+from bitswarm.aio.tracker_http_accept import HttpListener
 from bitswarm.aio.tracker_http_lean import KEEP_ALIVE_SECONDS, LeanHttpServer
 from bitswarm.aio.tracker_http_limits import MAX_CONNECTIONS, MAX_PER_ADDRESS, ConnectionLimits
 from bitswarm.aio.tracker_shared import TrackerSync
@@ -118,7 +121,7 @@ class TrackerServer:
         self.http_address: HostPort | None = None
         self.udp_address: HostPort | None = None
         self._runner: web.AppRunner | None = None
-        self._http: tuple[asyncio.Server, LeanHttpServer] | None = None
+        self._http: tuple[HttpListener, LeanHttpServer] | None = None
         self._udp: UdpTrackerEndpoint | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self._sync: TrackerSync | None = None
@@ -158,10 +161,9 @@ class TrackerServer:
             await self._udp.close()
             self._udp = None
         if self._http is not None:
-            server, lean = self._http
-            server.close()
+            listener, lean = self._http
+            listener.close()
             lean.close_connections()
-            await server.wait_closed()
             self._http = None
         if self._runner is not None:
             await self._runner.cleanup()
@@ -209,11 +211,11 @@ class TrackerServer:
         assert fallback is not None  # set up just above
         limits = self.config.connection_limits()
         lean = LeanHttpServer(HttpAnswers(context, header), fallback, header, limits)
-        server = await asyncio.get_running_loop().create_server(
-            lean, where[0], where[1], reuse_port=self.config.reuse_port or None
+        listener = await HttpListener.bind(
+            lean, where[0], where[1], reuse_port=self.config.reuse_port
         )
-        self._http = (server, lean)
-        self.http_address = _host_port(server.sockets[0].getsockname())
+        self._http = (listener, lean)
+        self.http_address = listener.address
 
     async def _start_udp(self, context: TrackerContext, where: HostPort) -> None:
         config = self.config

@@ -35,7 +35,10 @@ MAX_HEADERS = 64
 """Most header lines in one head."""
 
 _END = b"\r\n\r\n"
-_REQUEST_LINE = re.compile(rb"([!#$%&'*+.^_`|~0-9A-Za-z-]+) ([^\x00-\x20\x7f]+) HTTP/1\.([01])")
+_TOKEN = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_NOT_IN_TARGET = bytes(range(0x21)) + b"\x7f"
+"""Bytes a request target cannot hold: controls, space and DEL."""
+_SUPPORTED = {b"HTTP/1.0": 0, b"HTTP/1.1": 1}
 _VERSION = re.compile(rb"HTTP/[0-9]\.[0-9]")
 _HEADER = re.compile(rb"([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*([^\x00-\x08\x0a-\x1f\x7f]*?)[ \t]*")
 
@@ -101,17 +104,34 @@ def parse_head(buffer: bytes | bytearray, start: int = 0) -> tuple[RequestHead, 
     lines = bytes(buffer[start:end]).split(b"\r\n")
     if len(lines) > MAX_HEADERS + 1:
         raise HeadError(431, f"more than {MAX_HEADERS} header lines")
-    line = _REQUEST_LINE.fullmatch(lines[0])
-    if line is None:
-        version = lines[0].rpartition(b" ")[2]
-        if _VERSION.fullmatch(version) and version not in (b"HTTP/1.0", b"HTTP/1.1"):
-            raise HeadError(505, f"{version.decode()} is not supported, only HTTP/1.0 and 1.1")
-        raise HeadError(400, f"malformed request line {lines[0][:64]!r}")
+    method, target, minor_version = _request_line(lines[0])
     headers = []
     for number, text in enumerate(lines[1:], 1):
         header = _HEADER.fullmatch(text)
         if header is None:
             raise HeadError(400, f"malformed header line {number}: {text[:64]!r}")
         headers.append((header[1].lower(), header[2]))
-    head = RequestHead(line[1], line[2], int(line[3]), tuple(headers))
-    return head, end + len(_END)
+    return RequestHead(method, target, minor_version, tuple(headers)), end + len(_END)
+
+
+def _request_line(line: bytes) -> tuple[bytes, bytes, int]:
+    """Method, target and minor version of ``METHOD SP target SP HTTP/1.x``.
+
+    Split and checked with C-speed byte operations rather than one regular
+    expression, which spends microseconds walking a long announce target.
+    """
+    parts = line.split(b" ")
+    if len(parts) == 3:
+        method, target, version = parts
+        minor_version = _SUPPORTED.get(version)
+        if (
+            minor_version is not None
+            and target
+            and len(target.translate(None, _NOT_IN_TARGET)) == len(target)
+            and _TOKEN.fullmatch(method)
+        ):
+            return method, target, minor_version
+    version = line.rpartition(b" ")[2]
+    if _VERSION.fullmatch(version) and version not in _SUPPORTED:
+        raise HeadError(505, f"{version.decode()} is not supported, only HTTP/1.0 and 1.1")
+    raise HeadError(400, f"malformed request line {line[:64]!r}")

@@ -44,20 +44,16 @@ def announce_inline(
     """The reply body to a plain announce from packed ``ip``, or ``None`` for the general path."""
     if len(query) > MAX_QUERY_BYTES or policy.allow_claimed_ip:
         return None
-    params: dict[bytes, bytes] = {}
-    for pair in query.split(b"&"):
-        if not pair:
-            continue
-        name, _, value = pair.partition(b"=")
-        if name in params or b"%" in name:
-            return None
-        params[name] = value
+    pairs = [pair.partition(b"=")[::2] for pair in query.split(b"&") if pair]
+    params: dict[bytes, bytes] = dict(pairs)
+    if len(params) != len(pairs):  # a name given twice
+        return None
     if params.pop(b"compact", b"1") != b"1" or not _DECLINED.isdisjoint(params):
         return None
     try:
         raw_hash, raw_id = params[b"info_hash"], params[b"peer_id"]
         if query.count(b"%") != raw_hash.count(b"%") + raw_id.count(b"%"):
-            return None  # the general path decodes, or refuses, every other escaped value
+            return None  # the general path decodes, or refuses, every other escaped name or value
         info_hash, peer_id = unescape_value(raw_hash), unescape_value(raw_id)
         port = _number(params[b"port"])
         numbers = [_number(params[name]) for name in (b"uploaded", b"downloaded", b"left")]

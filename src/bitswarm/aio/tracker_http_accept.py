@@ -1,0 +1,218 @@
+"""The HTTP tracker's listening sockets: one-shot announces answered without a transport.
+
+Why not ``loop.create_server``: most clients announce on a new connection
+that carries one request and says ``Connection: close``. For such a
+connection the event loop's machinery (a transport, its protocol, a
+registration with the poller, an idle timer, the close callbacks) costs
+more than the announce itself. So :class:`HttpListener` accepts the
+connections itself, up to :data:`ACCEPTS_PER_WAKE` each time a listening
+socket is readable, and reads what each has already sent. When that is one
+whole request head that asks to close, and the lean front
+(:class:`~bitswarm.aio.tracker_http_lean.LeanHttpServer`) answers it at once,
+the reply is sent and the socket closed right there: four system calls and
+the tracker's own work. A malformed head gets its precise refusal the same
+way.
+
+Every other connection is adopted by the event loop with a
+:class:`~bitswarm.aio.tracker_http_lean.LeanHttpProtocol`, which is given the
+bytes already read: a kept-alive one, one whose request has not arrived yet,
+one that aiohttp must serve, and one whose reply did not fit the socket's
+send buffer (the rest is written, then it closes). The connection bounds of
+:class:`~bitswarm.aio.tracker_http_limits.ConnectionLimits` hold for both
+kinds: a connection over them gets the ``503`` as it is accepted (after its
+request, if that has come, is read, so that the close is no reset that
+would lose the answer).
+
+Accepting stops for :data:`ACCEPT_RETRY_SECONDS` when the process is out of
+file descriptors or memory, as asyncio's own servers do, so a full table
+does not spin the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import logging
+import socket
+from collections.abc import Sequence
+
+from bitswarm.aio.tracker_http_lean import LeanHttpProtocol, LeanHttpServer, refusal, response
+from bitswarm.aio.tracker_http_limits import REFUSAL
+from bitswarm.core.tracker.compact import packed_ip
+from bitswarm.core.tracker.errors import TrackerMessageError
+from bitswarm.core.tracker.http_head import MAX_HEAD_BYTES, HeadError, parse_head
+
+log = logging.getLogger(__name__)
+
+ACCEPTS_PER_WAKE = 64
+"""Connections accepted before the event loop gets its turn back (UDP shares it)."""
+
+ACCEPT_RETRY_SECONDS = 1.0
+"""Pause in accepting after the process ran out of file descriptors or memory."""
+
+BACKLOG = 1024
+"""Connections the kernel queues for accepting (capped by ``net.core.somaxconn``)."""
+
+FIRST_READ = MAX_HEAD_BYTES + 1024
+"""Bytes read from a new connection: a whole head and then some, so that a request
+answered at once leaves nothing unread that would turn its close into a reset."""
+
+_OUT_OF_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+_DONT_WAIT = socket.MSG_DONTWAIT
+
+
+class HttpListener:
+    """Accepts on bound listening sockets for ``server`` until :meth:`close`."""
+
+    def __init__(self, server: LeanHttpServer, sockets: Sequence[socket.socket]) -> None:
+        self.server = server
+        self.sockets = tuple(sockets)
+        self._loop = asyncio.get_running_loop()
+        self._adopting: set[asyncio.Task[None]] = set()
+        for sock in self.sockets:
+            self._loop.add_reader(sock.fileno(), self._accept, sock)
+
+    @classmethod
+    async def bind(
+        cls, server: LeanHttpServer, host: str, port: int, *, reuse_port: bool = False
+    ) -> HttpListener:
+        """Listen on every address ``host`` resolves to (as ``loop.create_server`` does)."""
+        found = await asyncio.get_running_loop().getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+        sockets: list[socket.socket] = []
+        try:
+            for family, kind, protocol, _, address in dict.fromkeys(found):
+                sock = socket.socket(family, kind, protocol)
+                sockets.append(sock)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if reuse_port:
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+                if family == socket.AF_INET6:  # the IPv4 socket, if any, takes IPv4
+                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                try:
+                    sock.bind(address)
+                except OSError as error:  # the words of loop.create_server, with the address
+                    reason = (error.strerror or str(error)).lower()
+                    message = f"error while attempting to bind on address {address!r}: {reason}"
+                    raise OSError(error.errno, message) from None
+                sock.listen(BACKLOG)
+                sock.setblocking(False)
+        except BaseException:
+            for sock in sockets:
+                sock.close()
+            raise
+        return cls(server, sockets)
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """The first bound address (useful with port 0)."""
+        name = self.sockets[0].getsockname()
+        return str(name[0]), int(name[1])
+
+    def close(self) -> None:
+        """Stop accepting; connections still being adopted are dropped."""
+        for sock in self.sockets:
+            self._loop.remove_reader(sock.fileno())
+            sock.close()
+        for task in self._adopting:
+            task.cancel()
+
+    def _accept(self, sock: socket.socket) -> None:
+        for _ in range(ACCEPTS_PER_WAKE):
+            try:
+                connection, address = sock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as error:
+                if error.errno in _OUT_OF_RESOURCES:
+                    log.warning(
+                        "HTTP tracker paused accepting for %ss: %s", ACCEPT_RETRY_SECONDS, error
+                    )
+                    self._loop.remove_reader(sock.fileno())
+                    self._loop.call_later(ACCEPT_RETRY_SECONDS, self._resume, sock)
+                    return
+                continue  # a connection reset before it was accepted (ECONNABORTED)
+            self._serve(connection, str(address[0]))
+
+    def _resume(self, sock: socket.socket) -> None:
+        if sock.fileno() >= 0:  # not closed meanwhile
+            self._loop.add_reader(sock.fileno(), self._accept, sock)
+
+    def _serve(self, connection: socket.socket, host: str) -> None:
+        """Answer a one-shot request here and close, or hand the connection to the loop."""
+        limits = self.server.limits
+        if not limits.admit(host):
+            with contextlib.suppress(OSError):  # read what came, or closing would reset
+                connection.recv(FIRST_READ, _DONT_WAIT)
+            _send_now(connection, REFUSAL)
+            connection.close()
+            return
+        limits.release(host)  # counted again by the protocol that adopts it, if one does
+        try:
+            first: bytes | None = connection.recv(FIRST_READ, _DONT_WAIT)
+        except BlockingIOError:
+            first = None  # the request is still on its way
+        except OSError:
+            first = b""  # reset: as good as closed
+        if first == b"":
+            connection.close()
+            return
+        if first is not None and len(first) < FIRST_READ:
+            reply = self._one_shot(first, host)
+            if reply is not None:
+                unsent = _send_now(connection, reply)
+                if unsent:
+                    self._adopt(connection, b"", unsent)
+                else:
+                    connection.close()
+                return
+        self._adopt(connection, first or b"", b"")
+
+    def _one_shot(self, data: bytes, host: str) -> bytes | None:
+        """The whole reply if ``data`` is one request answered at once that closes."""
+        try:
+            parsed = parse_head(data)
+        except HeadError as error:
+            return refusal(error)
+        if parsed is None:
+            return None
+        head, _ = parsed
+        if head.keep_alive:
+            return None
+        try:
+            ip = packed_ip(host)
+        except TrackerMessageError:
+            ip = None
+        body = self.server.body_for(head, host, ip)
+        return None if body is None else response(body, False, head.minor_version)
+
+    def _adopt(self, connection: socket.socket, unread: bytes, unsent: bytes) -> None:
+        task = self._loop.create_task(self._adopted(connection, unread, unsent))
+        self._adopting.add(task)
+        task.add_done_callback(self._adopting.discard)
+
+    async def _adopted(self, connection: socket.socket, unread: bytes, unsent: bytes) -> None:
+        protocol = LeanHttpProtocol(self.server)
+        try:
+            transport, _ = await self._loop.connect_accepted_socket(lambda: protocol, connection)
+        except BaseException:
+            connection.close()
+            raise
+        if unsent:
+            transport.write(unsent)
+            transport.close()
+        elif unread:
+            protocol.data_received(unread)
+
+
+def _send_now(connection: socket.socket, data: bytes) -> bytes:
+    """Send what the socket takes without waiting; the rest (nothing if the client is gone)."""
+    try:
+        sent = connection.send(data, _DONT_WAIT)
+    except BlockingIOError:
+        sent = 0
+    except OSError:
+        return b""
+    return data[sent:]

@@ -1,0 +1,233 @@
+"""The HTTP tracker's listener: one-shot requests answered as they are accepted, the rest adopted.
+
+Each test makes its listening socket itself, so a request can be waiting in
+the kernel before the listener exists: what the listener finds on accepting
+is then certain, not a race with the client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import socket
+from collections.abc import AsyncIterator, Iterator
+from typing import cast
+
+import pytest
+from raw_http import announce
+
+from bitswarm.aio import tracker_http_accept
+from bitswarm.aio.tracker_answers import HttpAnswers
+from bitswarm.aio.tracker_http_accept import HttpListener
+from bitswarm.aio.tracker_http_lean import LeanHttpProtocol, LeanHttpServer
+from bitswarm.aio.tracker_http_limits import ConnectionLimits
+from bitswarm.aio.tracker_server import TrackerConfig, TrackerServer
+from bitswarm.core.bencode import decode
+from bitswarm.core.tracker.http_head import parse_head
+from bitswarm.core.tracker.policy import TrackerPolicy
+
+CLOSE = b"Connection: close\r\n"
+LOOPBACK = bytes((127, 0, 0, 1))
+
+
+@pytest.fixture
+async def front() -> AsyncIterator[LeanHttpServer]:
+    config = TrackerConfig(http=None, udp=None, policy=TrackerPolicy(interval=60))
+    async with TrackerServer(config) as server:
+        assert server.context is not None
+        yield LeanHttpServer(HttpAnswers(server.context, None), asyncio.Protocol)
+
+
+@pytest.fixture
+def adopted(monkeypatch: pytest.MonkeyPatch) -> list[LeanHttpProtocol]:
+    """Every protocol the listener adopts a connection with, in order."""
+    made: list[LeanHttpProtocol] = []
+
+    class Recorded(LeanHttpProtocol):
+        def __init__(self, server: LeanHttpServer) -> None:
+            super().__init__(server)
+            made.append(self)
+
+    monkeypatch.setattr(tracker_http_accept, "LeanHttpProtocol", Recorded)
+    return made
+
+
+@pytest.fixture
+def listening() -> Iterator[socket.socket]:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen()
+    sock.setblocking(False)
+    yield sock
+    sock.close()
+
+
+def client(listening: socket.socket, first: bytes = b"", receive_buffer: int = 0) -> socket.socket:
+    """A blocking client connection that has sent ``first`` (queued before any accept)."""
+    sock = socket.socket()
+    if receive_buffer:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+    sock.settimeout(5)
+    sock.connect(listening.getsockname())
+    sock.sendall(first)
+    return sock
+
+
+def read_to_end(sock: socket.socket) -> bytes:
+    """Everything until the server closes."""
+    with sock:
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+def read_response(sock: socket.socket) -> tuple[bytes, bytes]:
+    """One response's status line and body, leaving the connection open."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+    while len(body) < length:
+        body += sock.recv(65536)
+    return head.split(b"\r\n")[0], body
+
+
+def response_of(data: bytes) -> tuple[bytes, bytes]:
+    head, _, body = data.partition(b"\r\n\r\n")
+    return head.split(b"\r\n")[0], body
+
+
+async def test_a_one_shot_announce_is_answered_and_closed_as_it_is_accepted(
+    front: LeanHttpServer, adopted: list[LeanHttpProtocol], listening: socket.socket
+) -> None:
+    waiting = client(listening, announce(1, extra=CLOSE))
+    listener = HttpListener(front, [listening])
+    status, body = response_of(await asyncio.to_thread(read_to_end, waiting))
+    listener.close()
+    reply = decode(body)
+    assert status == b"HTTP/1.1 200 OK" and isinstance(reply, dict)
+    assert reply[b"incomplete"] == 1
+    assert adopted == [] and front.limits.open == 0
+    assert front.answers.context.metrics.get("http", "announces") == 1
+
+
+async def test_a_kept_alive_connection_is_adopted_and_served_on(
+    front: LeanHttpServer, adopted: list[LeanHttpProtocol], listening: socket.socket
+) -> None:
+    kept = client(listening, announce(1))
+    listener = HttpListener(front, [listening])
+    first = await asyncio.to_thread(read_response, kept)
+    kept.sendall(announce(2, extra=CLOSE))
+    second = response_of(await asyncio.to_thread(read_to_end, kept))
+    listener.close()
+    assert [status for status, _ in (first, second)] == [b"HTTP/1.1 200 OK"] * 2
+    assert [cast(dict[bytes, int], decode(body))[b"incomplete"] for _, body in (first, second)] == [
+        1,
+        2,
+    ]
+    assert len(adopted) == 1
+
+
+async def test_a_request_that_comes_after_the_accept_is_answered_by_the_adopter(
+    front: LeanHttpServer, adopted: list[LeanHttpProtocol], listening: socket.socket
+) -> None:
+    late = client(listening)
+    listener = HttpListener(front, [listening])
+    for _ in range(200):
+        if adopted and front.connections:
+            break
+        await asyncio.sleep(0.01)
+    assert len(adopted) == 1 and front.limits.open == 1
+    late.sendall(announce(1, extra=CLOSE))
+    status, _ = response_of(await asyncio.to_thread(read_to_end, late))
+    listener.close()
+    assert status == b"HTTP/1.1 200 OK"
+
+
+async def test_a_malformed_head_is_refused_precisely_without_adoption(
+    front: LeanHttpServer, adopted: list[LeanHttpProtocol], listening: socket.socket
+) -> None:
+    broken = client(listening, b"GET /announce?x HTTP/1.1\r\nBad Header: x\r\n\r\n")
+    listener = HttpListener(front, [listening])
+    status, body = response_of(await asyncio.to_thread(read_to_end, broken))
+    listener.close()
+    assert status == b"HTTP/1.1 400 Bad Request"
+    assert body.startswith(b"malformed header line 1")
+    assert adopted == []
+
+
+async def test_a_reply_larger_than_the_send_buffer_arrives_whole(
+    front: LeanHttpServer, adopted: list[LeanHttpProtocol], listening: socket.socket
+) -> None:
+    for peer in range(1, 201):
+        head, _ = parse_head(announce(peer)) or (None, 0)
+        assert head is not None and front.body_for(head, "127.0.0.1", LOOPBACK) is not None
+    listening.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)  # accepted sockets inherit it
+    wide = announce(201, extra=CLOSE).replace(b"&left=1", b"&left=1&numwant=200&compact=0")
+    waiting = client(listening, wide, receive_buffer=4096)
+    listener = HttpListener(front, [listening])
+    status, body = response_of(await asyncio.to_thread(read_to_end, waiting))
+    listener.close()
+    reply = decode(body)
+    assert status == b"HTTP/1.1 200 OK" and isinstance(reply, dict)
+    assert len(reply[b"peers"]) == 200 and len(body) > 12000
+    assert len(adopted) == 1  # the rest went out through a transport
+
+
+async def test_a_connection_over_the_bounds_is_refused_as_it_is_accepted(
+    front: LeanHttpServer, adopted: list[LeanHttpProtocol], listening: socket.socket
+) -> None:
+    front.limits = ConnectionLimits(total=1)
+    held = client(listening, announce(1))  # kept alive: it holds the one place
+    listener = HttpListener(front, [listening])
+    await asyncio.to_thread(read_response, held)
+    over = client(listening, announce(2, extra=CLOSE))
+    status, body = response_of(await asyncio.to_thread(read_to_end, over))
+    listener.close()
+    held.close()
+    assert (status, body) == (b"HTTP/1.1 503 Service Unavailable", b"too many connections\n")
+
+
+class _OutOfFiles:
+    """A listening socket whose first accept fails as a process out of descriptors does."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.failed = False
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def accept(self) -> tuple[socket.socket, object]:
+        if not self.failed:
+            self.failed = True
+            raise OSError(errno.EMFILE, "Too many open files")
+        return self.sock.accept()
+
+
+async def test_running_out_of_descriptors_pauses_accepting_then_resumes(
+    front: LeanHttpServer, listening: socket.socket, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tracker_http_accept, "ACCEPT_RETRY_SECONDS", 0.2)
+    waiting = client(listening, announce(1, extra=CLOSE))
+    flaky = _OutOfFiles(listening)
+    listener = HttpListener(front, [cast(socket.socket, flaky)])
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    data = await asyncio.to_thread(read_to_end, waiting)
+    listener.close()
+    assert flaky.failed and loop.time() - started >= 0.2
+    assert response_of(data)[0] == b"HTTP/1.1 200 OK"
+
+
+async def test_closing_stops_accepting(front: LeanHttpServer) -> None:
+    listener = await HttpListener.bind(front, "127.0.0.1", 0)
+    address = listener.address
+    listener.close()
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(address, timeout=2).close()
