@@ -203,11 +203,16 @@ class _OutOfFiles:
     def close(self) -> None:
         self.sock.close()
 
-    def accept(self) -> tuple[socket.socket, object]:
+    @property
+    def family(self) -> socket.AddressFamily:
+        return self.sock.family
+
+    def _accept(self) -> tuple[int, object]:
+        """What the listener calls: the C accept of :class:`socket.socket`."""
         if not self.failed:
             self.failed = True
             raise OSError(errno.EMFILE, "Too many open files")
-        return self.sock.accept()
+        return self.sock._accept()  # type: ignore[attr-defined,no-any-return]
 
 
 async def test_running_out_of_descriptors_pauses_accepting_then_resumes(
