@@ -8,12 +8,14 @@ the bottleneck:
   clients), one BEP 15 connect each, then announce packets built in advance
   with the transaction id as their index; a closed loop keeps ``window``
   requests in flight per socket and times each by its transaction id.
-* HTTP: ``connections`` connections, each with one request in flight. Kept
-  alive, or, with ``close_each``, a new connection for every announce, as most
-  real clients make (the request says ``Connection: close`` and the generator
-  connects again once the answer is in, its clock running from the connect).
-  A kept-alive connection that the server closes anyway is reconnected and
-  its request sent again, its clock still running.
+* HTTP, kept alive: ``connections`` connections, each with one request in
+  flight. A connection that the server closes anyway is reconnected and its
+  request sent again, its clock still running.
+* HTTP, a new connection for every announce, as most real clients make (the
+  request says ``Connection: close``): ``bench/http_close_load.c``, since
+  the connections cost the client as much as the server and a Python
+  generator would be slower than a C tracker; its clock runs from the
+  connect.
 
 Measured against responders that answer instantly (``bench/udp_echo.c`` and
 ``bench/http_echo.c``), a generator shows its own ceiling.
@@ -24,6 +26,8 @@ from __future__ import annotations
 import selectors
 import socket
 import struct
+import subprocess
+import tempfile
 import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -199,22 +203,17 @@ def http_requests(target: Target, count: int, torrents: int, *, close: bool) -> 
 
 
 def run_http_load(
-    target: Target,
-    connections: int,
-    close_each: bool,
-    torrents: int,
-    warmup: float,
-    duration: float,
+    target: Target, connections: int, torrents: int, warmup: float, duration: float
 ) -> LoadResult:
-    """Announce over HTTP on ``connections`` connections, one request in flight on each;
-    with ``close_each``, every announce on a connection of its own."""
-    requests = http_requests(target, PACKETS_PER_SOCKET, torrents, close=close_each)
+    """Announce over HTTP on ``connections`` kept-alive connections, one request in
+    flight on each."""
+    requests = http_requests(target, PACKETS_PER_SOCKET, torrents, close=False)
     selector = selectors.DefaultSelector()
     result = LoadResult()
     start = time.perf_counter()
     measure_from, end = start + warmup, start + warmup + duration
     for number in range(connections):
-        _HttpConnection(selector, target, requests, number, close_each).send_next(start)
+        _HttpConnection(selector, target, requests, number).send_next(start)
     now = start
     while now < end:
         for key, _ in selector.select(timeout=0.05):
@@ -226,10 +225,30 @@ def run_http_load(
     return result
 
 
+def run_http_close_load(
+    target: Target,
+    connections: int,
+    program: str,
+    torrents: int,
+    warmup: float,
+    duration: float,
+) -> LoadResult:
+    """A new connection for every announce, ``connections`` at a time, by ``program``
+    (``bench/http_close_load.c`` built): a Python generator tops out below a C tracker."""
+    requests = http_requests(target, PACKETS_PER_SOCKET, torrents, close=True)
+    with tempfile.NamedTemporaryFile(prefix="announces-") as listing:
+        listing.write(b"".join(requests))
+        listing.flush()
+        command = [program, target[0], str(target[1]), listing.name, str(connections)]
+        command += [str(warmup), str(duration)]
+        done = subprocess.run(command, capture_output=True, check=True, timeout=duration + 60)
+    answers, seconds, *latencies = done.stdout.split()
+    return LoadResult(int(answers), float(seconds), [float(value) for value in latencies])
+
+
 class _HttpConnection:
     __slots__ = (
         "buffer",
-        "close_each",
         "next",
         "requests",
         "selector",
@@ -244,12 +263,10 @@ class _HttpConnection:
         target: Target,
         requests: list[bytes],
         first: int,
-        close_each: bool,
     ) -> None:
         self.selector = selector
         self.target = target
         self.requests = requests
-        self.close_each = close_each
         self.next = first
         self.sent_at = 0.0
         self.buffer = b""
@@ -268,8 +285,6 @@ class _HttpConnection:
     def send_next(self, now: float) -> None:
         self.next = (self.next + 1) % len(self.requests)
         self.sent_at = now
-        if self.close_each:
-            self._reconnect()
         self._send()
 
     def _send(self) -> None:
@@ -278,14 +293,11 @@ class _HttpConnection:
         except OSError:  # closed by the server after its last answer
             self._reopen()
 
-    def _reconnect(self) -> None:
+    def _reopen(self) -> None:
         self.selector.unregister(self.sock)
         self.sock.close()
         self.buffer = b""
         self.sock = self._open()
-
-    def _reopen(self) -> None:
-        self._reconnect()
         self._send()
 
     def readable(self, result: LoadResult, measure_from: float) -> None:

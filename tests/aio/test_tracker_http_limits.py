@@ -46,7 +46,8 @@ def address(server: TrackerServer) -> tuple[str, int]:
 
 
 async def refused(connection: Connection) -> bool:
-    """Whether the server answered 503 without a request and closed."""
+    """Whether the server answered an announce with 503 and closed."""
+    connection.writer.write(announce(99))
     status, headers, body = await connection.response()
     answered = (status, headers[b"connection"], body) == (503, b"close", b"too many connections\n")
     return answered and await connection.closed()

@@ -125,10 +125,15 @@ def test_workers_with_the_memory_store_report_their_own_figures_labelled() -> No
 
 def test_connections_over_the_per_address_bound_are_refused() -> None:
     port = free_port()
+    kept = b"GET /stats HTTP/1.1\r\nHost: t\r\n\r\n"  # a kept-alive request holds its place
     with running_tracker(port, "--max-connections-per-address", "4"):
         held = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(4)]
         try:
+            for sock in held:
+                sock.sendall(kept)
+                assert sock.recv(100).startswith(b"HTTP/1.1 200 OK")
             with socket.create_connection(("127.0.0.1", port), timeout=5) as extra:
+                extra.sendall(kept)
                 assert extra.recv(100).startswith(b"HTTP/1.1 503 Service Unavailable")
             other = announce_over_http(port, 1, source="127.0.0.2")
             assert other[b"incomplete"] == 1

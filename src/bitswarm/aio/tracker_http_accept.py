@@ -13,6 +13,12 @@ the reply is sent and the socket closed right there: four system calls and
 the tracker's own work. A malformed head gets its precise refusal the same
 way.
 
+On Linux the listening sockets defer accepting (``TCP_DEFER_ACCEPT``) until
+a connection's first bytes have come: without that, a client's request
+would often come a moment after the accept, and its connection take the
+slow path below. A connection that sends nothing costs no file descriptor
+until the kernel gives up waiting (:data:`DEFER_SECONDS`).
+
 Every other connection is adopted by the event loop with a
 :class:`~bitswarm.aio.tracker_http_lean.LeanHttpProtocol`, which is given the
 bytes already read: a kept-alive one, one whose request has not arrived yet,
@@ -54,6 +60,10 @@ ACCEPT_RETRY_SECONDS = 1.0
 
 BACKLOG = 1024
 """Connections the kernel queues for accepting (capped by ``net.core.somaxconn``)."""
+
+DEFER_SECONDS = 1
+"""``TCP_DEFER_ACCEPT``: the kernel hands over a connection once its request has come
+(or after about this long without one), so that accepting finds the request there."""
 
 FIRST_READ = MAX_HEAD_BYTES + 1024
 """Bytes read from a new connection: a whole head and then some, so that a request
@@ -99,6 +109,8 @@ class HttpListener:
                     reason = (error.strerror or str(error)).lower()
                     message = f"error while attempting to bind on address {address!r}: {reason}"
                     raise OSError(error.errno, message) from None
+                if hasattr(socket, "TCP_DEFER_ACCEPT"):  # Linux
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, DEFER_SECONDS)
                 sock.listen(BACKLOG)
                 sock.setblocking(False)
         except BaseException:

@@ -26,9 +26,10 @@ unanswered bytes go to a fresh aiohttp protocol from the application's
 ``web.Server``, which serves it from then on with the complete application.
 A malformed head gets a precise ``400`` (or ``431`` for an oversized head,
 ``505`` for another HTTP version) with the reason as text, and the connection
-closes. Reading pauses while the socket's send buffer is full, so a client
-that pipelines without reading cannot grow the server's memory, and an idle
-connection closes after :data:`KEEP_ALIVE_SECONDS`. Connections over the
+closes once the client has had the answer (a lingering close). Reading
+pauses while the socket's send buffer is full, so a client that pipelines
+without reading cannot grow the server's memory, and an idle connection
+closes after :data:`KEEP_ALIVE_SECONDS`. Connections over the
 bounds of :class:`~bitswarm.aio.tracker_http_limits.ConnectionLimits` (in
 total, per client address) are answered ``503`` and closed as they arrive;
 the bounds go on counting a connection once aiohttp serves it.
@@ -50,6 +51,9 @@ from bitswarm.core.tracker.http_head import HeadError, RequestHead, parse_head
 
 KEEP_ALIVE_SECONDS = 75.0
 """Idle seconds before a persistent connection is closed (aiohttp's default too)."""
+
+LINGER_SECONDS = 2.0
+"""Most seconds a refused connection stays open for the client to read the refusal."""
 
 _ROUTES = (
     re.compile(rb"/(?P<kind>announce|scrape)(?:/(?P<passkey>[A-Za-z0-9_-]+))?"),
@@ -133,6 +137,7 @@ class LeanHttpProtocol(asyncio.Protocol):
         self._active_at = self._loop.time()
         self._idle: asyncio.TimerHandle | None = None
         self._counted = False
+        self._lingering = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         peer = transport.get_extra_info("peername")
@@ -158,6 +163,8 @@ class LeanHttpProtocol(asyncio.Protocol):
             self.server.limits.release(self.peer_host)
 
     def data_received(self, data: bytes) -> None:
+        if self._lingering:
+            return
         self._buffer += data
         self._active_at = self._loop.time()
         if self._writable:
@@ -203,8 +210,19 @@ class LeanHttpProtocol(asyncio.Protocol):
                     transport.close()
         except HeadError as error:
             transport.write(refusal(error))
-            transport.close()
+            self._linger(transport)
+            return
         del self._buffer[:start]
+
+    def _linger(self, transport: asyncio.Transport) -> None:
+        """Close after a refusal without losing it: closing while the client's bytes are
+        still unread would reset the connection, and a reset can overtake the answer. So
+        stop sending, discard whatever still comes, and close when the client does (or
+        after :data:`LINGER_SECONDS`)."""
+        self._lingering = True
+        self._buffer.clear()
+        transport.write_eof()
+        self._loop.call_later(LINGER_SECONDS, self.close)
 
     def _hand_off(self) -> None:
         """Let aiohttp serve this connection from here on, starting with the buffered bytes."""
