@@ -9,7 +9,9 @@ seeking. Writes take turns (one lock a store): the kernel serialises writes to
 a file anyway, and its lock spins while it waits, which cost two threads
 writing 1 MiB pieces in random order 0.44 CPU seconds a GiB instead of 0.26
 (ext4, sparse file). There is no cache of its own: the kernel's page cache
-does that job.
+does that job, and it starts writing each range to disk as soon as it is
+written (:mod:`bitswarm.storage.writeback`), so that making the download
+durable at its end does not wait for all of it.
 
 What lands on disk is what a user expects to find, and nothing more:
 
@@ -49,6 +51,7 @@ from bitswarm.core.metainfo import FileEntry, Torrent, target_path
 from bitswarm.core.metainfo.hashing import v1_piece_hashes, v2_piece_hashes
 from bitswarm.storage.errors import StorageError
 from bitswarm.storage.file_handles import FileHandles, FileSpec
+from bitswarm.storage.writeback import start_writeback
 
 DEFAULT_OPEN_FILES = 64
 """Descriptors one store keeps open at most (libtorrent's default file pool is 40)."""
@@ -215,21 +218,28 @@ class PieceStore:
             return
         path = self.disk_path(span.file_index)
         turn = self._write_lock if write else contextlib.nullcontext()
-        with self._handles.lease(span.file_index, write=write) as fd, turn:
-            done = 0
-            try:
-                while done < len(view):
-                    at = span.offset + done
-                    rest = view[done:]
-                    moved = os.pwrite(fd, rest, at) if write else os.preadv(fd, [rest], at)
-                    if not moved:
-                        raise StorageError(
-                            path,
-                            f"ends at byte {at}, before the {len(view)} bytes "
-                            f"at {span.offset} the torrent puts there",
-                        )
-                    done += moved
-            except OSError as exc:
-                raise StorageError(
-                    path, f"cannot {'write' if write else 'read'}: {exc.strerror}"
-                ) from exc
+        with self._handles.lease(span.file_index, write=write) as fd:
+            with turn:
+                self._move(fd, path, span.offset, view, write=write)
+            if write:  # outside the turn: starting write-back may wait for the disk queue
+                start_writeback(fd, span.offset, len(view))
+
+    @staticmethod
+    def _move(fd: int, path: Path, offset: int, view: memoryview, *, write: bool) -> None:
+        done = 0
+        try:
+            while done < len(view):
+                at = offset + done
+                rest = view[done:]
+                moved = os.pwrite(fd, rest, at) if write else os.preadv(fd, [rest], at)
+                if not moved:
+                    raise StorageError(
+                        path,
+                        f"ends at byte {at}, before the {len(view)} bytes "
+                        f"at {offset} the torrent puts there",
+                    )
+                done += moved
+        except OSError as exc:
+            raise StorageError(
+                path, f"cannot {'write' if write else 'read'}: {exc.strerror}"
+            ) from exc
