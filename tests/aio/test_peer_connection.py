@@ -248,3 +248,31 @@ async def test_a_bug_in_the_torrent_drops_the_peer_not_the_session(
         assert "a bug in the torrent" in caplog.text
     finally:
         await listener.close()
+
+
+@pytest.mark.parametrize("cap", [0, 10_000_000])
+async def test_a_burst_of_blocks_is_written_sixteen_at_a_time_unless_capped(
+    cap: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writes: list[int] = []
+    original = PeerConnection._write
+
+    def recorded(self: PeerConnection, transport: object, frames: list[bytes], size: int) -> None:
+        writes.append(len(frames))
+        original(self, transport, frames, size)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(PeerConnection, "_write", recorded)
+    server_host = Host()
+    listener = await _serve("127.0.0.1", server_host)
+    try:
+        sender = Host(limiters=Limiters.chain(RateLimits.of(up=cap)))
+        client = await connect(("127.0.0.1", listener.port), b"C" * 20, sender)
+        await _until(lambda: server_host.opened)
+        writes.clear()
+        for index in range(64):
+            client.send(Piece(index % PIECES, 0, bytes(16384)))
+        await _until(lambda: server_host.received == 64 * 16384)
+        assert writes == ([16] * 4 if not cap else [2] * 32)
+        client.close("done")
+    finally:
+        await listener.close()

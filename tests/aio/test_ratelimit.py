@@ -95,3 +95,13 @@ def test_released_bytes_never_exceed_rate_times_time_plus_burst(
         total = sum(amount for at, amount in released if at <= moment)
         largest = max(amount for _, amount in released)
         assert total <= rate * moment + bucket.burst + largest + 1e-6 * rate
+
+
+def test_a_chain_is_unlimited_only_while_every_rate_is_zero() -> None:
+    session, torrent = TokenBucket(), TokenBucket()
+    chain = Limiter((torrent, session))
+    assert chain.unlimited and Limiter().unlimited
+    session.set_rate(1000)
+    assert not chain.unlimited
+    session.set_rate(0)
+    assert chain.unlimited

@@ -46,8 +46,13 @@ WRITE_HIGH_WATER = 256 * 1024
 """Bytes buffered in the transport before it asks us to stop writing."""
 
 WRITE_BATCH = 2 * (16 * 1024 + 13)
-"""Frames queued in one turn of the loop go out in writes of up to two blocks' worth: one
-system call for a burst of requests or haves, and rate-limit turns small enough to stay fair."""
+"""Frames queued in one turn of the loop go out in writes of up to two blocks' worth under
+a rate limit: one system call for a burst of requests or haves, and rate-limit turns small
+enough to stay fair."""
+
+UNLIMITED_WRITE_BATCH = 16 * (16 * 1024 + 13)
+"""The same without a rate limit, where no turn needs to be fair: a fast upload's blocks cost
+one (vectored) system call for every sixteen."""
 
 
 class PeerHost(Protocol):
@@ -282,41 +287,42 @@ class PeerConnection(asyncio.Protocol):
         if transport is None or self.host is None:
             return
         limiter = self.host.limiters.up
+        bound = UNLIMITED_WRITE_BATCH if limiter.unlimited else WRITE_BATCH
         while self._queue and not self._writing_paused and not self._waiting_for_tokens:
             if transport.is_closing():
                 self._queue.clear()
                 self._queued = 0
                 return
-            batch = self._next_batch()
-            wait = limiter.reserve(len(batch), self._loop.time())
+            frames, size = self._next_batch(bound)
+            wait = limiter.reserve(size, self._loop.time())
             if wait > 0:
                 self._waiting_for_tokens = True
-                self._loop.call_later(wait, self._write_reserved, batch)
+                self._loop.call_later(wait, self._write_reserved, frames, size)
                 return
-            self._write(transport, batch)
+            self._write(transport, frames, size)
         if not self._queued and not self._writing_paused:
             self.host.peer_drained(self)
 
-    def _next_batch(self) -> bytes:
-        """Queued frames joined up to :data:`WRITE_BATCH` bytes (at least one frame)."""
+    def _next_batch(self, bound: int) -> tuple[list[bytes], int]:
+        """Queued frames up to ``bound`` bytes (at least one frame), and their size."""
 
         frames = [self._queue.popleft()]
         size = len(frames[0])
-        while self._queue and size + len(self._queue[0]) <= WRITE_BATCH:
+        while self._queue and size + len(self._queue[0]) <= bound:
             frame = self._queue.popleft()
             frames.append(frame)
             size += len(frame)
-        return frames[0] if len(frames) == 1 else b"".join(frames)
+        return frames, size
 
-    def _write(self, transport: asyncio.Transport, data: bytes) -> None:
-        self._queued -= len(data)
-        self.bytes_sent += len(data)
-        transport.write(data)
+    def _write(self, transport: asyncio.Transport, frames: list[bytes], size: int) -> None:
+        self._queued -= size
+        self.bytes_sent += size
+        transport.writelines(frames)  # one vectored write, no copy to join them
 
-    def _write_reserved(self, data: bytes) -> None:
+    def _write_reserved(self, frames: list[bytes], size: int) -> None:
         self._waiting_for_tokens = False
         if self._transport is not None and not self._transport.is_closing():
-            self._write(self._transport, data)
+            self._write(self._transport, frames, size)
             self._flush()
 
     def _rate_debt_paid(self) -> None:

@@ -88,6 +88,12 @@ class Limiter:
 
     buckets: Sequence[TokenBucket] = ()
 
+    @property
+    def unlimited(self) -> bool:
+        """Whether no bucket caps anything now (each rate 0)."""
+
+        return not any(bucket.rate for bucket in self.buckets)
+
     def reserve(self, amount: int, now: float) -> float:
         """Reserve ``amount`` in every bucket; the wait is the longest one."""
 
