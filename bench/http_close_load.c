@@ -5,9 +5,10 @@
  * core tops out below what a C tracker answers on another, and every tracker
  * would measure as fast as the generator. This one keeps CONNECTIONS
  * connections in flight with epoll: a non-blocking connect, the next prebuilt
- * request once it is writable, the answer read whole (by Content-Length, or
- * to the close), then the connection closed and the next one opened. Each
- * announce is timed from its connect to the end of its answer.
+ * request once it is writable, the answer read whole (by its Content-Length,
+ * which every tracker here sends), then the connection closed and the next one
+ * opened. Each announce is timed from its connect to the end of its answer;
+ * answers that end after the measured span are not counted.
  *
  * Input: a file of requests, each ending in "\r\n\r\n", used in turn.
  * Output, on stdout: the answers counted in the measured span, its seconds,
@@ -52,13 +53,14 @@ static double now(void) {
     return t.tv_sec + t.tv_nsec / 1e9;
 }
 
-static void open_connection(struct connection *c, double at) {
+/* A new connection to the target; its clock starts now unless ``started`` (a retry). */
+static void open_connection(struct connection *c, double started) {
     c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
     int yes = 1;
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof yes);
     c->sent = 0;
     c->filled = 0;
-    c->started = at;
+    c->started = started > 0 ? started : now();
     if (connect(c->fd, (struct sockaddr *)&target, sizeof target) < 0 && errno != EINPROGRESS) {
         perror("connect");
         exit(1);
@@ -108,7 +110,7 @@ int main(int argc, char **argv) {
     size_t capacity = 1 << 16, recorded = 0;
     double *latencies = malloc(capacity * sizeof *latencies);
     poll_fd = epoll_create1(0);
-    for (int i = 0; i < count; i++) open_connection(&connections[i], start);
+    for (int i = 0; i < count; i++) open_connection(&connections[i], 0);
     struct epoll_event ready[MAX_CONNECTIONS];
     double at = start;
     while (at < end) {
@@ -132,13 +134,13 @@ int main(int argc, char **argv) {
             ssize_t got = read(c->fd, c->buffer + c->filled, SIZE - c->filled);
             if (got > 0) c->filled += got;
             int whole = answered(c);
-            if (!whole && (got > 0 || (got < 0 && errno == EAGAIN))) continue;
-            if (whole && at >= measure_from) { /* else closed early: not an answer */
+            if (!whole && (got > 0 || (got < 0 && (errno == EAGAIN || errno == EINTR)))) continue;
+            if (whole && at >= measure_from && at < end) { /* else closed early: no answer */
                 if (recorded == capacity) latencies = realloc(latencies, (capacity *= 2) * sizeof *latencies);
                 latencies[recorded++] = at - c->started;
             }
             close(c->fd);
-            open_connection(c, at);
+            open_connection(c, 0);
         }
     }
     printf("%zu %.6f\n", recorded, (at < end ? at : end) - measure_from);

@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import errno
 import socket
-from collections.abc import AsyncIterator, Iterator
-from typing import cast
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
+from typing import Any, cast
 
 import pytest
+import uvloop
 from raw_http import announce
 
 from bitswarm.aio import tracker_http_accept
@@ -44,8 +46,8 @@ def adopted(monkeypatch: pytest.MonkeyPatch) -> list[LeanHttpProtocol]:
     made: list[LeanHttpProtocol] = []
 
     class Recorded(LeanHttpProtocol):
-        def __init__(self, server: LeanHttpServer) -> None:
-            super().__init__(server)
+        def __init__(self, server: LeanHttpServer, **options: Any) -> None:
+            super().__init__(server, **options)
             made.append(self)
 
     monkeypatch.setattr(tracker_http_accept, "LeanHttpProtocol", Recorded)
@@ -146,7 +148,7 @@ async def test_a_request_that_comes_after_the_accept_is_answered_by_the_adopter(
     assert status == b"HTTP/1.1 200 OK"
 
 
-async def test_a_malformed_head_is_refused_precisely_without_adoption(
+async def test_a_malformed_head_is_refused_precisely_by_a_lingering_protocol(
     front: LeanHttpServer, adopted: list[LeanHttpProtocol], listening: socket.socket
 ) -> None:
     broken = client(listening, b"GET /announce?x HTTP/1.1\r\nBad Header: x\r\n\r\n")
@@ -155,7 +157,7 @@ async def test_a_malformed_head_is_refused_precisely_without_adoption(
     listener.close()
     assert status == b"HTTP/1.1 400 Bad Request"
     assert body.startswith(b"malformed header line 1")
-    assert adopted == []
+    assert len(adopted) == 1
 
 
 async def test_a_reply_larger_than_the_send_buffer_arrives_whole(
@@ -236,3 +238,106 @@ async def test_closing_stops_accepting(front: LeanHttpServer) -> None:
     listener.close()
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(address, timeout=2).close()
+
+
+async def test_closing_drops_a_connection_not_yet_adopted(
+    front: LeanHttpServer, listening: socket.socket
+) -> None:
+    waiting = client(listening, announce(1))  # kept alive: it is to be adopted
+    listener = HttpListener(front, [listening])
+    listener._accept(listening)  # accept it now, so that closing comes before its adoption
+    listener.close()
+    assert await asyncio.to_thread(read_to_end, waiting) == b""
+    assert front.limits.open == 0
+
+
+# -- on both event loops: uvloop starts reading an adopted connection at once -------------
+
+LOOPS = {"asyncio": asyncio.new_event_loop, "uvloop": uvloop.new_event_loop}
+
+
+@asynccontextmanager
+async def started_front(limits: ConnectionLimits | None = None) -> AsyncIterator[LeanHttpServer]:
+    config = TrackerConfig(http=None, udp=None, policy=TrackerPolicy(interval=60))
+    async with TrackerServer(config) as server:
+        assert server.context is not None
+        yield LeanHttpServer(HttpAnswers(server.context, None), asyncio.Protocol, limits=limits)
+
+
+def on_loop(name: str, test: Callable[[], Awaitable[None]]) -> None:
+    with asyncio.Runner(loop_factory=LOOPS[name]) as runner:
+        runner.run(test())  # type: ignore[arg-type]
+
+
+def responses(data: bytes) -> list[tuple[bytes, bytes]]:
+    """Every whole response in ``data``, in order: status line and body."""
+    found = []
+    while data:
+        head, _, rest = data.partition(b"\r\n\r\n")
+        length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+        found.append((head.split(b"\r\n")[0], rest[:length]))
+        data = rest[length:]
+    return found
+
+
+@pytest.mark.parametrize("loop", sorted(LOOPS))
+def test_bytes_past_the_first_read_are_answered_after_it_in_order(
+    loop: str, listening: socket.socket
+) -> None:
+    requests = b"".join(announce(peer) for peer in range(1, 61)) + announce(61, extra=CLOSE)
+    assert len(requests) > tracker_http_accept.FIRST_READ
+
+    async def test() -> None:
+        async with started_front() as front:
+            pipelined = client(listening, requests)
+            listener = HttpListener(front, [listening])
+            data = await asyncio.to_thread(read_to_end, pipelined)
+            listener.close()
+        answers = responses(data)
+        assert [status for status, _ in answers] == [b"HTTP/1.1 200 OK"] * 61
+        counts = [cast(dict[bytes, int], decode(body))[b"incomplete"] for _, body in answers]
+        assert counts == list(range(1, 62))
+
+    on_loop(loop, test)
+
+
+@pytest.mark.parametrize("loop", sorted(LOOPS))
+def test_a_client_that_stops_sending_still_gets_its_answer(
+    loop: str, listening: socket.socket
+) -> None:
+    async def test() -> None:
+        async with started_front() as front:
+            half_closed = client(listening, announce(1))  # kept alive, but it sends no more
+            half_closed.shutdown(socket.SHUT_WR)
+            listener = HttpListener(front, [listening])
+            data = await asyncio.to_thread(read_to_end, half_closed)
+            listener.close()
+        assert [status for status, _ in responses(data)] == [b"HTTP/1.1 200 OK"]
+
+    on_loop(loop, test)
+
+
+@pytest.mark.parametrize("loop", sorted(LOOPS))
+def test_at_the_bound_each_client_gets_one_whole_answer(
+    loop: str, listening: socket.socket
+) -> None:
+    async def test() -> None:
+        async with started_front(ConnectionLimits(total=1)) as front:
+            for peer in range(1, 201):
+                head, _ = parse_head(announce(peer)) or (None, 0)
+                assert head is not None and front.body_for(head, "127.0.0.1", LOOPBACK)
+            listening.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+            wide = announce(201, extra=CLOSE).replace(b"&left=1", b"&left=1&numwant=200&compact=0")
+            kept = client(listening, announce(202))  # kept alive: it holds the one place
+            big = client(listening, wide, receive_buffer=4096)
+            listener = HttpListener(front, [listening])
+            first = await asyncio.to_thread(read_response, kept)
+            refused = await asyncio.to_thread(read_to_end, big)
+            listener.close()
+            kept.close()
+        assert first[0] == b"HTTP/1.1 200 OK"
+        assert responses(refused) == [
+            (b"HTTP/1.1 503 Service Unavailable", b"too many connections\n")
+        ]
+
+    on_loop(loop, test)

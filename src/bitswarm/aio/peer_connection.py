@@ -52,7 +52,7 @@ enough to stay fair."""
 
 UNLIMITED_WRITE_BATCH = 16 * (16 * 1024 + 13)
 """The same without a rate limit, where no turn needs to be fair: a fast upload's blocks cost
-one (vectored) system call for every sixteen."""
+one system call for every sixteen (a vectored one on uvloop, which needs no copy to join them)."""
 
 
 class PeerHost(Protocol):
@@ -317,7 +317,7 @@ class PeerConnection(asyncio.Protocol):
     def _write(self, transport: asyncio.Transport, frames: list[bytes], size: int) -> None:
         self._queued -= size
         self.bytes_sent += size
-        transport.writelines(frames)  # one vectored write, no copy to join them
+        transport.writelines(frames)  # one write: vectored on uvloop, joined on asyncio 3.11
 
     def _write_reserved(self, frames: list[bytes], size: int) -> None:
         self._waiting_for_tokens = False

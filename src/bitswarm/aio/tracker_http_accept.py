@@ -10,8 +10,7 @@ socket is readable, and reads what each has already sent. When that is one
 whole request head that asks to close, and the lean front
 (:class:`~bitswarm.aio.tracker_http_lean.LeanHttpServer`) answers it at once,
 the reply is sent and the socket closed right there: four system calls and
-the tracker's own work. A malformed head gets its precise refusal the same
-way.
+the tracker's own work.
 
 On Linux the listening sockets defer accepting (``TCP_DEFER_ACCEPT``) until
 a connection's first bytes have come: without that, a client's request
@@ -21,13 +20,16 @@ until the kernel gives up waiting (:data:`DEFER_SECONDS`).
 
 Every other connection is adopted by the event loop with a
 :class:`~bitswarm.aio.tracker_http_lean.LeanHttpProtocol`, which is given the
-bytes already read: a kept-alive one, one whose request has not arrived yet,
-one that aiohttp must serve, and one whose reply did not fit the socket's
-send buffer (the rest is written, then it closes). The connection bounds of
-:class:`~bitswarm.aio.tracker_http_limits.ConnectionLimits` hold for both
-kinds: a connection over them gets the ``503`` as it is accepted (after its
-request, if that has come, is read, so that the close is no reset that
-would lose the answer).
+bytes already read before anything that came later: a kept-alive one, one
+whose request has not arrived yet or is longer than the first read, one
+that aiohttp must serve, one with a malformed head (its refusal lingers
+there), and one whose reply did not fit the socket's send buffer (the rest
+is written, then it closes). The connection bounds of
+:class:`~bitswarm.aio.tracker_http_limits.ConnectionLimits` count a
+connection from its accept to its close, the protocol taking the count over
+from the listener: a connection over them gets the ``503`` as it is
+accepted (after its request, if that has come, is read, so that the close
+is no reset that would lose the answer).
 
 Accepting stops for :data:`ACCEPT_RETRY_SECONDS` when the process is out of
 file descriptors or memory, as asyncio's own servers do, so a full table
@@ -44,7 +46,7 @@ import logging
 import socket
 from collections.abc import Sequence
 
-from bitswarm.aio.tracker_http_lean import LeanHttpProtocol, LeanHttpServer, refusal, response
+from bitswarm.aio.tracker_http_lean import LeanHttpProtocol, LeanHttpServer, response
 from bitswarm.aio.tracker_http_limits import REFUSAL
 from bitswarm.core.tracker.compact import packed_ip
 from bitswarm.core.tracker.errors import TrackerMessageError
@@ -81,6 +83,10 @@ class HttpListener:
         self.sockets = tuple(sockets)
         self._loop = asyncio.get_running_loop()
         self._adopting: set[asyncio.Task[None]] = set()
+        self._unadopted: dict[_socket.socket, str] = {}
+        """Connections whose adoption has not started, and their hosts: closed (and
+        released) here if it never does."""
+        self._closed = False
         for sock in self.sockets:
             self._loop.add_reader(sock.fileno(), self._accept, sock)
         self._family = {sock: int(sock.family) for sock in self.sockets}
@@ -89,9 +95,10 @@ class HttpListener:
     async def bind(
         cls, server: LeanHttpServer, host: str, port: int, *, reuse_port: bool = False
     ) -> HttpListener:
-        """Listen on every address ``host`` resolves to (as ``loop.create_server`` does)."""
+        """Listen on every address ``host`` resolves to (as ``loop.create_server`` does;
+        ``""`` is every interface)."""
         found = await asyncio.get_running_loop().getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
         )
         sockets: list[socket.socket] = []
         try:
@@ -126,12 +133,18 @@ class HttpListener:
         return str(name[0]), int(name[1])
 
     def close(self) -> None:
-        """Stop accepting; connections still being adopted are dropped."""
+        """Stop accepting; connections not yet adopted are closed."""
+        if self._closed:
+            return
+        self._closed = True
         for sock in self.sockets:
             self._loop.remove_reader(sock.fileno())
             sock.close()
         for task in self._adopting:
             task.cancel()
+        for connection, host in self._unadopted.items():
+            self._closed_here(connection, host)
+        self._unadopted.clear()
 
     def _accept(self, sock: socket.socket) -> None:
         family = self._family[sock]
@@ -158,7 +171,10 @@ class HttpListener:
             self._loop.add_reader(sock.fileno(), self._accept, sock)
 
     def _serve(self, connection: _socket.socket, host: str) -> None:
-        """Answer a one-shot request here and close, or hand the connection to the loop."""
+        """Answer a one-shot request here and close, or hand the connection to the loop.
+
+        The connection is counted from here on: released once it is closed here, or
+        by the adopting protocol when it closes."""
         limits = self.server.limits
         if not limits.admit(host):
             with contextlib.suppress(OSError):  # read what came, or closing would reset
@@ -166,33 +182,42 @@ class HttpListener:
             _send_now(connection, REFUSAL)
             connection.close()
             return
-        limits.release(host)  # counted again by the protocol that adopts it, if one does
         try:
-            first: bytes | None = connection.recv(FIRST_READ, _DONT_WAIT)
-        except BlockingIOError:
-            first = None  # the request is still on its way
-        except OSError:
-            first = b""  # reset: as good as closed
-        if first == b"":
-            connection.close()
-            return
-        if first is not None and len(first) < FIRST_READ:
-            reply = self._one_shot(first, host)
-            if reply is not None:
-                unsent = _send_now(connection, reply)
-                if unsent:
-                    self._adopt(connection, b"", unsent)
-                else:
-                    connection.close()
+            try:
+                first: bytes | None = connection.recv(FIRST_READ, _DONT_WAIT)
+            except BlockingIOError:
+                first = None  # the request is still on its way
+            except OSError:
+                first = b""  # reset: as good as closed
+            if first == b"":
+                self._closed_here(connection, host)
                 return
-        self._adopt(connection, first or b"", b"")
+            reply = self._one_shot(first, host) if first and len(first) < FIRST_READ else None
+            if reply is None:
+                self._adopt(connection, host, first or b"", b"")
+                return
+            unsent = _send_now(connection, reply)
+            if unsent:
+                self._adopt(connection, host, b"", unsent)
+            else:
+                self._closed_here(connection, host)
+        except Exception:  # our bug, not the client's doing: drop this one, go on accepting
+            log.exception("HTTP tracker: a connection from %s failed", host)
+            self._closed_here(connection, host)
+
+    def _closed_here(self, connection: _socket.socket, host: str) -> None:
+        connection.close()
+        self.server.limits.release(host)
 
     def _one_shot(self, data: bytes, host: str) -> bytes | None:
-        """The whole reply if ``data`` is one request answered at once that closes."""
+        """The whole reply if ``data`` is one request answered at once that closes.
+
+        A malformed head is left to the adopting protocol too: its refusal must
+        linger (see :class:`~bitswarm.aio.tracker_http_lean.LeanHttpProtocol`)."""
         try:
             parsed = parse_head(data)
-        except HeadError as error:
-            return refusal(error)
+        except HeadError:
+            return None
         if parsed is None:
             return None
         head, _ = parsed
@@ -205,24 +230,27 @@ class HttpListener:
         body = self.server.body_for(head, host, ip)
         return None if body is None else response(body, False, head.minor_version)
 
-    def _adopt(self, connection: _socket.socket, unread: bytes, unsent: bytes) -> None:
-        task = self._loop.create_task(self._adopted(connection, unread, unsent))
+    def _adopt(self, connection: _socket.socket, host: str, unread: bytes, unsent: bytes) -> None:
+        """Give the connection (counted) to a protocol, with what was read of it and what of
+        its reply is still to send."""
+        self._unadopted[connection] = host
+        protocol = LeanHttpProtocol(self.server, counted=True, unread=unread, unsent=unsent)
+        task = self._loop.create_task(self._adopted(connection, host, protocol))
         self._adopting.add(task)
         task.add_done_callback(self._adopting.discard)
 
-    async def _adopted(self, connection: _socket.socket, unread: bytes, unsent: bytes) -> None:
-        protocol = LeanHttpProtocol(self.server)
+    async def _adopted(
+        self, connection: _socket.socket, host: str, protocol: LeanHttpProtocol
+    ) -> None:
+        del self._unadopted[connection]
         adopted = socket.socket(fileno=connection.detach())  # the kind event loops take
         try:
-            transport, _ = await self._loop.connect_accepted_socket(lambda: protocol, adopted)
+            await self._loop.connect_accepted_socket(lambda: protocol, adopted)
         except BaseException:
             adopted.close()
+            if not protocol.adopted:
+                self.server.limits.release(host)
             raise
-        if unsent:
-            transport.write(unsent)
-            transport.close()
-        elif unread:
-            protocol.data_received(unread)
 
 
 def _send_now(connection: _socket.socket, data: bytes) -> bytes:

@@ -125,8 +125,23 @@ class LeanHttpServer:
 class LeanHttpProtocol(asyncio.Protocol):
     """One client connection, until it is handed to aiohttp or closed."""
 
-    def __init__(self, server: LeanHttpServer) -> None:
+    def __init__(
+        self,
+        server: LeanHttpServer,
+        *,
+        counted: bool = False,
+        unread: bytes = b"",
+        unsent: bytes = b"",
+    ) -> None:
+        """``counted``: the listener adopting the connection has counted it already;
+        ``unread``: what it read of the connection; ``unsent``: the rest of a reply it
+        began to send, after which the connection closes."""
         self.server = server
+        self.adopted = False
+        """Whether the connection reached :meth:`connection_made`."""
+        self._already_counted = counted
+        self._unread = unread
+        self._unsent = unsent
         self.transport: asyncio.Transport | None = None
         self.peer_host: str | None = None
         self._ip: bytes | None = None
@@ -146,7 +161,8 @@ class LeanHttpProtocol(asyncio.Protocol):
             self._ip = packed_ip(self.peer_host) if self.peer_host else None
         except TrackerMessageError:  # not an IP socket: the general path says so
             self._ip = None
-        if not self.server.limits.admit(self.peer_host):
+        self.adopted = True
+        if not self._already_counted and not self.server.limits.admit(self.peer_host):
             refused = cast(asyncio.Transport, transport)
             refused.write(REFUSAL)
             refused.close()
@@ -155,6 +171,13 @@ class LeanHttpProtocol(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)
         self.server.connections.add(self)
         self._idle = self._loop.call_later(KEEP_ALIVE_SECONDS, self._close_if_idle)
+        # What the listener had, before the transport delivers anything that came later.
+        unread, unsent, self._unread, self._unsent = self._unread, self._unsent, b"", b""
+        if unsent:
+            self.transport.write(unsent)
+            self.close()
+        elif unread:
+            self.data_received(unread)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._forget()
