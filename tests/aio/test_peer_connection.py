@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 import pytest
@@ -182,14 +184,25 @@ async def test_port_in_use_is_one_clear_error() -> None:
         await listener.close()
 
 
-async def test_upload_cap_is_not_exceeded() -> None:
-    rate = 400_000
+@asynccontextmanager
+async def _sending(up: float) -> AsyncIterator[tuple[PeerConnection, Host, Host]]:
+    """A client capped at ``up`` bytes/s (0: no cap) connected to a served host: the
+    connection, its host and the server's."""
     server_host = Host()
     listener = await _serve("127.0.0.1", server_host)
     try:
-        capped = Host(limiters=Limiters.chain(RateLimits.of(up=rate)))
-        client = await connect(("127.0.0.1", listener.port), b"C" * 20, capped)
+        sender = Host(limiters=Limiters.chain(RateLimits.of(up=up)))
+        client = await connect(("127.0.0.1", listener.port), b"C" * 20, sender)
         await _until(lambda: server_host.opened)
+        yield client, sender, server_host
+        client.close("done")
+    finally:
+        await listener.close()
+
+
+async def test_upload_cap_is_not_exceeded() -> None:
+    rate = 400_000
+    async with _sending(rate) as (client, capped, server_host):
         block = bytes(16384)
         started = time.monotonic()
         for index in range(60):  # ~1 MB: about 2.5 s at the cap
@@ -202,9 +215,6 @@ async def test_upload_cap_is_not_exceeded() -> None:
         # Everything sent within `elapsed` seconds fits the cap, plus one burst and one frame.
         assert client.bytes_sent <= rate * elapsed + burst + len(block) + 13 + HANDSHAKE_SIZE
         assert client.queued_bytes == 0 and capped.drained > drained_before  # told when empty
-        client.close("done")
-    finally:
-        await listener.close()
 
 
 async def test_download_cap_is_not_exceeded() -> None:
@@ -262,17 +272,9 @@ async def test_a_burst_of_blocks_is_written_sixteen_at_a_time_unless_capped(
         original(self, transport, frames, size)  # type: ignore[arg-type]
 
     monkeypatch.setattr(PeerConnection, "_write", recorded)
-    server_host = Host()
-    listener = await _serve("127.0.0.1", server_host)
-    try:
-        sender = Host(limiters=Limiters.chain(RateLimits.of(up=cap)))
-        client = await connect(("127.0.0.1", listener.port), b"C" * 20, sender)
-        await _until(lambda: server_host.opened)
+    async with _sending(cap) as (client, _, server_host):
         writes.clear()
         for index in range(64):
             client.send(Piece(index % PIECES, 0, bytes(16384)))
         await _until(lambda: server_host.received == 64 * 16384)
         assert writes == ([16] * 4 if not cap else [2] * 32)
-        client.close("done")
-    finally:
-        await listener.close()
