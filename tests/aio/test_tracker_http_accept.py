@@ -46,8 +46,8 @@ def adopted(monkeypatch: pytest.MonkeyPatch) -> list[LeanHttpProtocol]:
     made: list[LeanHttpProtocol] = []
 
     class Recorded(LeanHttpProtocol):
-        def __init__(self, server: LeanHttpServer, **options: Any) -> None:
-            super().__init__(server, **options)
+        def __init__(self, server: LeanHttpServer, host: str, **options: Any) -> None:
+            super().__init__(server, host, **options)
             made.append(self)
 
     monkeypatch.setattr(tracker_http_accept, "LeanHttpProtocol", Recorded)

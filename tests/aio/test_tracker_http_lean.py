@@ -12,7 +12,7 @@ from tracker_helpers import AwaitedOnly
 
 from bitswarm.aio import tracker_http_lean
 from bitswarm.aio.tracker_answers import HttpAnswers
-from bitswarm.aio.tracker_http_lean import LeanHttpServer
+from bitswarm.aio.tracker_http_lean import LeanHttpProtocol, LeanHttpServer
 from bitswarm.aio.tracker_server import TrackerConfig, TrackerServer
 from bitswarm.core.bencode import decode
 from bitswarm.core.tracker.policy import TrackerPolicy
@@ -153,9 +153,6 @@ class _Transport(asyncio.Transport):
         self.written: list[bytes] = []
         self.reading = True
 
-    def get_extra_info(self, name: str, default: object = None) -> object:
-        return ("127.0.0.1", 5555) if name == "peername" else default
-
     def write(self, data: bytes | bytearray | memoryview) -> None:
         self.written.append(bytes(data))
 
@@ -175,7 +172,7 @@ class _Transport(asyncio.Transport):
 async def test_a_full_send_buffer_pauses_reading_and_answering(server: TrackerServer) -> None:
     assert server.context is not None
     lean = LeanHttpServer(HttpAnswers(server.context, None), lambda: asyncio.Protocol())
-    protocol = lean()
+    protocol = LeanHttpProtocol(lean, "127.0.0.1")
     transport = _Transport()
     protocol.connection_made(transport)
     protocol.pause_writing()

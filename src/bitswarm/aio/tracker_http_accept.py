@@ -46,10 +46,13 @@ import logging
 import socket
 from collections.abc import Sequence
 
-from bitswarm.aio.tracker_http_lean import LeanHttpProtocol, LeanHttpServer, response
+from bitswarm.aio.tracker_http_lean import (
+    LeanHttpProtocol,
+    LeanHttpServer,
+    client_ip,
+    response,
+)
 from bitswarm.aio.tracker_http_limits import REFUSAL
-from bitswarm.core.tracker.compact import packed_ip
-from bitswarm.core.tracker.errors import TrackerMessageError
 from bitswarm.core.tracker.http_head import MAX_HEAD_BYTES, HeadError, parse_head
 
 log = logging.getLogger(__name__)
@@ -223,18 +226,14 @@ class HttpListener:
         head, _ = parsed
         if head.keep_alive:
             return None
-        try:
-            ip = packed_ip(host)
-        except TrackerMessageError:
-            ip = None
-        body = self.server.body_for(head, host, ip)
+        body = self.server.body_for(head, host, client_ip(host))
         return None if body is None else response(body, False, head.minor_version)
 
     def _adopt(self, connection: _socket.socket, host: str, unread: bytes, unsent: bytes) -> None:
         """Give the connection (counted) to a protocol, with what was read of it and what of
         its reply is still to send."""
         self._unadopted[connection] = host
-        protocol = LeanHttpProtocol(self.server, counted=True, unread=unread, unsent=unsent)
+        protocol = LeanHttpProtocol(self.server, host, unread=unread, unsent=unsent)
         task = self._loop.create_task(self._adopted(connection, host, protocol))
         self._adopting.add(task)
         task.add_done_callback(self._adopting.discard)

@@ -29,10 +29,12 @@ A malformed head gets a precise ``400`` (or ``431`` for an oversized head,
 closes once the client has had the answer (a lingering close). Reading
 pauses while the socket's send buffer is full, so a client that pipelines
 without reading cannot grow the server's memory, and an idle connection
-closes after :data:`KEEP_ALIVE_SECONDS`. Connections over the
-bounds of :class:`~bitswarm.aio.tracker_http_limits.ConnectionLimits` (in
-total, per client address) are answered ``503`` and closed as they arrive;
-the bounds go on counting a connection once aiohttp serves it.
+closes after :data:`KEEP_ALIVE_SECONDS`. The listener has counted every
+connection in the bounds of
+:class:`~bitswarm.aio.tracker_http_limits.ConnectionLimits` (in total, per
+client address) and refused those over them; the protocol releases the count
+when its connection closes, and the bounds go on counting a connection once
+aiohttp serves it.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from collections.abc import Callable
 from typing import cast
 
 from bitswarm.aio.tracker_answers import HttpAnswers, TrackerRequest
-from bitswarm.aio.tracker_http_limits import REFUSAL, ConnectionLimits, CountedProtocol
+from bitswarm.aio.tracker_http_limits import ConnectionLimits, CountedProtocol
 from bitswarm.aio.tracker_metrics import Kind
 from bitswarm.core.tracker.compact import packed_ip
 from bitswarm.core.tracker.errors import TrackerMessageError
@@ -85,9 +87,6 @@ class LeanHttpServer:
         self.connections: set[LeanHttpProtocol] = set()
         """The connections this front serves itself (not those handed to aiohttp)."""
 
-    def __call__(self) -> LeanHttpProtocol:
-        return LeanHttpProtocol(self)
-
     def body_for(self, head: RequestHead, host: str | None, ip: bytes | None) -> bytes | None:
         """The body answering ``head`` from ``host`` (packed: ``ip``) at once, or ``None``
         if aiohttp should serve the connection from this request on."""
@@ -126,25 +125,19 @@ class LeanHttpProtocol(asyncio.Protocol):
     """One client connection, until it is handed to aiohttp or closed."""
 
     def __init__(
-        self,
-        server: LeanHttpServer,
-        *,
-        counted: bool = False,
-        unread: bytes = b"",
-        unsent: bytes = b"",
+        self, server: LeanHttpServer, host: str, *, unread: bytes = b"", unsent: bytes = b""
     ) -> None:
-        """``counted``: the listener adopting the connection has counted it already;
-        ``unread``: what it read of the connection; ``unsent``: the rest of a reply it
-        began to send, after which the connection closes."""
+        """A connection from ``host`` that the listener has counted in the server's limits
+        (released here when it closes); ``unread``: what the listener read of it;
+        ``unsent``: the rest of a reply it began to send, after which the connection closes."""
         self.server = server
         self.adopted = False
         """Whether the connection reached :meth:`connection_made`."""
-        self._already_counted = counted
         self._unread = unread
         self._unsent = unsent
         self.transport: asyncio.Transport | None = None
-        self.peer_host: str | None = None
-        self._ip: bytes | None = None
+        self.peer_host = host
+        self._ip = client_ip(host)
         """The client's packed IP, for the announce hot path."""
         self._buffer = bytearray()
         self._writable = True
@@ -155,18 +148,7 @@ class LeanHttpProtocol(asyncio.Protocol):
         self._lingering = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        peer = transport.get_extra_info("peername")
-        self.peer_host = str(peer[0]) if peer else None
-        try:
-            self._ip = packed_ip(self.peer_host) if self.peer_host else None
-        except TrackerMessageError:  # not an IP socket: the general path says so
-            self._ip = None
         self.adopted = True
-        if not self._already_counted and not self.server.limits.admit(self.peer_host):
-            refused = cast(asyncio.Transport, transport)
-            refused.write(REFUSAL)
-            refused.close()
-            return
         self._counted = True
         self.transport = cast(asyncio.Transport, transport)
         self.server.connections.add(self)
@@ -279,6 +261,15 @@ class LeanHttpProtocol(asyncio.Protocol):
 def _plain_announce(head: RequestHead) -> bool:
     """A ``GET /announce`` with no body: for the hot path to try."""
     return head.path == b"/announce" and head.method == b"GET" and not head.has_body
+
+
+def client_ip(host: str) -> bytes | None:
+    """The packed IP of ``host``, for the announce hot path; ``None`` if it is no IP address
+    (the general path then says what is wrong)."""
+    try:
+        return packed_ip(host)
+    except TrackerMessageError:
+        return None
 
 
 def refusal(error: HeadError) -> bytes:

@@ -2,13 +2,13 @@
 
 A flood of connections from one address must not use up the process's file
 descriptors or memory and shut out everyone else. The HTTP listener
-(:mod:`.tracker_http_accept`) and the lean front (:mod:`.tracker_http_lean`)
-ask :class:`ConnectionLimits` when they take a connection: over either bound,
-the client gets a short ``503`` (with ``Retry-After``) and the connection
-closes before its request is answered.
-The count follows a connection for its whole life, also once it is handed
-over to aiohttp (through :class:`CountedProtocol`), and a connection leaves
-it when it closes, by either side.
+(:mod:`.tracker_http_accept`) asks :class:`ConnectionLimits` as it accepts a
+connection: over either bound, the client gets a short ``503`` (with
+``Retry-After``) and the connection closes before its request is answered.
+The count follows a connection for its whole life, through the lean front
+(:mod:`.tracker_http_lean`) and once it is handed over to aiohttp (through
+:class:`CountedProtocol`), and a connection leaves it when it closes, by
+either side.
 
 Defaults: :data:`MAX_CONNECTIONS` in total, never more than the open-file
 limit leaves room for, and :data:`MAX_PER_ADDRESS` per address. A tracker
