@@ -5,7 +5,7 @@ data that claims their pieces (:mod:`bitswarm.storage.resume`). Left alone,
 the kernel keeps a fast download's data dirty in memory (up to a tenth of
 the RAM) and the ``fsync`` that follows the last piece writes all of it at
 once, with the download done and its user waiting: a second a GiB on a fast
-disk. Asking for write-back of each range as it is written (Linux's
+disk. Asking for write-back of each piece as it is written (Linux's
 ``sync_file_range`` with ``SYNC_FILE_RANGE_WRITE``: start writing, do not
 wait) spreads that work over the download, so the final ``fsync`` waits for
 the last few pieces only. The data stays in the page cache, so a seed that
@@ -44,8 +44,3 @@ def start_writeback(fd: int, offset: int, length: int) -> None:
     """Have the kernel start writing ``length`` bytes of ``fd`` at ``offset`` to disk."""
     if _SYNC_FILE_RANGE is not None:
         _SYNC_FILE_RANGE(fd, offset, length, SYNC_FILE_RANGE_WRITE)
-
-
-def available() -> bool:
-    """Whether :func:`start_writeback` does anything here."""
-    return _SYNC_FILE_RANGE is not None
