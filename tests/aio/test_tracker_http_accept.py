@@ -96,9 +96,15 @@ def read_response(sock: socket.socket) -> tuple[bytes, bytes]:
     return head.split(b"\r\n")[0], body
 
 
-def response_of(data: bytes) -> tuple[bytes, bytes]:
-    head, _, body = data.partition(b"\r\n\r\n")
-    return head.split(b"\r\n")[0], body
+def responses(data: bytes) -> list[tuple[bytes, bytes]]:
+    """Every whole response in ``data``, in order: status line and body."""
+    found = []
+    while data:
+        head, _, rest = data.partition(b"\r\n\r\n")
+        length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+        found.append((head.split(b"\r\n")[0], rest[:length]))
+        data = rest[length:]
+    return found
 
 
 async def test_a_one_shot_announce_is_answered_and_closed_as_it_is_accepted(
@@ -106,7 +112,7 @@ async def test_a_one_shot_announce_is_answered_and_closed_as_it_is_accepted(
 ) -> None:
     waiting = client(listening, announce(1, extra=CLOSE))
     listener = HttpListener(front, [listening])
-    status, body = response_of(await asyncio.to_thread(read_to_end, waiting))
+    [(status, body)] = responses(await asyncio.to_thread(read_to_end, waiting))
     listener.close()
     reply = decode(body)
     assert status == b"HTTP/1.1 200 OK" and isinstance(reply, dict)
@@ -122,7 +128,7 @@ async def test_a_kept_alive_connection_is_adopted_and_served_on(
     listener = HttpListener(front, [listening])
     first = await asyncio.to_thread(read_response, kept)
     kept.sendall(announce(2, extra=CLOSE))
-    second = response_of(await asyncio.to_thread(read_to_end, kept))
+    [second] = responses(await asyncio.to_thread(read_to_end, kept))
     listener.close()
     assert [status for status, _ in (first, second)] == [b"HTTP/1.1 200 OK"] * 2
     assert [cast(dict[bytes, int], decode(body))[b"incomplete"] for _, body in (first, second)] == [
@@ -143,7 +149,7 @@ async def test_a_request_that_comes_after_the_accept_is_answered_by_the_adopter(
         await asyncio.sleep(0.01)
     assert len(adopted) == 1 and front.limits.open == 1
     late.sendall(announce(1, extra=CLOSE))
-    status, _ = response_of(await asyncio.to_thread(read_to_end, late))
+    [(status, _)] = responses(await asyncio.to_thread(read_to_end, late))
     listener.close()
     assert status == b"HTTP/1.1 200 OK"
 
@@ -153,7 +159,7 @@ async def test_a_malformed_head_is_refused_precisely_by_a_lingering_protocol(
 ) -> None:
     broken = client(listening, b"GET /announce?x HTTP/1.1\r\nBad Header: x\r\n\r\n")
     listener = HttpListener(front, [listening])
-    status, body = response_of(await asyncio.to_thread(read_to_end, broken))
+    [(status, body)] = responses(await asyncio.to_thread(read_to_end, broken))
     listener.close()
     assert status == b"HTTP/1.1 400 Bad Request"
     assert body.startswith(b"malformed header line 1")
@@ -170,7 +176,7 @@ async def test_a_reply_larger_than_the_send_buffer_arrives_whole(
     wide = announce(201, extra=CLOSE).replace(b"&left=1", b"&left=1&numwant=200&compact=0")
     waiting = client(listening, wide, receive_buffer=4096)
     listener = HttpListener(front, [listening])
-    status, body = response_of(await asyncio.to_thread(read_to_end, waiting))
+    [(status, body)] = responses(await asyncio.to_thread(read_to_end, waiting))
     listener.close()
     reply = decode(body)
     assert status == b"HTTP/1.1 200 OK" and isinstance(reply, dict)
@@ -186,7 +192,7 @@ async def test_a_connection_over_the_bounds_is_refused_as_it_is_accepted(
     listener = HttpListener(front, [listening])
     await asyncio.to_thread(read_response, held)
     over = client(listening, announce(2, extra=CLOSE))
-    status, body = response_of(await asyncio.to_thread(read_to_end, over))
+    [(status, body)] = responses(await asyncio.to_thread(read_to_end, over))
     listener.close()
     held.close()
     assert (status, body) == (b"HTTP/1.1 503 Service Unavailable", b"too many connections\n")
@@ -229,7 +235,7 @@ async def test_running_out_of_descriptors_pauses_accepting_then_resumes(
     data = await asyncio.to_thread(read_to_end, waiting)
     listener.close()
     assert flaky.failed and loop.time() - started >= 0.2
-    assert response_of(data)[0] == b"HTTP/1.1 200 OK"
+    assert [status for status, _ in responses(data)] == [b"HTTP/1.1 200 OK"]
 
 
 async def test_closing_stops_accepting(front: LeanHttpServer) -> None:
@@ -267,17 +273,6 @@ async def started_front(limits: ConnectionLimits | None = None) -> AsyncIterator
 def on_loop(name: str, test: Callable[[], Awaitable[None]]) -> None:
     with asyncio.Runner(loop_factory=LOOPS[name]) as runner:
         runner.run(test())  # type: ignore[arg-type]
-
-
-def responses(data: bytes) -> list[tuple[bytes, bytes]]:
-    """Every whole response in ``data``, in order: status line and body."""
-    found = []
-    while data:
-        head, _, rest = data.partition(b"\r\n\r\n")
-        length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
-        found.append((head.split(b"\r\n")[0], rest[:length]))
-        data = rest[length:]
-    return found
 
 
 @pytest.mark.parametrize("loop", sorted(LOOPS))
