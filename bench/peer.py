@@ -48,9 +48,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-# The third-party peer harness lives with the interop tests; bitswarm may be uninstalled.
+# The third-party peer harness lives with the tests; bitswarm may be uninstalled.
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "tests" / "interop"), str(ROOT / "src")]
+sys.path[:0] = [str(ROOT / "tests" / "interop"), str(ROOT / "tests"), str(ROOT / "src")]
 
 from peers import (  # noqa: E402
     BitswarmPeer,

@@ -11,7 +11,6 @@ import http.client
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ from typing import Any
 from urllib.parse import quote_from_bytes
 
 import bitswarm
+import free_ports
 from bitswarm.core.bencode import decode
 
 SRC = Path(bitswarm.__file__).parents[1]
@@ -43,12 +43,7 @@ def spawn(*args: str) -> subprocess.Popen[str]:
 
 def free_port() -> int:
     """A port free on 127.0.0.1 for both TCP and UDP (for ``--workers``, which needs one)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", port))  # the UDP port of the same number is free too
-    return port
+    return free_ports.free_port(udp=True)
 
 
 @contextmanager

@@ -21,16 +21,11 @@ from pathlib import Path
 import bitswarm
 from bitswarm.core.metainfo import Torrent
 from bitswarm.storage.create import create_torrent
+from free_ports import free_port
 
 SRC = Path(bitswarm.__file__).parents[1]
 KIB = 1024
 CONTENT = {"a.bin": 700 * KIB + 5, "sub/b.bin": 300 * KIB, "sub/empty": 0, "c.txt": 999}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def spawn(*args: str) -> subprocess.Popen[str]:

@@ -41,27 +41,10 @@ from urllib.request import ProxyHandler, Request, build_opener
 
 import bitswarm
 from bitswarm.core.wire.handshake import HANDSHAKE_SIZE, Extensions, Handshake, parse_handshake
+from free_ports import free_port, free_ports
 
 LT_PEER = Path(__file__).with_name("lt_peer.py")
 STOP_GRACE = 10.0
-
-
-def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
-    """``count`` distinct TCP ports free on ``host`` now (for programs that need fixed ports).
-
-    The probes are held open together: one closed before the next is bound
-    could hand out the same port twice.
-    """
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with contextlib.ExitStack() as stack:
-        probes = [stack.enter_context(socket.socket(family)) for _ in range(count)]
-        for probe in probes:
-            probe.bind((host, 0))
-        return [int(probe.getsockname()[1]) for probe in probes]
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    return free_ports(1, host)[0]
 
 
 def wait_until(condition: Callable[[], bool], what: str, timeout: float = 60.0) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import socket
 import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -25,6 +24,7 @@ import pytest
 from bitswarm.aio.tracker_server import TrackerConfig, TrackerServer
 from bitswarm.core.tracker.policy import TrackerPolicy
 from bitswarm_testing import require_program
+from free_ports import free_port
 
 pytestmark = pytest.mark.interop
 
@@ -168,10 +168,3 @@ async def test_aria2_downloads_from_a_libtorrent_seed(
     assert (download / "payload.bin").read_bytes() == content.read_bytes()
     assert tracker.context is not None
     assert tracker.context.metrics.get("http", "announces") >= 2
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
