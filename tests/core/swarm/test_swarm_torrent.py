@@ -624,3 +624,23 @@ def test_allowed_fast_is_withdrawn_once_the_peer_has_pieces_to_trade() -> None:
     assert actions == [ReadBlock("p", Request(allowed[0], 0, BLOCK_SIZE))]  # still a newcomer
     actions = feed(swarm, "p", Have(others[1]), Have(others[2]), Request(allowed[1], 0, BLOCK_SIZE))
     assert sent(actions, "p") == [RejectRequest(allowed[1], 0, BLOCK_SIZE)]
+
+
+@pytest.mark.parametrize("answer", ["block", "reject"])
+@pytest.mark.parametrize("who", ["first", "second"])
+def test_a_deadline_that_comes_earlier_is_the_timer(answer: str, who: str) -> None:
+    """A block measures its sender's round trip, which can shorten the time-out of its
+    other requests, and a reject begins a back-off: either can bring that peer's deadline
+    before every other peer's, and the timer must move with it."""
+
+    config = PipelineConfig(min_depth=8)  # the two seeds are asked for every block at once
+    swarm, _ = make(pipeline=config)
+    requests = {name: unchoked_seed(swarm, name) for name in ("first", "second")}
+    assert swarm.get_timer() == config.timeout_initial
+    if answer == "block":
+        assert not sent(feed(swarm, who, block(requests[who][0]), now=1.0), who, Request)
+        assert swarm.get_timer() == config.timeout_min  # its next request, sent at 0
+    else:
+        request = requests[who][0]
+        feed(swarm, who, RejectRequest(request.index, request.begin, request.length), now=1.0)
+        assert swarm.get_timer() == 1.0 + config.reject_backoff

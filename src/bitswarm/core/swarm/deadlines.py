@@ -8,9 +8,10 @@ time on. :class:`PeerDeadlines` keeps a heap of lower bounds instead:
 
 * a peer whose deadline may have moved *earlier* (a request sent into an
   empty pipeline, a faster round trip, a reject's back-off) must be
-  :meth:`~PeerDeadlines.touch` ed; the torrent touches every peer it hears
-  from and every peer it sends a request to, which covers all of them (any
-  other message it sends moves only the keep-alive, and later);
+  :meth:`~PeerDeadlines.touch` ed; the torrent touches a peer that connects,
+  that sends a block or a reject, and that it sends a request to, which
+  covers all of them (any other message, heard or sent, moves only the idle
+  time-out or the keep-alive, and later);
 * a deadline that moved *later* (a keep-alive sent, a message heard, a
   request answered) needs nothing: its stale entry is found when it reaches
   the top, recomputed and pushed down (lazy deletion).

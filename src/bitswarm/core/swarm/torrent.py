@@ -220,8 +220,7 @@ class TorrentSwarm:
         peer = self._peers.get(key)
         if peer is None or self._stopped:
             return  # messages that crossed our Disconnect
-        peer.last_heard = now
-        self._deadlines.touch(key)
+        peer.last_heard = now  # the idle time-out moves later: nothing to touch
         peers = self._peers
         for message in messages:
             try:
@@ -436,9 +435,11 @@ class TorrentSwarm:
 
     def _on_reject(self, peer: PeerState, message: RejectRequest, now: float) -> None:
         self._downloader.rejected(peer, message, now)
+        self._deadlines.touch(peer.key)  # a back-off may begin
 
     def _on_piece(self, peer: PeerState, message: Piece, now: float) -> None:
         self._downloader.block(peer, message, now)
+        self._deadlines.touch(peer.key)  # a shorter round trip shortens the time-out
 
     # -- pieces, interest, choking ----------------------------------------------------
 
