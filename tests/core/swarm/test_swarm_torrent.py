@@ -202,6 +202,22 @@ def test_unchoke_starts_min_depth_requests_then_piece_is_written_and_verified() 
     assert swarm.have.to_string().count("1") == 1
 
 
+def test_a_passed_piece_ends_interest_only_in_the_peers_it_was_the_last_offer_of() -> None:
+    swarm, _ = make("11111100")
+    join(swarm, "only-6")
+    assert sent(feed(swarm, "only-6", HaveNone(), Have(6)), "only-6", Interested)
+    join(swarm, "only-7")
+    assert sent(feed(swarm, "only-7", HaveNone(), Have(7)), "only-7", Interested)
+    for request in unchoked_seed(swarm):
+        if request.index == 6:
+            feed(swarm, "seed", block(request))
+    swarm.piece_verified(6, True, 1.0)
+    actions = swarm.actions()
+    assert sent(actions, "only-6") == [Have(6), NotInterested()]
+    assert sent(actions, "only-7") == [Have(6)]  # it still has the piece we lack
+    assert sent(actions, "seed") == [Have(6)]
+
+
 def test_last_piece_finishes_the_torrent_and_drops_seeds() -> None:
     swarm, _ = make("11111110")
     requests = unchoked_seed(swarm)

@@ -50,9 +50,11 @@ class PeerPieces:
     def have(self, peer: PeerKey, piece: int) -> bool:
         """A ``have``; returns whether it was news (a repeated ``have`` changes nothing)."""
 
-        if peer in self._seeds:
-            return False
-        field = self._field(peer)
+        field = self._peers.get(peer)
+        if field is None:
+            if peer in self._seeds:
+                return False
+            field = self._field(peer)  # raises: the peer never joined
         if not field.set(piece):
             return False
         self._on_change(piece, +1)

@@ -112,7 +112,8 @@ class Bitfield:
             raise IndexError(f"piece {index} is outside a bitfield of {self._length} pieces")
 
     def __getitem__(self, index: int) -> bool:
-        self._check(index)
+        if not 0 <= index < self._length:  # _check, inline: the commonest question of all
+            self._check(index)
         return bool(self._bits[index >> 3] & (0x80 >> (index & 7)))
 
     def __contains__(self, index: object) -> bool:
@@ -121,11 +122,13 @@ class Bitfield:
     def set(self, index: int) -> bool:
         """Set ``index``; return whether it was newly set."""
 
-        self._check(index)
+        if not 0 <= index < self._length:
+            self._check(index)
         mask = 0x80 >> (index & 7)
-        if self._bits[index >> 3] & mask:
+        bits = self._bits
+        if bits[index >> 3] & mask:
             return False
-        self._bits[index >> 3] |= mask
+        bits[index >> 3] |= mask
         self._count += 1
         return True
 

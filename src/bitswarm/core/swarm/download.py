@@ -176,16 +176,22 @@ class Downloader:
     def flush(self, now: float) -> None:
         """Top up the pipelines of the peers woken since the last flush."""
 
+        peers, wake = self._peers, self._wake
         if self._wake_all:
-            keys = list(self._peers)
+            keys = list(peers)
+        elif len(wake) == 1:  # most events: one peer's news, nothing to sort
+            peer = peers.get(wake.pop())
+            if peer is not None:
+                self._request_more(peer, now)
+            return
         else:
-            keys = [key for key in self._wake if key in self._peers]
-        self._wake.clear()
+            keys = [key for key in wake if key in peers]
+        wake.clear()
         self._wake_all = False
-        peers = [self._peers[key] for key in keys]
-        if len(peers) > 1:
-            peers.sort(key=lambda p: p.pipeline.snubbed)
-        for peer in peers:
+        woken = [peers[key] for key in keys]
+        if len(woken) > 1:
+            woken.sort(key=lambda p: p.pipeline.snubbed)
+        for peer in woken:
             self._request_more(peer, now)
 
     def _request_more(self, peer: PeerState, now: float) -> None:

@@ -176,7 +176,8 @@ class PiecePicker:
     # -- availability ------------------------------------------------------------
 
     def _count(self, piece: int, delta: int) -> None:
-        if not (self._by_availability and self._pickable(piece)):
+        # _pickable, inline: this runs for every ``have`` of the swarm
+        if not (self._by_availability and self._priority[piece] > 0 and not self._have[piece]):
             self._availability[piece] += delta  # its place in the order does not change
             return
         self._order.remove(piece, self._key(piece))

@@ -444,12 +444,21 @@ class TorrentSwarm:
     # -- pieces, interest, choking ----------------------------------------------------
 
     def _piece_passed(self, piece: int) -> None:
+        """Announce the piece to every peer (one message object for all: a value) and see
+        what one more piece changes. Short of the last piece that is only interest, and
+        only where it can end: with a peer that has this piece (libtorrent asks those
+        alone). Nobody is woken: no request became possible."""
+
         self._have.set(piece)
         self._actions.append(PieceDone(piece))
         self._check_finished()
+        announcement, seed, has = Have(piece), self._have.all(), self._picker.peers.has
         for peer in list(self._peers.values()):
-            self._send(peer, Have(piece))
-            self._pieces_changed(peer)
+            self._send(peer, announcement)
+            if seed:
+                self._pieces_changed(peer)
+            elif peer.am_interested and has(peer.key, piece):
+                self._update_interest(peer, self._picker.is_interesting(peer.key))
 
     def _check_finished(self) -> None:
         finished = self._picker.is_finished()
@@ -467,20 +476,24 @@ class TorrentSwarm:
         interest can then only begin, with a piece we want, and is not worked out anew
         from every piece (a ``have`` is the commonest message of a swarm)."""
 
-        if self._have.all() and self._picker.peers.is_seed(peer.key):
+        seed = self._have.all()
+        if seed and self._picker.peers.is_seed(peer.key):
             self._drop(peer, "both sides are seeds")
             return
-        if peer.piece_count > self.config.allowed_fast_count or self._have.all():
+        if seed or peer.piece_count > self.config.allowed_fast_count:
             peer.allowed_fast_out.clear()
         if new is None:
             interested = self._picker.is_interesting(peer.key)
         else:
             interested = peer.am_interested or self._picker.wants(new)
+        self._update_interest(peer, interested)
+        if interested:
+            self._downloader.wake(peer)
+
+    def _update_interest(self, peer: PeerState, interested: bool) -> None:
         if interested != peer.am_interested:
             peer.am_interested = interested
             self._send(peer, Interested() if interested else NotInterested())
-        if interested:
-            self._downloader.wake(peer)
 
     def _rechoke(self, now: float) -> None:
         """One choking round: the choker decides, this applies (choke first, then rejects)."""
