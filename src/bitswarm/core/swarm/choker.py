@@ -51,9 +51,13 @@ from bitswarm.core.swarm.pieces import PeerKey
 NEWCOMER_WEIGHT = 3
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PeerSnapshot:
-    """What the choker needs to know of one peer, at one moment."""
+    """What the choker needs to know of one peer, at one moment.
+
+    A value nobody changes, yet not frozen: the torrent builds one for every
+    peer that can move at each choking decision, and a frozen dataclass takes
+    five times as long to build."""
 
     key: PeerKey
     interested: bool

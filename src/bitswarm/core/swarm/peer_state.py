@@ -132,16 +132,16 @@ class PeerState:
     def snapshot(self, now: float) -> PeerSnapshot:
         """What the choker needs of this peer now."""
 
-        return PeerSnapshot(
-            key=self.key,
-            interested=self.peer_interested,
-            download_rate=self.down.rate(now),
-            upload_rate=self.up.rate(now),
-            am_choking=self.am_choking,
-            connected_at=self.connected_at,
-            am_interested=self.am_interested,
-            last_block_at=self.pipeline.last_block_at,
-            uploaded=self.up.total,
+        return PeerSnapshot(  # positional, in field order: half the cost of keywords
+            self.key,
+            self.peer_interested,
+            self.down.rate(now),
+            self.up.rate(now),
+            self.am_choking,
+            self.connected_at,
+            self.am_interested,
+            self.pipeline.last_block_at,
+            self.up.total,
         )
 
     def stats(self, now: float, *, is_seed: bool) -> PeerStats:
