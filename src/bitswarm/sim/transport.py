@@ -42,7 +42,7 @@ Transit = tuple[SimPeer, SimPeer, int, Message | bytes, int]
 
 
 class Transport:
-    __slots__ = ("_after", "_close", "_exact", "_loop", "_peers", "_stats")
+    __slots__ = ("_after", "_close", "_exact", "_inbox", "_loop", "_peers", "_stats")
 
     def __init__(
         self,
@@ -62,6 +62,10 @@ class Transport:
         """Carries out a core's actions after it was handed a message."""
         self._close = close
         """Closes a connection from one side (a protocol error on the exact path)."""
+        self._inbox = [
+            self._deliver if peer.link.download == math.inf else self._downlink for peer in peers
+        ]
+        """What an arriving message goes to first, by receiver: its downlink, if capped."""
 
     def send(self, peer: SimPeer, remote: int, message: Message) -> None:
         """``peer``'s core sent ``message`` to ``remote``: apply its policy, then transmit."""
@@ -94,10 +98,9 @@ class Transport:
         else:
             payload = message
             size = wire_size(message)
-        link, remote_link = peer.link, remote.link
-        arrival = link.send(size, now) + link.latency + remote_link.latency
-        then = self._deliver if remote_link.download == math.inf else self._downlink
-        loop.at(arrival, then, (peer, remote, connection, payload, size))
+        link = peer.link
+        arrival = link.send(size, now) + link.latency + remote.link.latency
+        loop.at(arrival, self._inbox[remote_index], (peer, remote, connection, payload, size))
 
     def _downlink(self, transit: Transit) -> None:
         receiver = transit[1]
