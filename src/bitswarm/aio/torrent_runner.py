@@ -269,22 +269,26 @@ class TorrentRunner:
             self._loop.call_soon(self._schedule_timer)
 
     def _execute(self, action: Action) -> None:
+        # the actions of every block first, spared the match below
+        if type(action) is Send:
+            connection = self.connections.get(action.peer)
+            if connection is not None:
+                connection.send(action.message)
+            return
+        if type(action) is WriteBlock:
+            self._writer.add(action.piece, action.offset, action.data)
+            return
+        if type(action) is ReadBlock:
+            self._reads_waiting.setdefault(action.peer, deque()).append(action.request)
+            self._read_ahead(action.peer)
+            return
         match action:
-            case Send(peer, message):
-                connection = self.connections.get(peer)
-                if connection is not None:
-                    connection.send(message)
             case Disconnect(peer, reason) | Ban(peer, reason):
                 connection = self.connections.get(peer)
                 if connection is not None:
                     if isinstance(action, Ban):
                         self.dialer.banned.add(connection.address[0])
                     connection.close(reason)
-            case WriteBlock(piece, offset, data):
-                self._writer.add(piece, offset, data)
-            case ReadBlock(peer, request):
-                self._reads_waiting.setdefault(peer, deque()).append(request)
-                self._read_ahead(peer)
             case VerifyPiece(piece):
                 self._spawn(self._verify(piece))
             case PieceDone(piece):
