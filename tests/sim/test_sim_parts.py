@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import random
 
@@ -14,7 +15,7 @@ from bitswarm.core.swarm.super_seed import SuperSeeder
 from bitswarm.core.wire import messages
 from bitswarm.core.wire.messages import Have, HaveAll, HaveBitfield, HaveNone, Message
 from bitswarm.sim.disk import CountingDisk, DiskFull, ExactDisk
-from bitswarm.sim.engine import EventLoop
+from bitswarm.sim.engine import COLLECT_EVERY, EventLoop
 from bitswarm.sim.links import SEND_BUFFER, Endpoint, wire_size
 from bitswarm.sim.tracker import VirtualTracker
 
@@ -38,6 +39,18 @@ def test_run_stops_at_the_limit_and_never_schedules_into_the_past() -> None:
     loop.at(1.0, lambda _: fired.append(loop.now))  # in the past: runs now
     loop.run(lambda: len(fired) == 2, until=10.0)
     assert fired == [3.0, 5.0]
+
+
+def test_events_run_with_fewer_collections_and_the_setting_comes_back() -> None:
+    before = gc.get_threshold()
+    loop = EventLoop()
+    during: list[tuple[int, int, int]] = []
+    loop.at(1.0, lambda _: during.append(gc.get_threshold()))
+    loop.at(2.0, lambda _: 1 / 0)  # an event that fails still restores it
+    with pytest.raises(ZeroDivisionError):
+        loop.run(lambda: False, until=10.0)
+    assert during == [(max(before[0], COLLECT_EVERY), *before[1:])]
+    assert gc.get_threshold() == before
 
 
 _SPANS = (messages.Request, messages.Cancel, messages.RejectRequest)

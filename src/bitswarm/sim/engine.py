@@ -8,10 +8,31 @@ method and a value instead of building a closure per event.
 
 from __future__ import annotations
 
+import gc
 import heapq
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
+
+COLLECT_EVERY = 100_000
+"""Container allocations between two young-generation collections while events run.
+
+A large run keeps millions of objects alive (cores, connections, messages in
+flight) and makes new ones at every event. At CPython's default of 700 the
+collector runs tens of thousands of times, and a full collection of every
+object each time their number grows by a quarter: a sixth of a 10,000-peer
+run. Cycles are still collected, a little later."""
+
+
+@contextmanager
+def _fewer_collections() -> Iterator[None]:
+    threshold = gc.get_threshold()
+    gc.set_threshold(max(threshold[0], COLLECT_EVERY), *threshold[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
 
 
 class EventLoop:
@@ -44,6 +65,10 @@ class EventLoop:
         enough: all events of one instant run before the swarm is judged.
         """
 
+        with _fewer_collections():
+            return self._run(done, until)
+
+    def _run(self, done: Callable[[], bool], until: float) -> bool:
         heap, pop = self._heap, heapq.heappop
         checked_at = -1.0
         while heap:
