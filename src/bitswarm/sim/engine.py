@@ -54,10 +54,6 @@ class EventLoop:
             when = self.now
         heapq.heappush(self._heap, (when, next(self._seq), callback, argument))
 
-    @property
-    def pending(self) -> int:
-        return len(self._heap)
-
     def run(self, done: Callable[[], bool], *, until: float) -> bool:
         """Run events until ``done()`` holds (True) or the clock would pass ``until`` (False).
 
