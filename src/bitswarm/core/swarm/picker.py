@@ -280,7 +280,10 @@ class PiecePicker:
             self._free_blocks -= 1
         partial.request(block, peer)
         ref = self.geometry.block(piece, block)
-        self._asked.setdefault(peer, set()).add(ref)
+        asked = self._asked.get(peer)
+        if asked is None:
+            asked = self._asked[peer] = set()
+        asked.add(ref)
         return ref
 
     def _suggested(
@@ -390,7 +393,9 @@ class PiecePicker:
     def request_failed(self, peer: PeerKey, block: BlockRef) -> None:
         """Rejected, choked without fast, timed out, cancelled: ``peer`` will not send it."""
 
-        self._asked.get(peer, set()).discard(block)
+        asked = self._asked.get(peer)
+        if asked is not None:
+            asked.discard(block)
         partial = self._partials.get(block.piece)
         if partial is None:
             return
@@ -409,7 +414,9 @@ class PiecePicker:
 
         if index is None:
             index = self.geometry.block_index(block)
-        self._asked.get(peer, set()).discard(block)
+        asked = self._asked.get(peer)
+        if asked is not None:
+            asked.discard(block)
         if self._have[block.piece]:
             return Arrival(wanted=False)
         partial = self._partial(block.piece)

@@ -184,7 +184,7 @@ class PartialPiece:
             self.free -= 1
         self.states[block] = BlockState.RECEIVED
         self.senders[block] = peer
-        return [other for other in self.requesters.pop(block, []) if other != peer]
+        return [other for other in self.requesters.pop(block, ()) if other != peer]
 
     def finish(self, block: int) -> None:
         if self.states[block] != BlockState.RECEIVED:
