@@ -34,6 +34,7 @@ from bitswarm.storage.errors import StorageError
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 POLL = 0.25
+"""Seconds between looks at a running torrent's peers and stop condition (see run_until)."""
 DEFAULT_PORT = 6881
 DEFAULT_GIVE_UP = 60.0
 _HOST_NAME = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?:\.(?!-)[A-Za-z0-9-]{1,63})*\.?")
@@ -171,7 +172,11 @@ async def running_torrent(
 async def run_until(
     runner: TorrentRunner, done: Callable[[], bool], give_up: float | None = DEFAULT_GIVE_UP
 ) -> None:
-    """Wait until ``done()``; raise a one-line failure if the torrent stops or finds no one."""
+    """Wait until ``done()``; raise a one-line failure if the torrent stops or finds no one.
+
+    ``done()`` and the peers are looked at every :data:`POLL` seconds, and at once when
+    the torrent finishes or stops: a download ends as its last piece is verified, not up
+    to a poll later."""
 
     loop = asyncio.get_running_loop()
     alone_since = loop.time()
@@ -182,7 +187,22 @@ async def run_until(
             alone_since = loop.time()
         elif give_up is not None and loop.time() - alone_since > give_up:
             raise UserError(_no_route(runner, give_up), EXIT_FAILED)
-        await asyncio.sleep(POLL)
+        await _finished_or_stopped(runner, POLL)
+
+
+async def _finished_or_stopped(runner: TorrentRunner, timeout: float) -> None:
+    """Wait ``timeout`` seconds, or less if the torrent finishes or stops meanwhile."""
+
+    events = (runner.finished, runner.ended)
+    waits = [asyncio.ensure_future(event.wait()) for event in events if not event.is_set()]
+    if not waits:
+        await asyncio.sleep(timeout)
+        return
+    try:
+        await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()
 
 
 def _no_route(runner: TorrentRunner, waited: float) -> str:
