@@ -117,14 +117,17 @@ def main() -> None:
     while not stop.is_set():
         # Woken at once by an alert (the torrent's state changing to seeding among them), so
         # "finished" comes when the last piece is verified, not up to a status period later.
-        session.wait_for_alert(WAKE_MS)
+        alert = session.wait_for_alert(WAKE_MS)
         session.pop_alerts()
+        now = time.monotonic()
+        due = now - reported >= arguments.every
+        if alert is None and not due:
+            continue  # nothing happened: no status asked of the session
         status = handle.status()
         if status.errc.value() != 0:
             emit("error", message=status.errc.message())
             break
-        now = time.monotonic()
-        if now - reported >= arguments.every:
+        if due:
             reported = now
             emit(
                 "status",
