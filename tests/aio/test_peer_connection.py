@@ -268,7 +268,7 @@ async def test_a_burst_of_blocks_is_written_sixteen_at_a_time_unless_capped(
     original = PeerConnection._write
 
     def recorded(self: PeerConnection, transport: object, frames: list[bytes], size: int) -> None:
-        writes.append(len(frames))
+        writes.append(size)
         original(self, transport, frames, size)  # type: ignore[arg-type]
 
     monkeypatch.setattr(PeerConnection, "_write", recorded)
@@ -277,4 +277,5 @@ async def test_a_burst_of_blocks_is_written_sixteen_at_a_time_unless_capped(
         for index in range(64):
             client.send(Piece(index % PIECES, 0, bytes(16384)))
         await _until(lambda: server_host.received == 64 * 16384)
-        assert writes == ([16] * 4 if not cap else [2] * 32)
+        frame = 13 + 16384
+        assert writes == ([16 * frame] * 4 if not cap else [2 * frame] * 32)

@@ -22,6 +22,7 @@ import hashlib
 from typing import Protocol
 
 from bitswarm.core.swarm.pieces import PieceGeometry
+from bitswarm.core.wire.messages import BlockData
 
 
 class DiskFull(Exception):
@@ -29,7 +30,7 @@ class DiskFull(Exception):
 
 
 class VirtualDisk(Protocol):
-    def write(self, piece: int, offset: int, data: bytes) -> None: ...
+    def write(self, piece: int, offset: int, data: BlockData) -> None: ...
 
     def read(self, piece: int, offset: int, length: int) -> bytes: ...
 
@@ -77,7 +78,7 @@ class ExactDisk:
         ]
         self._space = _Capacity(capacity)
 
-    def write(self, piece: int, offset: int, data: bytes) -> None:
+    def write(self, piece: int, offset: int, data: BlockData) -> None:
         self._space.take(piece, len(data))
         self._buffers[piece][offset : offset + len(data)] = data
 
@@ -106,7 +107,7 @@ class CountingDisk:
         self._zeros: dict[int, bytes] = {}
         self._space = _Capacity(capacity)
 
-    def write(self, piece: int, offset: int, data: bytes) -> None:
+    def write(self, piece: int, offset: int, data: BlockData) -> None:
         self._space.take(piece, len(data))
         self._partial.setdefault(piece, {})[offset] = len(data)
 

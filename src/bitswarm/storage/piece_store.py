@@ -3,7 +3,7 @@
 A peer trades *blocks* (``piece``, ``offset``, ``length``) of a piece space
 that the torrent cuts across its files; :class:`PieceStore` turns each block
 into file ranges with :class:`~bitswarm.core.layout.Layout` and reads or writes
-them with ``os.preadv``/``os.pwrite`` at their offsets, one call per file the
+them with ``os.pread``/``os.pwrite`` at their offsets, one call per file the
 block touches, so several threads may work on one torrent at once without
 seeking. Writes take turns (one lock a store): the kernel serialises writes to
 a file anyway, and its lock spins while it waits, which cost two threads
@@ -124,8 +124,18 @@ class PieceStore:
         self._each_span(piece, offset, len(view), view, write=True)
 
     def read_block(self, piece: int, offset: int, length: int) -> bytes:
-        """The ``length`` bytes at ``offset`` within ``piece``."""
-        return bytes(self._read(piece, offset, length))
+        """The ``length`` bytes at ``offset`` within ``piece``.
+
+        A block inside one file (nearly every one) is a single ``pread``: the
+        kernel fills the ``bytes`` returned, with no buffer zeroed and copied."""
+        spans = self.layout.block_spans(piece, offset, length)
+        if len(spans) == 1 and not spans[0].is_pad:
+            span = spans[0]
+            with self._handles.lease(span.file_index, write=False) as fd:
+                data = self._pread(fd, span)
+            if len(data) == span.length:
+                return data
+        return bytes(self._read(piece, offset, length))  # across files, or a short read
 
     def read_piece(self, piece: int) -> bytes:
         """All the bytes of ``piece``."""
@@ -140,7 +150,7 @@ class PieceStore:
         """
         return self._matches(piece, self._read_piece(piece))
 
-    def write_piece_if_valid(self, piece: int, blocks: Sequence[bytes]) -> bool:
+    def write_piece_if_valid(self, piece: int, blocks: Sequence[bytes | memoryview]) -> bool:
         """Hash ``piece`` from ``blocks`` (its bytes in order) and write them only if they match.
 
         The receive path's shortcut: a piece gathered in memory is checked
@@ -228,6 +238,14 @@ class PieceStore:
                 self._move(fd, path, span.offset, view, write=write)
             if write and len(view) >= WRITEBACK_FROM:  # outside the turn: it may wait
                 start_writeback(fd, span.offset, len(view))
+
+    def _pread(self, fd: int, span: FileSpan) -> bytes:
+        try:
+            return os.pread(fd, span.length, span.offset)
+        except OSError as exc:
+            raise StorageError(
+                self.disk_path(span.file_index), f"cannot read: {exc.strerror}"
+            ) from exc
 
     @staticmethod
     def _move(fd: int, path: Path, offset: int, view: memoryview, *, write: bool) -> None:

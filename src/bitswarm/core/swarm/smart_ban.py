@@ -30,6 +30,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from bitswarm.core.swarm.pieces import PeerKey
+from bitswarm.core.wire.messages import BlockData
 
 DIGEST_SIZE = 16
 
@@ -58,10 +59,10 @@ class SmartBan:
         self.alert = False
         """A piece has failed: record block digests from now on."""
 
-    def _digest(self, data: bytes) -> bytes:
+    def _digest(self, data: BlockData) -> bytes:
         return hashlib.blake2b(data, digest_size=DIGEST_SIZE, key=self._key).digest()
 
-    def block_received(self, piece: int, block: int, peer: PeerKey, data: bytes) -> None:
+    def block_received(self, piece: int, block: int, peer: PeerKey, data: BlockData) -> None:
         """``peer``'s data for ``block`` of ``piece`` is the copy being written."""
 
         digest = self._digest(data) if self.alert else b""

@@ -57,7 +57,7 @@ from bitswarm.core.wire.handshake import (
     parse_handshake,
     peek_info_hash,
 )
-from bitswarm.core.wire.messages import Message
+from bitswarm.core.wire.messages import BlockData, Message, Piece
 from bitswarm.core.wire.parser import MessageParser
 
 _T = TypeVar("_T")
@@ -115,7 +115,7 @@ class PeerConnection:
         self.connected_to_self = False
         """The peer presented our own peer id: we dialled our own listener."""
         self.state = State.HANDSHAKE
-        self._outgoing: list[bytes] = []
+        self._outgoing: list[BlockData] = []
         self._parser = MessageParser(piece_count)
         self._buffer = bytearray()
         """Handshake bytes received so far."""
@@ -167,7 +167,14 @@ class PeerConnection:
             return b""
         data = outgoing[0] if len(outgoing) == 1 else b"".join(outgoing)
         outgoing.clear()
-        return data
+        return bytes(data)
+
+    def chunks_to_send(self) -> list[BlockData]:
+        """The same bytes as :meth:`data_to_send`, in the pieces they were queued in, for a
+        vectored write: a ``piece`` message is its header, then its block, not copied."""
+
+        chunks, self._outgoing = self._outgoing, []
+        return chunks
 
     def send(self, message: Message) -> None:
         """Queue ``message``; only between a complete handshake and the close."""
@@ -176,7 +183,10 @@ class PeerConnection:
             raise LocalProtocolError(
                 f"cannot send {type(message).__name__}: connection is {self.state.value}"
             )
-        self._outgoing.append(message.encode())
+        if type(message) is Piece:
+            self._outgoing += (message.header(), message.block)
+        else:
+            self._outgoing.append(message.encode())
 
     def accept(self, piece_count: int | None) -> None:
         """Answer :class:`InfoHashReceived`: the torrent is ours; our handshake is queued."""

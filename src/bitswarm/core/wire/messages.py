@@ -23,6 +23,10 @@ PIECE_HEADER = struct.Struct(">II")
 """A piece message's index and begin, before its block."""
 _PORT = struct.Struct(">H")
 
+BlockData = bytes | memoryview
+"""A block's bytes: ``bytes``, or a read-only view of the larger ``bytes`` it came in (the
+chunk the parser received, the chunk an upload read from disk), which spares copying it."""
+
 
 class MessageId(IntEnum):
     """The message ids of BEP 3, BEP 5 (port), BEP 6 (fast) and BEP 10 (extended)."""
@@ -203,13 +207,16 @@ class Piece:
 
     index: int
     begin: int
-    block: bytes
+    block: BlockData
 
     def encode(self) -> bytes:
+        return self.header() + self.block
+
+    def header(self) -> bytes:
+        """The frame's bytes before the block: a vectored write sends the block uncopied."""
+
         length = 1 + PIECE_HEADER.size + len(self.block)
-        return (
-            _HEADER.pack(length, self.ID) + PIECE_HEADER.pack(self.index, self.begin) + self.block
-        )
+        return _HEADER.pack(length, self.ID) + PIECE_HEADER.pack(self.index, self.begin)
 
     @classmethod
     def from_payload(cls, payload: bytes) -> Self:

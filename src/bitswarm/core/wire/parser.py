@@ -3,9 +3,14 @@
 Theory of operation
 -------------------
 Bytes arrive in whatever pieces TCP hands over: :meth:`MessageParser.receive_data`
-appends them to one buffer, and :meth:`MessageParser.next_message` returns the
+keeps each chunk as it came, and :meth:`MessageParser.next_message` returns the
 next complete message, or ``None`` when more bytes are needed. Nothing is
 parsed ahead of demand, so a caller that stops asking stops the work.
+
+The stream is mostly ``piece`` messages, a GiB of blocks for a GiB
+downloaded, so a block is not copied: it is a read-only ``memoryview`` of the
+chunk it arrived in (a ``bytes`` object, immutable, kept alive by the view).
+Only a message that straddles two chunks is joined, at most one a chunk.
 
 The parser is bounded. As soon as the five header bytes (length prefix and id)
 are in, the length is checked against what that id may carry:
@@ -27,6 +32,7 @@ is spent: every later call raises the same error.
 from __future__ import annotations
 
 import struct
+from collections import deque
 from typing import NoReturn
 
 from bitswarm.core.swarm.bitfield import Bitfield, BitfieldError, wire_length
@@ -68,59 +74,95 @@ class MessageParser:
         """Pieces in the torrent, or ``None`` until the metadata is known (BEP 9)."""
         self.max_block = max_block
         self.max_extended = max_extended
-        self._buffer = bytearray()
+        self._chunks: deque[memoryview] = deque()
+        """The bytes received and not yet parsed, as they came; the first from ``_start``."""
         self._start = 0
+        self._buffered = 0
         self._offset = 0
-        """Stream offset of ``_buffer[0]``, so errors can say where."""
+        """Stream offset of the next message, so errors can say where."""
         self._error: ProtocolError | None = None
 
     @property
     def buffered(self) -> int:
         """Bytes received but not yet returned as messages."""
 
-        return len(self._buffer) - self._start
+        return self._buffered
 
     def receive_data(self, data: bytes | bytearray | memoryview) -> None:
-        if self._start:
-            del self._buffer[: self._start]
-            self._offset += self._start
-            self._start = 0
-        self._buffer += data
+        if not data:
+            return
+        if type(data) is not bytes:  # the caller may reuse its buffer: keep a copy
+            data = bytes(data)
+        self._chunks.append(memoryview(data))
+        self._buffered += len(data)
 
     def next_message(self) -> Message | None:
         """The next complete message, or ``None`` until more data arrives."""
 
         if self._error is not None:
             raise self._error
-        available = len(self._buffer) - self._start
+        available = self._buffered
         if available < 4:
             return None
-        (length,) = _LENGTH.unpack_from(self._buffer, self._start)
+        chunk, start = self._chunks[0], self._start
+        header = 5 if available >= 5 else 4
+        if len(chunk) - start < header:  # the header straddles two chunks
+            chunk, start = self._join(header), 0
+        (length,) = _LENGTH.unpack_from(chunk, start)
         if length == 0:
-            self._start += 4
+            self._consume(4)
             return _KEEP_ALIVE
         if available < 5:
             return None
-        start = self._start
-        message_id = self._buffer[start + 4]
+        message_id = chunk[start + 4]
         block_size = length - _PIECE_HEADER_SIZE
-        if message_id == _PIECE_ID and 0 < block_size <= self.max_block:
-            # most of the stream: its block is copied out once, with no payload in between
-            if available < 4 + length:
-                return None
-            index, begin = PIECE_HEADER.unpack_from(self._buffer, start + 5)
-            end = start + 4 + length
-            block = bytes(memoryview(self._buffer)[end - block_size : end])
-            self._start = end
-            return Piece(index, begin, block)
-        self._check_length(message_id, length - 1)
-        if available < 4 + length:
+        if message_id != _PIECE_ID or not 0 < block_size <= self.max_block:
+            self._check_length(message_id, length - 1)
+        size = 4 + length
+        if available < size:
             return None
-        payload = bytes(self._buffer[self._start + 5 : self._start + 4 + length])
-        if message_id == MessageId.BITFIELD and self.piece_count is not None:
-            self._check_bitfield(payload, self.piece_count)
-        self._start += 4 + length
-        return decode(message_id, payload)
+        if len(chunk) - start < size:
+            chunk, start = self._join(size), 0
+        end = start + size
+        if message_id == _PIECE_ID and 0 < block_size <= self.max_block:
+            # most of the stream: the block is a view of its chunk, not a copy
+            index, begin = PIECE_HEADER.unpack_from(chunk, start + 5)
+            message: Message = Piece(index, begin, chunk[end - block_size : end])
+        else:
+            payload = bytes(chunk[start + 5 : end])
+            if message_id == MessageId.BITFIELD and self.piece_count is not None:
+                self._check_bitfield(payload, self.piece_count)
+            message = decode(message_id, payload)
+        self._consume(size)
+        return message
+
+    def _join(self, size: int) -> memoryview:
+        """Make the first ``size`` buffered bytes one chunk (they straddle chunks): copied
+        out of the chunks they span, and only those bytes."""
+
+        chunks, parts, missing = self._chunks, [], size
+        first = chunks.popleft()[self._start :]
+        while True:
+            part = first[:missing]
+            parts.append(part)
+            missing -= len(part)
+            if not missing:
+                break
+            first = chunks.popleft()
+        if len(part) < len(first):
+            chunks.appendleft(first[len(part) :])
+        joined = memoryview(b"".join(parts))
+        chunks.appendleft(joined)
+        self._start = 0
+        return joined
+
+    def _consume(self, size: int) -> None:
+        self._start += size
+        self._buffered -= size
+        self._offset += size
+        if self._start == len(self._chunks[0]):
+            self._chunks.popleft()
+            self._start = 0
 
     def next_messages(self) -> list[Message]:
         """Every complete message buffered, in order: :meth:`next_message` until ``None``.
@@ -139,7 +181,7 @@ class MessageParser:
         return messages
 
     def _fail(self, reason: str) -> NoReturn:
-        where = self._offset + self._start
+        where = self._offset
         self._error = ProtocolError(f"{reason} (message at stream byte {where})")
         raise self._error
 
