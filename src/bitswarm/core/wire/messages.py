@@ -21,6 +21,7 @@ _INDEX = struct.Struct(">I")
 _BLOCK = struct.Struct(">III")
 PIECE_HEADER = struct.Struct(">II")
 """A piece message's index and begin, before its block."""
+_PIECE_FRAME = struct.Struct(">IBII")
 _PORT = struct.Struct(">H")
 
 BlockData = bytes | memoryview
@@ -139,6 +140,11 @@ class _Packed:
         return cls(*cls.LAYOUT.unpack(payload))
 
 
+_INDEX_FRAME = struct.Struct(">IBI")
+_BLOCK_FRAME = struct.Struct(">IBIII")
+"""Whole frames of the two commonest packed messages (``have``; ``request``), packed at once."""
+
+
 @dataclass(frozen=True, slots=True)
 class _PieceIndex(_Packed):
     """A message whose payload is one piece index."""
@@ -146,6 +152,9 @@ class _PieceIndex(_Packed):
     LAYOUT = _INDEX
 
     index: int
+
+    def encode(self) -> bytes:
+        return _INDEX_FRAME.pack(5, self.ID, self.index)
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +187,9 @@ class _BlockSpan(_Packed):
     index: int
     begin: int
     length: int
+
+    def encode(self) -> bytes:
+        return _BLOCK_FRAME.pack(13, self.ID, self.index, self.begin, self.length)
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,7 +228,7 @@ class Piece:
         """The frame's bytes before the block: a vectored write sends the block uncopied."""
 
         length = 1 + PIECE_HEADER.size + len(self.block)
-        return _HEADER.pack(length, self.ID) + PIECE_HEADER.pack(self.index, self.begin)
+        return _PIECE_FRAME.pack(length, self.ID, self.index, self.begin)
 
     @classmethod
     def from_payload(cls, payload: bytes) -> Self:
