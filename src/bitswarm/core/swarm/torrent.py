@@ -170,6 +170,10 @@ class TorrentSwarm:
         self._now = now
         self._uploaded = 0
         self._deadlines = PeerDeadlines(self._deadline_of)
+        self._unchoked: set[PeerKey] = set()
+        """The peers we unchoke: a handful (the slots), so the busy slots are counted fast."""
+        self._interested = 0
+        """How many peers are interested in us."""
 
     # -- driver interface ------------------------------------------------------------
 
@@ -270,6 +274,8 @@ class TorrentSwarm:
             self._stopped = True
             self._actions.append(Stopped(f"writing piece {piece} failed: {error}"))
             self._peers.clear()
+            self._unchoked.clear()
+            self._interested = 0
 
     def set_priorities(self, priorities: Sequence[int], now: float) -> None:
         """Piece priorities from now on (0 skips a piece): interest and requests follow, and
@@ -372,6 +378,7 @@ class TorrentSwarm:
     ) -> None:
         was_interested = peer.peer_interested
         peer.peer_interested = isinstance(message, Interested)
+        self._interested += peer.peer_interested - was_interested
         if peer.peer_interested and peer.am_choking:
             self._fill_slots(now)  # it may take a free slot
         elif was_interested and not peer.peer_interested and not peer.am_choking:
@@ -506,13 +513,12 @@ class TorrentSwarm:
         """Between rounds: free upload slots go to waiting peers; the round stays due.
 
         Only when a slot is free and a peer waits for one are the peers snapshot for
-        :meth:`Choker.fill`: interest changes far more often than slots do."""
+        :meth:`Choker.fill`: interest changes far more often than slots do, and finding
+        that out looks at the unchoked peers alone."""
 
-        busy = waiting = 0
-        for other in self._peers.values():
-            if other.peer_interested:
-                busy += not other.am_choking
-                waiting += other.am_choking
+        peers = self._peers
+        busy = sum(peers[key].peer_interested for key in self._unchoked)
+        waiting = self._interested - busy
         if not waiting or busy >= self.config.choker.upload_slots:
             return
         snapshots = [
@@ -526,12 +532,14 @@ class TorrentSwarm:
         for key in decision.choke:
             peer = self._peers[key]
             peer.am_choking = True
+            self._unchoked.discard(key)
             self._send(peer, Choke())
             self._uploader.choked(peer)
             self._first_copies.closed(key)
         for key in decision.unchoke:
             peer = self._peers[key]
             peer.am_choking = False
+            self._unchoked.add(key)
             self._send(peer, Unchoke())
             if peer.fast and self._have.all():
                 self._suggest(peer, self._first_copies.unchoked(key))
@@ -563,6 +571,8 @@ class TorrentSwarm:
 
     def _forget(self, peer: PeerState) -> None:
         del self._peers[peer.key]
+        self._unchoked.discard(peer.key)
+        self._interested -= peer.peer_interested
         self._first_copies.closed(peer.key)
         self._downloader.peer_left(peer)
         if not peer.am_choking and peer.peer_interested:
