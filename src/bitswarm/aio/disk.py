@@ -43,8 +43,6 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Protocol, TypeVar
 
-from bitswarm.core.wire.messages import BlockData
-
 DEFAULT_THREADS = 2
 DEFAULT_MAX_PENDING_BYTES = 16 * 1024 * 1024
 """Bytes of blocks handed to the threads and not yet written (1024 blocks of 16 KiB)."""
@@ -55,10 +53,10 @@ _T = TypeVar("_T")
 class BlockStore(Protocol):
     """What :class:`DiskIO` runs on its threads: a PieceStore, or a fake disk in tests."""
 
-    def write_block(self, piece: int, offset: int, data: BlockData) -> None: ...
+    def write_block(self, piece: int, offset: int, data: bytes) -> None: ...
     def read_block(self, piece: int, offset: int, length: int) -> bytes: ...
     def hash_piece(self, piece: int) -> bool: ...
-    def write_piece_if_valid(self, piece: int, blocks: Sequence[BlockData]) -> bool: ...
+    def write_piece_if_valid(self, piece: int, blocks: Sequence[bytes]) -> bool: ...
     def flush(self) -> None: ...
     def close(self) -> None: ...
 
@@ -126,13 +124,13 @@ class DiskIO:
         """Bytes handed to the threads and not yet written."""
         return self.budget.in_use
 
-    async def write_block(self, piece: int, offset: int, data: BlockData) -> None:
+    async def write_block(self, piece: int, offset: int, data: bytes) -> None:
         """Write ``data`` at ``offset`` in ``piece``; waits for room first, then for the write."""
         size = len(data)
         await self.budget.acquire(size)
         await self._run(self.store.write_block, piece, offset, data, budgeted=size)
 
-    async def write_piece_if_valid(self, piece: int, blocks: Sequence[BlockData]) -> bool:
+    async def write_piece_if_valid(self, piece: int, blocks: Sequence[bytes]) -> bool:
         """Hash a whole piece from memory and write it if it matches, in one job (budgeted)."""
         size = sum(len(block) for block in blocks)
         await self.budget.acquire(size)

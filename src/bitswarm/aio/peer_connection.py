@@ -35,7 +35,7 @@ from bitswarm.core.swarm.torrent import EXTENSIONS
 from bitswarm.core.wire import connection as wire
 from bitswarm.core.wire.errors import ProtocolError
 from bitswarm.core.wire.handshake import Handshake
-from bitswarm.core.wire.messages import BlockData, Message
+from bitswarm.core.wire.messages import Message
 
 Address = tuple[str, int]
 
@@ -106,7 +106,7 @@ class PeerConnection(asyncio.Protocol):
             piece_count=pieces,
             extensions=EXTENSIONS,
         )
-        self._queue: deque[BlockData] = deque()
+        self._queue: deque[bytes] = deque()
         self._queued = 0
         """Bytes in ``_queue``, plus a frame that waits for its tokens."""
         self._writing_paused = False
@@ -303,7 +303,7 @@ class PeerConnection(asyncio.Protocol):
         if not self._queued and not self._writing_paused:
             self.host.peer_drained(self)
 
-    def _next_batch(self, bound: int) -> tuple[list[BlockData], int]:
+    def _next_batch(self, bound: int) -> tuple[list[bytes], int]:
         """Queued chunks up to ``bound`` bytes (at least one), and their size."""
 
         frames = [self._queue.popleft()]
@@ -314,12 +314,12 @@ class PeerConnection(asyncio.Protocol):
             size += len(frame)
         return frames, size
 
-    def _write(self, transport: asyncio.Transport, frames: list[BlockData], size: int) -> None:
+    def _write(self, transport: asyncio.Transport, frames: list[bytes], size: int) -> None:
         self._queued -= size
         self.bytes_sent += size
         transport.writelines(frames)  # one write: vectored on uvloop, joined on asyncio 3.11
 
-    def _write_reserved(self, frames: list[BlockData], size: int) -> None:
+    def _write_reserved(self, frames: list[bytes], size: int) -> None:
         self._waiting_for_tokens = False
         if self._transport is not None and not self._transport.is_closing():
             self._write(self._transport, frames, size)

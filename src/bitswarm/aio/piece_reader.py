@@ -22,8 +22,6 @@ import asyncio
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 
-from bitswarm.core.wire.messages import BlockData
-
 READ_CHUNK = 1024 * 1024
 """Bytes read from disk at once for uploads (libtorrent reads ahead up to a piece)."""
 CACHE_BYTES = 8 * 1024 * 1024
@@ -54,7 +52,7 @@ class PieceReader:
         self.disk_reads = 0
         """Reads handed to the disk so far."""
 
-    async def read(self, piece: int, offset: int, length: int) -> BlockData:
+    async def read(self, piece: int, offset: int, length: int) -> bytes:
         """The ``length`` bytes at ``offset`` in ``piece`` (a piece we have)."""
         key = self._chunk_of(piece, offset, length)
         if key is None:  # an odd request across two chunks
@@ -71,7 +69,7 @@ class PieceReader:
             self._chunks.move_to_end(key)
         return _slice(await asyncio.shield(task), key, offset, length)
 
-    def cached(self, piece: int, offset: int, length: int) -> BlockData | None:
+    def cached(self, piece: int, offset: int, length: int) -> bytes | None:
         """The bytes :meth:`read` would give, if their chunk is already in memory; else
         ``None``. Most blocks of a piece are served so, with no task and no await."""
         key = self._chunk_of(piece, offset, length)
@@ -98,7 +96,6 @@ class PieceReader:
             raise
 
 
-def _slice(chunk: bytes, key: tuple[int, int], offset: int, length: int) -> BlockData:
-    """The block, as a view of its chunk: sent from there, it is never copied in memory."""
+def _slice(chunk: bytes, key: tuple[int, int], offset: int, length: int) -> bytes:
     at = offset - key[1]
-    return memoryview(chunk)[at : at + length]
+    return chunk[at : at + length]

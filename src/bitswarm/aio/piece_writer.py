@@ -7,8 +7,8 @@ on disk. :class:`PieceWriter` keeps that promise at one thread hop a piece.
 
 Theory of operation
 -------------------
-Blocks of a piece are kept in memory as they arrive (views of the chunks the
-wire parser received: no copy). When the piece is complete,
+Blocks of a piece are kept in memory as they arrive (the ``bytes`` the wire
+parser made: no further copy). When the piece is complete,
 :meth:`PieceWriter.verify` hands all of them to the disk threads in one job
 that hashes them and writes the piece only if it matches: no read-back, and a
 corrupt piece never reaches the disk. This is libtorrent's write cache in
@@ -34,15 +34,14 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Protocol
 
-from bitswarm.core.wire.messages import BlockData
 from bitswarm.storage.errors import StorageError
 
 
 class PieceDisk(Protocol):
     """The part of :class:`~bitswarm.aio.disk.DiskIO` the receive path uses."""
 
-    async def write_block(self, piece: int, offset: int, data: BlockData) -> None: ...
-    async def write_piece_if_valid(self, piece: int, blocks: Sequence[BlockData]) -> bool: ...
+    async def write_block(self, piece: int, offset: int, data: bytes) -> None: ...
+    async def write_piece_if_valid(self, piece: int, blocks: Sequence[bytes]) -> bool: ...
     async def hash_piece(self, piece: int) -> bool: ...
 
 
@@ -66,7 +65,7 @@ class PieceWriter:
         self._hold = hold
         self._failed = failed
         self._held = False
-        self._pieces: dict[int, dict[int, BlockData]] = {}
+        self._pieces: dict[int, dict[int, bytes]] = {}
         """Blocks in memory, by piece (oldest first) and offset."""
         self._writes: dict[int, list[asyncio.Task[None]]] = {}
         """Block writes under way for spilled pieces."""
@@ -75,7 +74,7 @@ class PieceWriter:
         self.queued = 0
         """Bytes handed to the disk threads and not yet written."""
 
-    def add(self, piece: int, offset: int, data: BlockData) -> None:
+    def add(self, piece: int, offset: int, data: bytes) -> None:
         """A block the core keeps (``WriteBlock``)."""
         if piece in self._writes:
             self._writes[piece].append(self._write_task(piece, offset, data))
@@ -110,7 +109,7 @@ class PieceWriter:
         tasks = [task for writes in self._writes.values() for task in writes]
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _write_whole(self, piece: int, blocks: list[BlockData], size: int) -> bool:
+    async def _write_whole(self, piece: int, blocks: list[bytes], size: int) -> bool:
         self._queue(size)
         with self._handed_over(piece, size):
             return await self._disk.write_piece_if_valid(piece, blocks)
@@ -120,14 +119,14 @@ class PieceWriter:
         self.buffered -= sum(map(len, blocks.values()))
         self._writes.setdefault(piece, []).extend(self._spill_tasks(piece, blocks))
 
-    def _spill_tasks(self, piece: int, blocks: dict[int, BlockData]) -> list[asyncio.Task[None]]:
+    def _spill_tasks(self, piece: int, blocks: dict[int, bytes]) -> list[asyncio.Task[None]]:
         return [self._write_task(piece, offset, data) for offset, data in blocks.items()]
 
-    def _write_task(self, piece: int, offset: int, data: BlockData) -> asyncio.Task[None]:
+    def _write_task(self, piece: int, offset: int, data: bytes) -> asyncio.Task[None]:
         self._queue(len(data))
         return asyncio.get_running_loop().create_task(self._write(piece, offset, data))
 
-    async def _write(self, piece: int, offset: int, data: BlockData) -> None:
+    async def _write(self, piece: int, offset: int, data: bytes) -> None:
         with self._handed_over(piece, len(data)):
             await self._disk.write_block(piece, offset, data)
 
@@ -155,7 +154,7 @@ class PieceWriter:
             self._hold(False)
 
 
-def _whole(blocks: dict[int, BlockData], size: int) -> bool:
+def _whole(blocks: dict[int, bytes], size: int) -> bool:
     """Whether the blocks cover a piece of ``size`` bytes from byte 0, without gap or overlap."""
     at = 0
     for offset in sorted(blocks):

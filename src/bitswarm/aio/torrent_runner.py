@@ -60,7 +60,7 @@ from bitswarm.core.swarm.bitfield import Bitfield
 from bitswarm.core.swarm.pieces import PeerKey
 from bitswarm.core.swarm.torrent import TorrentSwarm
 from bitswarm.core.wire.handshake import Handshake
-from bitswarm.core.wire.messages import BlockData, Message, Request
+from bitswarm.core.wire.messages import Message, Request
 from bitswarm.storage.errors import StorageError
 
 _log = logging.getLogger(__name__)
@@ -136,7 +136,7 @@ class TorrentRunner:
         self._reads_waiting: dict[PeerKey, deque[Request]] = {}
         self._reading: dict[PeerKey, int] = {}
         """Bytes being read from disk for each peer, or found in memory and not yet sent."""
-        self._cached_reads: list[tuple[PeerKey, Request, BlockData]] = []
+        self._cached_reads: list[tuple[PeerKey, Request, bytes]] = []
         """Blocks found in the read cache, answered after the actions at hand."""
         self._reading_held = False
         self._timer: asyncio.TimerHandle | None = None

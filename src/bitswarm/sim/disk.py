@@ -22,7 +22,6 @@ import hashlib
 from typing import Protocol
 
 from bitswarm.core.swarm.pieces import PieceGeometry
-from bitswarm.core.wire.messages import BlockData
 
 
 class DiskFull(Exception):
@@ -30,7 +29,7 @@ class DiskFull(Exception):
 
 
 class VirtualDisk(Protocol):
-    def write(self, piece: int, offset: int, data: BlockData) -> None: ...
+    def write(self, piece: int, offset: int, data: bytes) -> None: ...
 
     def read(self, piece: int, offset: int, length: int) -> bytes: ...
 
@@ -78,7 +77,7 @@ class ExactDisk:
         ]
         self._space = _Capacity(capacity)
 
-    def write(self, piece: int, offset: int, data: BlockData) -> None:
+    def write(self, piece: int, offset: int, data: bytes) -> None:
         self._space.take(piece, len(data))
         self._buffers[piece][offset : offset + len(data)] = data
 
@@ -107,7 +106,7 @@ class CountingDisk:
         self._zeros: dict[int, bytes] = {}
         self._space = _Capacity(capacity)
 
-    def write(self, piece: int, offset: int, data: BlockData) -> None:
+    def write(self, piece: int, offset: int, data: bytes) -> None:
         self._space.take(piece, len(data))
         self._partial.setdefault(piece, {})[offset] = len(data)
 

@@ -150,7 +150,7 @@ class PieceStore:
         """
         return self._matches(piece, self._read_piece(piece))
 
-    def write_piece_if_valid(self, piece: int, blocks: Sequence[bytes | memoryview]) -> bool:
+    def write_piece_if_valid(self, piece: int, blocks: Sequence[bytes]) -> bool:
         """Hash ``piece`` from ``blocks`` (its bytes in order) and write them only if they match.
 
         The receive path's shortcut: a piece gathered in memory is checked

@@ -195,30 +195,23 @@ def test_a_larger_block_limit_is_honoured() -> None:
     assert isinstance(message, Piece) and len(message.block) == 32768
 
 
-def test_a_block_is_a_view_of_the_chunk_it_came_in_not_a_copy() -> None:
-    chunk = Have(1).encode() + Piece(3, 16384, b"q" * 1000).encode() + Have(2).encode()
+def test_a_block_holds_its_own_bytes_not_its_chunk() -> None:
+    chunk = Have(1).encode() + Piece(3, 16384, b"q" * 1000).encode() + KeepAlive().encode() * 999
     parser = MessageParser(PIECES)
     parser.receive_data(chunk)
     assert parser.next_message() == Have(1)
     message = parser.next_message()
-    assert isinstance(message, Piece) and isinstance(message.block, memoryview)
-    assert message.block.obj is chunk and message.block.readonly
     assert message == Piece(3, 16384, b"q" * 1000)
-    assert parser.next_message() == Have(2)
+    assert isinstance(message, Piece) and type(message.block) is bytes  # not a view of chunk
 
 
-def test_a_message_across_two_chunks_is_joined_from_those_bytes_alone() -> None:
-    first, second = Piece(0, 0, b"a" * 100).encode(), Piece(0, 100, b"b" * 100).encode()
-    stream = first + second
+def test_a_message_across_two_chunks_is_joined() -> None:
+    stream = Piece(0, 0, b"a" * 100).encode() + Piece(0, 100, b"b" * 100).encode()
     parser = MessageParser(PIECES)
     parser.receive_data(stream[:60])
     parser.receive_data(stream[60:])
-    joined = parser.next_message()
-    assert joined == Piece(0, 0, b"a" * 100)
-    assert isinstance(joined, Piece) and isinstance(joined.block, memoryview)
-    assert len(joined.block.obj) == len(first)  # type: ignore[arg-type]
-    after = parser.next_message()
-    assert after == Piece(0, 100, b"b" * 100) and parser.buffered == 0
+    assert parser.next_message() == Piece(0, 0, b"a" * 100)
+    assert parser.next_message() == Piece(0, 100, b"b" * 100) and parser.buffered == 0
 
 
 def test_a_buffer_the_caller_reuses_is_copied_before_it_changes() -> None:

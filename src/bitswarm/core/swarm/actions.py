@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bitswarm.core.swarm.pieces import PeerKey
-from bitswarm.core.wire.messages import BlockData, Message, Request
+from bitswarm.core.wire.messages import Message, Request
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +57,7 @@ class WriteBlock:
 
     piece: int
     offset: int
-    data: BlockData
+    data: bytes
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,6 @@ from collections import Counter
 from dataclasses import dataclass
 
 from bitswarm.core.swarm.pieces import PeerKey
-from bitswarm.core.wire.messages import BlockData
 
 DIGEST_SIZE = 16
 
@@ -59,10 +58,10 @@ class SmartBan:
         self.alert = False
         """A piece has failed: record block digests from now on."""
 
-    def _digest(self, data: BlockData) -> bytes:
+    def _digest(self, data: bytes) -> bytes:
         return hashlib.blake2b(data, digest_size=DIGEST_SIZE, key=self._key).digest()
 
-    def block_received(self, piece: int, block: int, peer: PeerKey, data: BlockData) -> None:
+    def block_received(self, piece: int, block: int, peer: PeerKey, data: bytes) -> None:
         """``peer``'s data for ``block`` of ``piece`` is the copy being written."""
 
         digest = self._digest(data) if self.alert else b""

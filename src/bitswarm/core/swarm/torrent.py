@@ -105,7 +105,6 @@ from bitswarm.core.wire.fast import allowed_fast_set
 from bitswarm.core.wire.handshake import Extensions, Handshake
 from bitswarm.core.wire.messages import (
     AllowedFast,
-    BlockData,
     Cancel,
     Choke,
     Have,
@@ -247,7 +246,7 @@ class TorrentSwarm:
             self._forget(peer)
             self._flush(now)
 
-    def block_read(self, key: PeerKey, request: Request, data: BlockData, now: float) -> None:
+    def block_read(self, key: PeerKey, request: Request, data: bytes, now: float) -> None:
         self._now = now
         peer = self._peers.get(key)
         if peer is not None and not self._stopped:

@@ -34,7 +34,7 @@ from bitswarm.core.swarm.bitfield import Bitfield
 from bitswarm.core.swarm.peer_state import PeerState
 from bitswarm.core.swarm.pieces import PieceGeometry
 from bitswarm.core.wire.errors import ProtocolError
-from bitswarm.core.wire.messages import BlockData, Cancel, Message, Piece, RejectRequest, Request
+from bitswarm.core.wire.messages import Cancel, Message, Piece, RejectRequest, Request
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +136,7 @@ class Uploader:
             peer.reads_under_way -= peer.requests_in.pop(request)
             self._reject(peer, request)
 
-    def block_read(self, peer: PeerState, request: Request, data: BlockData, now: float) -> int:
+    def block_read(self, peer: PeerState, request: Request, data: bytes, now: float) -> int:
         """The disk answered a read: send the block if still wanted; returns bytes sent."""
 
         if len(data) != request.length:

@@ -57,7 +57,7 @@ from bitswarm.core.wire.handshake import (
     parse_handshake,
     peek_info_hash,
 )
-from bitswarm.core.wire.messages import BlockData, Message, Piece
+from bitswarm.core.wire.messages import Message, Piece
 from bitswarm.core.wire.parser import MessageParser
 
 _T = TypeVar("_T")
@@ -115,7 +115,7 @@ class PeerConnection:
         self.connected_to_self = False
         """The peer presented our own peer id: we dialled our own listener."""
         self.state = State.HANDSHAKE
-        self._outgoing: list[BlockData] = []
+        self._outgoing: list[bytes] = []
         self._parser = MessageParser(piece_count)
         self._buffer = bytearray()
         """Handshake bytes received so far."""
@@ -167,9 +167,9 @@ class PeerConnection:
             return b""
         data = outgoing[0] if len(outgoing) == 1 else b"".join(outgoing)
         outgoing.clear()
-        return bytes(data)
+        return data
 
-    def chunks_to_send(self) -> list[BlockData]:
+    def chunks_to_send(self) -> list[bytes]:
         """The same bytes as :meth:`data_to_send`, in the pieces they were queued in, for a
         vectored write: a ``piece`` message is its header, then its block, not copied."""
 

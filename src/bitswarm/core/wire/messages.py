@@ -24,10 +24,6 @@ PIECE_HEADER = struct.Struct(">II")
 _PIECE_FRAME = struct.Struct(">IBII")
 _PORT = struct.Struct(">H")
 
-BlockData = bytes | memoryview
-"""A block's bytes: ``bytes``, or a read-only view of the larger ``bytes`` it came in (the
-chunk the parser received, the chunk an upload read from disk), which spares copying it."""
-
 
 class MessageId(IntEnum):
     """The message ids of BEP 3, BEP 5 (port), BEP 6 (fast) and BEP 10 (extended)."""
@@ -219,7 +215,7 @@ class Piece:
 
     index: int
     begin: int
-    block: BlockData
+    block: bytes
 
     def encode(self) -> bytes:
         return self.header() + self.block

@@ -8,9 +8,12 @@ next complete message, or ``None`` when more bytes are needed. Nothing is
 parsed ahead of demand, so a caller that stops asking stops the work.
 
 The stream is mostly ``piece`` messages, a GiB of blocks for a GiB
-downloaded, so a block is not copied: it is a read-only ``memoryview`` of the
-chunk it arrived in (a ``bytes`` object, immutable, kept alive by the view).
-Only a message that straddles two chunks is joined, at most one a chunk.
+downloaded, so its bytes are copied once: a block is cut out of the chunk it
+arrived in, and only a message that straddles two chunks is joined first (at
+most one a chunk). A block is its own ``bytes``, not a view of its chunk: a
+view would keep the whole chunk alive while the block waits for its piece, and
+a peer that pads each block with a read's worth of keep-alives could make a
+few MiB of buffered blocks hold hundreds.
 
 The parser is bounded. As soon as the five header bytes (length prefix and id)
 are in, the length is checked against what that id may carry:
@@ -125,9 +128,9 @@ class MessageParser:
             chunk, start = self._join(size), 0
         end = start + size
         if message_id == _PIECE_ID and 0 < block_size <= self.max_block:
-            # most of the stream: the block is a view of its chunk, not a copy
+            # most of the stream: the block is copied out of its chunk, and only it
             index, begin = PIECE_HEADER.unpack_from(chunk, start + 5)
-            message: Message = Piece(index, begin, chunk[end - block_size : end])
+            message: Message = Piece(index, begin, bytes(chunk[end - block_size : end]))
         else:
             payload = bytes(chunk[start + 5 : end])
             if message_id == MessageId.BITFIELD and self.piece_count is not None:
