@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import tracemalloc
 
 import pytest
 from hypothesis import given, settings
@@ -220,3 +221,19 @@ def test_a_buffer_the_caller_reuses_is_copied_before_it_changes() -> None:
     parser.receive_data(buffer)
     buffer[:] = bytes(len(buffer))  # the caller reads into its buffer again
     assert parser.next_message() == Piece(1, 0, b"x" * 64)
+
+
+def test_a_message_trickled_a_byte_a_read_takes_its_own_size_in_memory() -> None:
+    wire = Extended(1, b"m" * 60_000).encode()
+    parser = MessageParser(PIECES)
+    tracemalloc.start()
+    try:
+        for at in range(len(wire) - 1):
+            parser.receive_data(wire[at : at + 1])
+            assert parser.next_message() is None
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 2 * len(wire)
+    parser.receive_data(wire[-1:])
+    assert parser.next_message() == Extended(1, b"m" * 60_000)

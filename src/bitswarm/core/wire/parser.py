@@ -61,6 +61,9 @@ _PIECE_ID = int(MessageId.PIECE)
 _PIECE_HEADER_SIZE = 1 + PIECE_HEADER.size
 """Bytes of a piece message's length that precede its block: the id, index and begin."""
 _KEEP_ALIVE = KeepAlive()
+_MERGE = 512
+"""Reads shorter than this join the chunk before them while it is short too: a peer that
+trickles a message a byte a read would otherwise cost a chunk's overhead per byte."""
 
 
 class MessageParser:
@@ -96,7 +99,11 @@ class MessageParser:
             return
         if type(data) is not bytes:  # the caller may reuse its buffer: keep a copy
             data = bytes(data)
-        self._chunks.append(memoryview(data))
+        chunks = self._chunks
+        if chunks and len(data) < _MERGE and len(chunks[-1]) < _MERGE:
+            chunks[-1] = memoryview(bytes(chunks[-1]) + data)  # trickled bytes: one chunk
+        else:
+            chunks.append(memoryview(data))
         self._buffered += len(data)
 
     def next_message(self) -> Message | None:
