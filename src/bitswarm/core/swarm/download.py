@@ -179,6 +179,8 @@ class Downloader:
         peers, wake = self._peers, self._wake
         if self._wake_all:
             keys = list(peers)
+        elif not wake:  # a have we do not need, a choke: nobody's pipeline changed
+            return
         elif len(wake) == 1:  # most events: one peer's news, nothing to sort
             peer = peers.get(wake.pop())
             if peer is not None:
