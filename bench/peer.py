@@ -20,7 +20,9 @@ leecher reports, and a bitswarm leecher's exit, which adds its final
 * the ratios of MB/s, of each side's CPU seconds and of each side's peak RSS
   to ``lt->lt`` of the same run (above 1: faster, or more CPU and memory).
 
-Each pairing runs twice and the faster run is reported: these machines are noisy.
+Each pairing runs twice, in a round of all four and a round in the reverse order, and
+the faster run is reported: these machines are noisy, and a run's place in the sequence
+moves its figures by several percent.
 
 Memory, bitswarm and libtorrent each in a session process of its own: the
 RSS with one torrent and with 100 more idle ones (small leechers with
@@ -216,14 +218,19 @@ def info_hash_of(torrent: Path) -> bytes:
 
 def run_transfers(size: int, profiles: Path | None) -> None:
     pairs = [("lt", "lt"), ("bs", "bs"), ("lt", "bs"), ("bs", "lt")]
-    results: dict[str, Transfer] = {}
-    for seed_kind, leech_kind in pairs:
-        name = f"{seed_kind}->{leech_kind}"
-        profile = None if profiles is None else profiles / f"{seed_kind}-{leech_kind}"
-        runs = [transfer(seed_kind, leech_kind, size, profile) for _ in range(REPEATS)]
-        result = results[name] = min(runs, key=lambda run: run.seconds)
-        reference = results["lt->lt"]
-        gib = size / GIB
+    runs: dict[str, list[Transfer]] = {f"{seed}->{leech}": [] for seed, leech in pairs}
+    for round_ in range(REPEATS):
+        # Rounds of every pairing, forwards then backwards: a run's place in the sequence
+        # (the machine's drift, the page cache the run before left) weighs on all alike.
+        for seed_kind, leech_kind in pairs if round_ % 2 == 0 else pairs[::-1]:
+            profile = None if profiles is None else profiles / f"{seed_kind}-{leech_kind}"
+            runs[f"{seed_kind}->{leech_kind}"].append(
+                transfer(seed_kind, leech_kind, size, profile)
+            )
+    results = {name: min(done, key=lambda run: run.seconds) for name, done in runs.items()}
+    reference = results["lt->lt"]
+    gib = size / GIB
+    for name, result in results.items():
         rate = size / result.seconds / 1e6
         print(f"{name} rate: {rate:.0f} MB/s")
         print(f"{name} rate vs lt->lt: {reference.seconds / result.seconds:.2f} x")
@@ -233,7 +240,6 @@ def run_transfers(size: int, profiles: Path | None) -> None:
             print(f"{name} {side} cpu vs lt->lt: {ours.cpu / max(theirs.cpu, 1e-9):.2f} x")
             print(f"{name} {side} peak rss: {ours.peak_rss / 1e6:.0f} MB")
             print(f"{name} {side} peak rss vs lt->lt: {ours.peak_rss / theirs.peak_rss:.2f} x")
-        sys.stdout.flush()
 
 
 # -- memory ---------------------------------------------------------------------------------
