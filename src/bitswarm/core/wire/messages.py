@@ -21,7 +21,6 @@ _INDEX = struct.Struct(">I")
 _BLOCK = struct.Struct(">III")
 PIECE_HEADER = struct.Struct(">II")
 """A piece message's index and begin, before its block."""
-_PIECE_FRAME = struct.Struct(">IBII")
 _PORT = struct.Struct(">H")
 
 
@@ -138,7 +137,10 @@ class _Packed:
 
 _INDEX_FRAME = struct.Struct(">IBI")
 _BLOCK_FRAME = struct.Struct(">IBIII")
-"""Whole frames of the two commonest packed messages (``have``; ``request``), packed at once."""
+_PIECE_FRAME = struct.Struct(">IBII")
+"""Length prefix and id with the fields after them, packed in one call: the frames of the
+commonest messages (a piece index: ``have``; a block span: ``request``; and the header of a
+``piece``)."""
 
 
 @dataclass(frozen=True, slots=True)
