@@ -213,9 +213,25 @@ def test_a_passed_piece_ends_interest_only_in_the_peers_it_was_the_last_offer_of
             feed(swarm, "seed", block(request))
     swarm.piece_verified(6, True, 1.0)
     actions = swarm.actions()
-    assert sent(actions, "only-6") == [Have(6), NotInterested()]
+    assert sent(actions, "only-6") == [NotInterested()]  # it has the piece: no ``have``
     assert sent(actions, "only-7") == [Have(6)]  # it still has the piece we lack
     assert sent(actions, "seed") == [Have(6)]
+
+
+def test_a_passed_piece_is_announced_to_peers_lacking_it_to_seeds_and_to_its_senders() -> None:
+    swarm, _ = make("11111100")
+    for name, summary in [("lacks-6", HaveNone()), ("has-6", HaveNone()), ("seed", HaveAll())]:
+        join(swarm, name)
+        feed(swarm, name, summary, *([Have(6)] if name == "has-6" else []))
+    join(swarm, "sender")
+    requests = sent(feed(swarm, "sender", HaveNone(), Have(6), Unchoke()), "sender", Request)
+    assert {r.index for r in requests if isinstance(r, Request)} == {6}
+    for request in requests:
+        assert isinstance(request, Request)
+        feed(swarm, "sender", block(request))
+    swarm.piece_verified(6, True, 1.0)
+    told = {a.peer for a in swarm.actions() if isinstance(a, Send) and a.message == Have(6)}
+    assert told == {"lacks-6", "seed", "sender"}
 
 
 def test_last_piece_finishes_the_torrent_and_drops_seeds() -> None:

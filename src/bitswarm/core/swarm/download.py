@@ -158,6 +158,11 @@ class Downloader:
         peer.wasted += size
         self.wasted += size
 
+    def senders(self, piece: int) -> set[PeerKey]:
+        """The peers that sent the blocks of ``piece`` now written (until it is verified)."""
+
+        return self._smart_ban.senders(piece)
+
     def verified(self, piece: int, ok: bool) -> list[Verdict]:
         """The driver hashed ``piece``: keep it or download it again; who to ban."""
 

@@ -67,6 +67,11 @@ class SmartBan:
         digest = self._digest(data) if self.alert else b""
         self._attempts.setdefault(piece, {})[block] = (peer, digest)
 
+    def senders(self, piece: int) -> set[PeerKey]:
+        """Who sent the blocks of the current attempt at ``piece``."""
+
+        return {peer for peer, _ in self._attempts.get(piece, {}).values()}
+
     def piece_failed(self, piece: int) -> list[Verdict]:
         self.alert = True
         attempt = self._attempts.pop(piece, {})

@@ -44,8 +44,9 @@ unchokes us (or for allowed-fast pieces) the pipeline keeps requests
 outstanding; each block is checked against them (unrequested, misaligned or
 wrong-length blocks are waste and an offence; ``max_strikes`` offences drop
 the peer), written, and a piece whose blocks are all written is verified. A
-passed piece is announced with ``have`` to every peer; a failed one is
-downloaded again, and SmartBan's verdicts become :class:`Ban` actions. When
+passed piece is announced with ``have`` to every peer that lacks it, to every
+seed and to the peers that sent blocks of it (see :meth:`_piece_passed`); a
+failed one is downloaded again, and SmartBan's verdicts become :class:`Ban` actions. When
 every wanted piece (priority above 0) has passed we emit :class:`Finished` and
 stop being interested; as a seed (every piece passed) we also drop peers that
 are seeds too. Protocol errors become a :class:`Disconnect` action, never an
@@ -76,7 +77,7 @@ session their byte counts and rates.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Sequence, Set
 from typing import Any
 
 from bitswarm.core.swarm.actions import (
@@ -260,9 +261,10 @@ class TorrentSwarm:
         self._now = now
         if self._stopped:
             return
+        senders = self._downloader.senders(piece)
         self._judge(self._downloader.verified(piece, ok))
         if ok:
-            self._piece_passed(piece)
+            self._piece_passed(piece, senders)
         self._flush(now)
 
     def write_failed(self, piece: int, error: str, now: float) -> None:
@@ -450,18 +452,29 @@ class TorrentSwarm:
 
     # -- pieces, interest, choking ----------------------------------------------------
 
-    def _piece_passed(self, piece: int) -> None:
-        """Announce the piece to every peer (one message object for all: a value) and see
-        what one more piece changes. Short of the last piece that is only interest, and
-        only where it can end: with a peer that has this piece (libtorrent asks those
-        alone). Nobody is woken: no request became possible."""
+    def _piece_passed(self, piece: int, senders: Set[PeerKey]) -> None:
+        """Announce the piece (one message object for all: a value) and see what one more
+        piece changes. Short of the last piece that is only interest, and only where it
+        can end: with a peer that has this piece (libtorrent asks those alone). Nobody is
+        woken: no request became possible.
+
+        A peer that has the piece is not told, as libtorrent with ``send_redundant_have``
+        off: in a flash crowd that is half of all ``have`` messages, the commonest
+        message of a swarm, and the peer's picking and interest never look at a piece
+        it has. Two kinds of peer do look, and are told: a seed, which learns the
+        swarm's spread from them (its first-copy suggestions), and the peers that sent
+        us blocks of the piece, for whom the ``have`` is a receipt (a super-seed counts
+        on it: to the peer it offered the piece to, it seems to have the piece)."""
 
         self._have.set(piece)
         self._actions.append(PieceDone(piece))
         self._check_finished()
-        announcement, seed, has = Have(piece), self._have.all(), self._picker.peers.has
+        announcement, seed = Have(piece), self._have.all()
+        has, is_seed = self._picker.peers.has, self._picker.peers.is_seed
         for peer in list(self._peers.values()):
-            self._send(peer, announcement)
+            key = peer.key
+            if not has(key, piece) or key in senders or is_seed(key):
+                self._send(peer, announcement)
             if seed:
                 self._pieces_changed(peer)
             elif peer.am_interested and has(peer.key, piece):
