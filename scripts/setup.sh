@@ -53,7 +53,7 @@ make_venv() {
 
 if [ "$want" = test ]; then
     # gcc and python3-dev build the C accelerators, bencode's and the UDP tracker's batched
-    # datagrams (their tests must not skip in CI);
+    # datagrams, and the mypyc build of the swarm core (their tests must not skip in CI);
     # iproute2 (ip) and util-linux (unshare) make the interop tests' network namespace.
     debs=(opentracker aria2 transmission-cli transmission-daemon mktorrent redis-server
         gcc python3-dev iproute2 util-linux)

@@ -6,4 +6,9 @@ lives in :mod:`bitswarm.core`, which does no I/O; :mod:`bitswarm.aio` runs it on
 real sockets and files, :mod:`bitswarm.sim` on a virtual network.
 """
 
+from bitswarm import native as _native
+
 __version__ = "0.1.0"
+
+NATIVE = _native.select()
+"""Whether the swarm core and the simulator run compiled (see :mod:`bitswarm.native`)."""

@@ -146,7 +146,9 @@ class Bitfield:
     def __iter__(self) -> Iterator[int]:
         """The set indices, ascending."""
 
-        for byte_index, value in enumerate(self._bits):
+        bits = self._bits  # indexed: mypyc cannot compile a loop over a bytearray
+        for byte_index in range(len(bits)):
+            value = bits[byte_index]
             if value:
                 base = byte_index << 3
                 for bit in _SET_BITS[value]:
@@ -155,7 +157,9 @@ class Bitfield:
     def missing(self) -> Iterator[int]:
         """The clear indices, ascending."""
 
-        for byte_index, value in enumerate(self._bits):
+        bits = self._bits  # indexed, as in __iter__
+        for byte_index in range(len(bits)):
+            value = bits[byte_index]
             if value != 0xFF:
                 base = byte_index << 3
                 for bit in _SET_BITS[value ^ 0xFF]:

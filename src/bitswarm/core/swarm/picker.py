@@ -508,4 +508,5 @@ class PiecePicker:
         partial = self._partials.get(piece)
         if partial is None:
             return "." * self.geometry.block_count(piece)
-        return "".join(".rwf"[state] for state in partial.states)
+        states = list(partial.states)  # mypyc cannot compile a loop over a bytearray
+        return "".join(".rwf"[state] for state in states)
