@@ -26,7 +26,8 @@ SRC = Path(native.__file__).resolve().parents[1]
 EXTENSION = importlib.machinery.EXTENSION_SUFFIXES[0]
 PROBE = (
     "import bitswarm, bitswarm.core.swarm.torrent as t, bitswarm.sim.engine as e; "
-    "print(bitswarm.NATIVE, t.__file__.endswith('.py'), e.__file__.endswith('.py'))"
+    "print(getattr(bitswarm, 'NATIVE', None), t.__file__.endswith('.py'), "
+    "e.__file__.endswith('.py'))"
 )
 """Prints whether the build runs, and whether a core and a simulator module came from source."""
 WALL_CLOCK = {"wall_seconds", "events_per_second"}
@@ -43,7 +44,7 @@ def _probe(src: Path, **environment: str) -> str:
 
 
 def _require_build() -> None:
-    if not native.built():
+    if native.build_files() is None:
         missing("the mypyc build of bitswarm's core is absent or stale", "pip install -e .")
 
 
@@ -59,87 +60,101 @@ def test_the_build_runs_unless_told_not_to() -> None:
     assert bitswarm.NATIVE is (os.environ.get(native.PURE_VARIABLE) != "1")
 
 
-def test_a_copy_of_the_build_runs_until_one_source_changes(tmp_path: Path) -> None:
+def test_a_copy_of_the_build_runs_until_a_source_changes(tmp_path: Path) -> None:
     _require_build()
     copy = tmp_path / "src"
     shutil.copytree(SRC, copy, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     assert _probe(copy) == "True False False"
     assert _probe(copy, **{native.PURE_VARIABLE: "1"}) == "False True True"
-    with open(native.source_path("bitswarm.sim.engine", str(copy)), "a") as source:
-        source.write("# edited after the build\n")
-    assert _probe(copy) == "False True True"  # all from source, the unedited torrent too
+    with open(copy / "bitswarm" / "core" / "wire" / "messages.py", "a") as source:
+        source.write("# edited after the build: not compiled, but compiled against\n")
+    assert _probe(copy) == "False True True"
 
 
-def _extension(root: Path, module: str) -> Path:
-    return Path(native.source_path(module, str(root))).with_suffix(EXTENSION)
+def test_a_checkout_from_before_the_build_never_finds_it(tmp_path: Path) -> None:
+    _require_build()
+    copy = tmp_path / "src"
+    shutil.copytree(SRC, copy, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    (copy / "bitswarm" / "__init__.py").write_text('__version__ = "0"\n')  # no native.select
+    assert _probe(copy) == "None True True"
 
 
-def _fake_tree(root: Path) -> None:
-    """Sources of every listed module (a line each), each with a compiled twin."""
+def _fake_build(root: Path) -> Path:
+    """Sources of every listed module (a line each) and an empty file for each compiled one;
+    returns the build's library."""
 
     for name in native.MODULES:
         path = Path(native.source_path(name, str(root)))
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(f"NAME = {name!r}\n")
-        _extension(root, name).touch()
+    folder = root / native.build_name(native.source_digest(str(root)))
+    for name in native.MODULES:
+        compiled = folder.joinpath(*name.split(".")).with_suffix(EXTENSION)
+        compiled.parent.mkdir(parents=True, exist_ok=True)
+        compiled.touch()
+    library = folder / (folder.name + "__mypyc" + EXTENSION)
+    library.touch()
+    return library
 
 
-def _select(root: Path) -> tuple[bool, object]:
-    """:func:`native.select` on ``root``; the finder it added, if any, taken out again."""
+def _select(root: Path, monkeypatch: pytest.MonkeyPatch) -> bool:
+    """:func:`native.select` on ``root``, on a ``sys.meta_path`` of its own."""
 
-    before = list(sys.meta_path)
+    others = [f for f in sys.meta_path if not isinstance(f, native._BuildFinder)]
+    monkeypatch.setattr(sys, "meta_path", others)
     chosen = native.select(str(root))
-    added = [finder for finder in sys.meta_path if finder not in before]
-    sys.meta_path[:] = before
-    assert len(added) <= 1
-    return chosen, added[0] if added else None
+    finders = [f for f in sys.meta_path if isinstance(f, native._BuildFinder)]
+    assert len(finders) == chosen
+    if chosen:
+        assert sys.meta_path[0] is finders[0]
+        spec = finders[0].find_spec(native.MODULES[-1], None)
+        assert spec is not None and spec.origin == str(
+            root.joinpath(native.build_name(native.source_digest(str(root))))
+            .joinpath(*native.MODULES[-1].split("."))
+            .with_suffix(EXTENSION)
+        )
+        assert finders[0].find_spec("bitswarm.core.bencode", None) is None
+    return chosen
 
 
-def test_select_decides_from_the_library_named_after_the_sources(
+def test_select_takes_a_complete_build_of_the_sources_now(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv(native.PURE_VARIABLE, raising=False)
-    _fake_tree(tmp_path)
-    digest = native.source_digest(str(tmp_path))
-    library = tmp_path / (native.library_name(digest) + "__mypyc" + EXTENSION)
+    library = _fake_build(tmp_path)
+    assert _select(tmp_path, monkeypatch)
+    assert native.select(str(tmp_path))  # chosen once: a reload adds no second finder
+    assert sum(isinstance(f, native._BuildFinder) for f in sys.meta_path) == 1
 
-    chosen, finder = _select(tmp_path)  # an extension, but no library: sources first
-    assert not chosen and finder is not None
-    spec = finder.find_spec(native.MODULES[-1], None)  # type: ignore[attr-defined]
-    assert spec.origin == native.source_path(native.MODULES[-1], str(tmp_path))
-    assert finder.find_spec("bitswarm.core.bencode", None) is None  # type: ignore[attr-defined]
-
-    library.touch()
-    assert _select(tmp_path) == (True, None)
-    _extension(tmp_path, native.MODULES[5]).unlink()  # a build that half failed
-    assert _select(tmp_path)[0] is False
-    _extension(tmp_path, native.MODULES[5]).touch()
     monkeypatch.setenv(native.PURE_VARIABLE, "1")
-    assert _select(tmp_path)[0] is False
+    assert not _select(tmp_path, monkeypatch)
     monkeypatch.delenv(native.PURE_VARIABLE)
 
+    library.unlink()  # a build that half failed
+    assert not _select(tmp_path, monkeypatch)
+    library.touch()
+    compiled = library.parent.joinpath(*native.MODULES[5].split(".")).with_suffix(EXTENSION)
+    compiled.unlink()
+    assert not _select(tmp_path, monkeypatch)
+    compiled.touch()
+    assert _select(tmp_path, monkeypatch)
+
     Path(native.source_path(native.MODULES[3], str(tmp_path))).write_text("NAME = 'edited'\n")
-    assert native.source_digest(str(tmp_path)) != digest
-    assert _select(tmp_path)[0] is False
-
-
-def test_nothing_compiled_needs_no_finder(tmp_path: Path) -> None:
-    _fake_tree(tmp_path)
-    for name in native.MODULES:
-        _extension(tmp_path, name).unlink()
-    assert _select(tmp_path) == (False, None)
+    assert not _select(tmp_path, monkeypatch)  # the build is of other sources now
 
 
 def test_the_build_and_the_sources_simulate_the_same_swarm() -> None:
     """The simulator is deterministic: both builds must give every figure alike, to the bit."""
 
     _require_build()
-    command = [sys.executable, "-c", "from bitswarm.cli.main import main; main()"]
-    command += ["sim", "--json", "--seed", "3"]
-    command += ["--peers", "20", "--size", "8MiB", "--piece-length", "256KiB"]
-    command += ["--scenario", "mixed"]
     reports = []
     for pure in ("0", "1"):
+        main = (
+            "import bitswarm; from bitswarm.cli.main import main; "
+            f"assert bitswarm.NATIVE is {pure == '0'}; main()"
+        )
+        command = [sys.executable, "-c", main, "sim", "--json", "--seed", "3", "--peers", "20"]
+        command += ["--size", "8MiB", "--piece-length", "256KiB", "--scenario", "mixed"]
         env = {**os.environ, native.PURE_VARIABLE: pure}
         result = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
         report = json.loads(result.stdout)
