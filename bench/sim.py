@@ -25,6 +25,10 @@ prints how much of the payload was delivered by then and the projected wall
 time to finish at the same pace, so the targets can be measured on a shared
 machine without holding it for hours.
 
+The core runs compiled when a build of the sources is present (README,
+``bitswarm.native``; ``BITSWARM_PURE_PYTHON=1`` for the sources), and the
+output says which.
+
 Run: ``python bench/sim.py`` (the ``small`` preset),
 ``python bench/sim.py --preset target-1000 --budget 600``.
 """
@@ -34,6 +38,7 @@ from __future__ import annotations
 import argparse
 import time
 
+from bitswarm import NATIVE
 from bitswarm.sim.report import GOALS, make_report
 from bitswarm.sim.scenarios import SCENARIOS, build
 from bitswarm.sim.simulation import Simulation
@@ -84,6 +89,7 @@ def main() -> None:
     print(f"preset: {label} ({args.scenario}, {peers} peers, {size // MIB} MiB)")
     coarse = f" (coarse: a train of {block_kib // 16} blocks of 16 KiB)" if block_kib > 16 else ""
     print(f"block_size: {block_kib} KiB{coarse}")
+    print(f"core: {'compiled (mypyc)' if NATIVE else 'from source'}")
     simulation = Simulation(scenario)
     started = time.perf_counter()
     budget = args.budget

@@ -81,13 +81,14 @@ def source_path(module: str, root: str = _PACKAGE_ROOT) -> str:
 
 
 def source_digest(root: str = _PACKAGE_ROOT) -> str:
-    """A digest of the names and texts of every source under :data:`DIGESTED`."""
+    """A digest of :data:`MODULES` and of the names and texts of every source under
+    :data:`DIGESTED`."""
 
     paths = []
     for folder in DIGESTED:
         for directory, _, files in os.walk(os.path.join(root, folder)):
             paths += [os.path.join(directory, name) for name in files if name.endswith(".py")]
-    digest = hashlib.sha1()
+    digest = hashlib.sha1("\n".join(MODULES).encode())  # a build of other modules is another
     for path in sorted(paths):
         with open(path, "rb") as source:
             text = source.read()
