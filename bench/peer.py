@@ -63,6 +63,7 @@ from peers import (  # noqa: E402
     wait_until,
 )
 
+from bitswarm import NATIVE  # noqa: E402
 from bitswarm.cli.units import parse_size  # noqa: E402
 from bitswarm.core.metainfo import parse_torrent  # noqa: E402
 from bitswarm.core.wire.handshake import HANDSHAKE_SIZE, Extensions, Handshake  # noqa: E402
@@ -430,6 +431,7 @@ def main() -> None:
     CACHE.mkdir(parents=True, exist_ok=True)
     if arguments.profile is not None:
         arguments.profile.mkdir(parents=True, exist_ok=True)
+    print(f"bitswarm core: {'compiled (mypyc)' if NATIVE else 'from source'}")
     if arguments.only != "memory":
         run_transfers(parse_size(arguments.size), arguments.profile)
     if arguments.only != "transfer":
